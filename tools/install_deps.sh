@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the controller needs: the lab (debootstrap, systemd-nspawn, nftables),
+# the local llama.cpp build (cmake, compilers, OpenSSL headers, ccache) and python3-venv.
+set -euo pipefail
+pkgs=(debootstrap systemd-container nftables iproute2 openssh-client ccache cmake
+      build-essential libssl-dev git curl python3-venv rsync)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[deps] installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "[deps] all present"
+fi

@@ -1,0 +1,140 @@
+"""Run the real llama-server locally: shared by the integration tests and `make run`.
+
+A `LlamaServer` is one router-mode llama-server (built by tools/build_llama_server.py)
+serving the lab models (fetched by tools/fetch_assets.py) behind an API key, on a
+loopback port; stop() and start() keep the port, as a restarted backend would.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("CEREBRUM_CACHE", Path.home() / ".cache" / "cerebrum"))
+
+# Router-mode model id (the file name in --models-dir, without .gguf) -> cached GGUF file.
+LAB_MODELS = {
+    "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
+    "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_tool(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / name), *args],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def build_binary() -> Path:
+    """The llama-server built from the pinned source with the role's flags (cached)."""
+    return Path(_run_tool("build_llama_server.py"))
+
+
+def link_models(models_dir: Path) -> list[str]:
+    """Fetch the lab models and link them into models_dir under their router ids."""
+    _run_tool("fetch_assets.py", "models")
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for model_id, filename in LAB_MODELS.items():
+        link = models_dir / f"{model_id}.gguf"
+        if not link.exists():
+            link.symlink_to(CACHE / "models" / filename)
+    return sorted(LAB_MODELS)
+
+
+@dataclass
+class LlamaServer:
+    """A real llama-server process in router mode; stop() and start() keep its port."""
+
+    binary: Path
+    models_dir: Path
+    workdir: Path
+    port: int
+    api_key: str
+    models: list[str]
+    parallel: int = 2
+    ctx_size: int = 4096
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "llama-server.log"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self.running:
+            return
+        key_file = self.workdir / "api.key"
+        key_file.write_text(self.api_key + "\n")
+        key_file.chmod(0o600)
+        cmd = [
+            str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
+            "--models-dir", str(self.models_dir), "--models-max", str(len(self.models)),
+            "--api-key-file", str(key_file), "--metrics", "--slots",
+            "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
+            "--threads", "2",
+        ]  # fmt: skip
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama-server exited: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"llama-server not healthy after {timeout}s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def slots(self, model: str) -> list[dict[str, object]]:
+        """The slots of one model's child server (router mode asks by ?model=)."""
+        response = httpx.get(
+            f"{self.url}/slots", params={"model": model}, headers=self.headers, timeout=5
+        )
+        response.raise_for_status()
+        slots: list[dict[str, object]] = response.json()
+        return slots
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
