@@ -1,0 +1,33 @@
+"""Prompt pipeline: analyse the request, chunk, deduplicate and rank context, assemble the prompt.
+
+Public API (the orchestrator's routes use only these names):
+
+    build_prompt(request: PromptRequest, profile: ModelProfile) -> PromptPlan
+    PromptRequest, ModelProfile, PromptPlan, Snippet, Message, FimTokens, PromptTooLarge
+"""
+
+from cerebrum.retrieval.pipeline import build_prompt
+from cerebrum.retrieval.plan import ChunkReport, PromptPlan, PromptTooLarge
+from cerebrum.retrieval.request import (
+    FimTokens,
+    Message,
+    ModelProfile,
+    PromptFormat,
+    PromptRequest,
+    Snippet,
+)
+from cerebrum.retrieval.tokens import estimate_tokens
+
+__all__ = [
+    "ChunkReport",
+    "FimTokens",
+    "Message",
+    "ModelProfile",
+    "PromptFormat",
+    "PromptPlan",
+    "PromptRequest",
+    "PromptTooLarge",
+    "Snippet",
+    "build_prompt",
+    "estimate_tokens",
+]

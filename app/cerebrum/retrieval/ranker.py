@@ -1,0 +1,283 @@
+"""Score context chunks against the request, with every score explained by its parts.
+
+score = bm25 + defines + path + recency + language, where
+
+- bm25 (0..1): Okapi BM25 over identifier terms (snake_case and camelCase split, lowercased),
+  divided by the best chunk's; the query is the request's symbols (weight 2) and the
+  identifiers nearest the cursor: the end of the prompt and the start of the suffix;
+- defines (0.5): the chunk defines a symbol the request is about (`def name`, `name(...) {`);
+- path (0.3): the prompt mentions the chunk's file name;
+- recency (0..0.2): later snippets are more recent (editors send the current buffer last);
+- language (0.1): the chunk's language is the request's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate, chain, zip_longest
+
+from cerebrum.retrieval._lru import LruCache
+from cerebrum.retrieval.chunker import Chunk
+
+K1 = 1.2
+B = 0.75
+WEIGHT_DEFINES = 0.5
+WEIGHT_PATH = 0.3
+WEIGHT_RECENCY = 0.2
+WEIGHT_LANGUAGE = 0.1
+SYMBOL_WEIGHT = 2.0
+QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
+MAX_QUERY_TERMS = 64
+WORDS_CACHE_CHUNKS = 2048  # chunks whose identifier counts are kept between requests
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A chunk with its score and the parts that make it up."""
+
+    chunk: Chunk
+    score: float
+    parts: tuple[tuple[str, float], ...]
+
+
+def rank_chunks(
+    chunks: Sequence[Chunk],
+    prompt: str,
+    symbols: Sequence[str] = (),
+    language: str | None = None,
+    suffix: str | None = None,
+    snippet_count: int | None = None,
+) -> list[Ranked]:
+    """Chunks sorted best first (ties: more recent snippet, then earlier lines)."""
+    if not chunks:
+        return []
+    query = build_query(prompt, symbols, suffix)
+    documents = _documents(chunks, query)
+    bm25 = _bm25(documents, query)
+    best = max(bm25, default=0.0) or 1.0
+    snippets = snippet_count or (max(c.snippet_index for c in chunks) + 1)
+    mentioned = _mentioned_names(prompt)
+    ranked: list[Ranked] = []
+    for chunk, document, relevance in zip(chunks, documents, bm25, strict=True):
+        parts: list[tuple[str, float]] = [("bm25", relevance / best)]
+        if document.symbols and _defines(chunk.text, document.symbols):
+            parts.append(("defines", WEIGHT_DEFINES))
+        if chunk.path and _file_name(chunk.path) in mentioned:
+            parts.append(("path", WEIGHT_PATH))
+        parts.append(("recency", WEIGHT_RECENCY * (chunk.snippet_index + 1) / snippets))
+        if language and chunk.language == language:
+            parts.append(("language", WEIGHT_LANGUAGE))
+        ranked.append(Ranked(chunk, sum(value for _, value in parts), tuple(parts)))
+    ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
+    return ranked
+
+
+# --- query and terms --------------------------------------------------------------------
+
+_SUBWORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_IDENTIFIER_BYTES = bytes(
+    byte if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) == "_") else 32
+    for byte in range(256)
+)
+_STOPWORD_LIST = """
+    a an and are as at be but by do does else for from has have if in into is it its
+    not of on or so than that the then this to was were what when where which while
+    why will with how def return self cls none true false null nil var let const int
+    void new function fn func class public private static import include use pub mut
+    str string bool float double char long self this end elif try except catch
+"""
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+_term_cache: dict[str, tuple[str, ...]] = {}
+_words: LruCache[str, tuple[int, Counter[bytes]]] = LruCache(WORDS_CACHE_CHUNKS)
+_TERM_CACHE_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    weights: dict[str, float]  # term -> weight
+    symbols: frozenset[str]  # exact identifiers the request is about
+
+
+def build_query(prompt: str, symbols: Sequence[str] = (), suffix: str | None = None) -> Query:
+    """Weighted terms: the request's symbols count double; then the identifiers nearest the
+    cursor (the end of the prompt, the start of the suffix), up to MAX_QUERY_TERMS in all."""
+    weights: dict[str, float] = {}
+    for symbol in symbols:
+        for term in terms_of(symbol):
+            weights[term] = SYMBOL_WEIGHT
+    before = reversed(_identifiers(prompt[-QUERY_TAIL_CHARS:]))
+    after = iter(_identifiers(suffix[: QUERY_TAIL_CHARS // 4]) if suffix else ())
+    for identifier in chain.from_iterable(zip_longest(before, after, fillvalue="")):
+        if len(weights) >= MAX_QUERY_TERMS:
+            break
+        for term in terms_of(identifier):
+            weights.setdefault(term, 1.0)
+    return Query(weights, frozenset(symbols))
+
+
+def terms_of(identifier: str) -> tuple[str, ...]:
+    """The lowercased identifier and its snake/camel parts: getHTTPCode -> gethttpcode,
+    get, http, code; stopwords and one-letter parts left out."""
+    terms = _term_cache.get(identifier)
+    if terms is None:
+        lowered = identifier.lower()
+        found = dict.fromkeys([lowered, *(part.lower() for part in _SUBWORD.findall(identifier))])
+        terms = tuple(t for t in found if len(t) > 1 and t not in _STOPWORDS and not t.isdigit())
+        if len(_term_cache) >= _TERM_CACHE_LIMIT:
+            _term_cache.clear()
+        _term_cache[identifier] = terms
+    return terms
+
+
+def _identifiers(text: str) -> list[str]:
+    raw = text.encode("utf-8", "surrogatepass").translate(_IDENTIFIER_BYTES)
+    return [word.decode("ascii") for word in raw.split() if not word[:1].isdigit()]
+
+
+# --- BM25 -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Document:
+    length: int  # identifiers in the chunk
+    frequencies: dict[str, int]  # query term -> occurrences
+    symbols: tuple[str, ...]  # the request's symbols that occur in it
+
+
+def _documents(chunks: Sequence[Chunk], query: Query) -> list[_Document]:
+    """Identifier counts of each chunk, for the query's terms only.
+
+    Which identifiers hold a query term is decided once per distinct identifier of the whole
+    context (a substring search over all of them, then the exact split of the few found),
+    so the work per chunk is a few set operations in C.
+    """
+    analysed = [_words_of(chunk) for chunk in chunks]
+    hits = _identifiers_with_terms(set().union(*(c.keys() for _, c in analysed)), query.weights)
+    hit_words = hits.keys()
+    symbols = {symbol.encode("utf-8", "surrogatepass") for symbol in query.symbols}
+    documents: list[_Document] = []
+    for length, counts in analysed:
+        frequencies: dict[str, int] = {}
+        distinct = counts.keys()
+        for word in distinct & hit_words:
+            count = counts[word]
+            for term in hits[word]:
+                frequencies[term] = frequencies.get(term, 0) + count
+        present = tuple(s.decode("ascii") for s in distinct & symbols)
+        documents.append(_Document(length, frequencies, present))
+    return documents
+
+
+def clear_cache() -> None:
+    """Forget the identifier counts of the chunks seen so far."""
+    _words.clear()
+
+
+def _words_of(chunk: Chunk) -> tuple[int, Counter[bytes]]:
+    """(number of identifiers, count of each) in the chunk; cached by chunk id."""
+    cached = _words.get(chunk.id)
+    if cached is None:
+        raw = chunk.text.encode("utf-8", "surrogatepass").translate(_IDENTIFIER_BYTES).split()
+        cached = (len(raw), Counter(raw))
+        _words.put(chunk.id, cached)
+    return cached
+
+
+def _identifiers_with_terms(
+    identifiers: set[bytes], weights: dict[str, float]
+) -> dict[bytes, tuple[str, ...]]:
+    """identifier -> the query terms among its terms, for the identifiers that have any."""
+    ordered = list(identifiers)
+    blob = b"\n".join(ordered).lower()
+    starts = list(accumulate((len(word) + 1 for word in ordered), initial=0))
+    candidates: set[int] = set()
+    for term in weights:
+        needle = term.encode("ascii", "ignore")
+        position = blob.find(needle) if needle else -1
+        while position >= 0:
+            index = bisect_right(starts, position) - 1
+            candidates.add(index)
+            position = blob.find(needle, starts[index + 1])  # next identifier on
+    hits: dict[bytes, tuple[str, ...]] = {}
+    for index in candidates:
+        word = ordered[index]
+        found = tuple(t for t in terms_of(word.decode("ascii")) if t in weights)
+        if found:
+            hits[word] = found
+    return hits
+
+
+def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
+    count = len(documents)
+    average = sum(d.length for d in documents) / count or 1.0
+    frequency_of: Counter[str] = Counter()
+    for document in documents:
+        frequency_of.update(document.frequencies.keys())
+    idf = {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency_of.items()}
+    scores: list[float] = []
+    for document in documents:
+        norm = K1 * (1 - B + B * document.length / average)
+        scores.append(
+            sum(
+                query.weights[term] * idf[term] * tf * (K1 + 1) / (tf + norm)
+                for term, tf in document.frequencies.items()
+            )
+        )
+    return scores
+
+
+# --- hints ------------------------------------------------------------------------------
+
+_FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z0-9]{1,8}\b")
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _mentioned_names(prompt: str) -> frozenset[str]:
+    """File names (`utils.py`, `src/app.ts` -> app.ts) the prompt mentions."""
+    return frozenset(_file_name(match) for match in _FILE_NAME.findall(prompt))
+
+
+_DEFINERS = (
+    "def", "class", "function", "fn", "func", "struct", "enum", "interface", "trait", "type",
+    "impl", "module", "namespace", "union", "const", "let", "var", "static", "void", "int",
+)  # fmt: skip
+
+
+def _defines(text: str, symbols: Iterable[str]) -> bool:
+    """Whether the text defines one of the symbols: `def name`, `class name`, `fn name`, or a
+    line starting at column 0 with `... name(` and no `;` (a C-style function header)."""
+    for symbol in symbols:
+        start = text.find(symbol)
+        while start >= 0:
+            end = start + len(symbol)
+            if not _is_word_char(text, end) and not _is_word_char(text, start - 1):
+                line_start = text.rfind("\n", 0, start) + 1
+                before = text[line_start:start]
+                words = before.split()
+                if words and words[-1] in _DEFINERS and before.endswith((" ", "\t")):
+                    return True
+                line_end = text.find("\n", end)
+                rest = text[end : line_end if line_end >= 0 else len(text)]
+                if (
+                    rest.lstrip().startswith("(")
+                    and before[:1].isalpha()
+                    and ";" not in rest
+                    and "=" not in before
+                    and before.rstrip()[-1:] not in (".", "(", ",")
+                    and not before.lstrip().startswith(("return", "if", "while", "else"))
+                ):
+                    return True
+            start = text.find(symbol, end)
+    return False
+
+
+def _is_word_char(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")

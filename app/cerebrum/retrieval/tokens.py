@@ -1,0 +1,120 @@
+"""A cheap, safe estimate of how many tokens llama.cpp's tokenizers make of a text.
+
+Safe means never fewer than the real count, so an assembled prompt never overflows the
+backend's context. The estimate charges every character class its worst case and only
+letters get a discount:
+
+- a digit, an ASCII symbol, a non-ASCII byte: one token each (the tokenizers split digits
+  one by one and fall back to one token per UTF-8 byte for rare characters);
+- a newline: 1.5 (with \\r\\n and the indentation that follows it);
+- a run of spaces, or of tabs: 1 + 0.075 per character, except one space before a word, which
+  the tokenizers fold into the word;
+- a letter run is split at case changes ("getHTTPResponse" -> get, HTTP, Response); a piece
+  that every tokenizer has as one token (`_common_words`) costs 1, any other piece 0.25 plus
+  1 per common word found inside it (longest match first) plus 1 per letter left over.
+
+The weights come from a linear program that minimised the over-count subject to the estimate
+being at least the real count for each of ~5,400 texts (Python, C, C++, JS/TS, shell, JSON,
+prose, unicode, whitespace, random strings) tokenized by both Gemma 3 270M and SmolLM2 135M
+through llama-server's /tokenize, rounded up; two more corpora drawn the same way (other
+files, other seeds) and 600 random letter strings stayed safe. Over whole texts it counts
+about 1.3-1.6x the real tokens for code and prose, 1.4-2.3x for unicode and whitespace.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from cerebrum.retrieval._common_words import COMMON_WORDS
+
+NEWLINE_COST = 1.5
+BLANK_RUN_COST = 1.0
+BLANK_CHAR_COST = 0.075
+PIECE_COST = 0.25
+SEGMENT_COST = 1.0
+LETTER_COST = 1.0
+
+_PIECE = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+_WORDS = frozenset(word.encode("ascii") for word in COMMON_WORDS)
+_LONGEST_WORD = max(map(len, _WORDS))
+_LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _translation(mapping: dict[bytes, bytes], default: bytes) -> bytes:
+    table = bytearray(default * 256)
+    for sources, target in mapping.items():
+        for byte in sources:
+            table[byte] = target[0]
+    return bytes(table)
+
+
+# Byte classes: a=letter 0=digit s=space t=tab n=newline u=non-ASCII .=anything else.
+_CLASSES = _translation(
+    {_LETTERS: b"a", b"0123456789": b"0", b" ": b"s", b"\t": b"t", b"\r\n": b"n",
+     bytes(range(0x80, 0x100)): b"u"},
+    b".",
+)  # fmt: skip
+_ONLY_LETTERS = _translation({bytes([letter]): bytes([letter]) for letter in _LETTERS}, b" ")
+# Blank classes: s=space t=tab a=letter x=anything else, to count runs and folded spaces.
+_BLANKS = _translation({b"s": b"s", b"t": b"t", b"a": b"a"}, b"x")
+_RUN_STARTS = (b"xs", b"as", b"ts", b"xt", b"at", b"st")
+
+
+class _RunCosts(dict[bytes, float]):
+    """Letter run -> cost, computed on first sight (bounded: cleared when it grows large)."""
+
+    limit = 200_000
+
+    def __missing__(self, run: bytes) -> float:
+        if len(self) >= self.limit:
+            self.clear()
+        cost = sum(map(_piece_cost, _PIECE.findall(run)))
+        self[run] = cost
+        return cost
+
+
+_run_costs = _RunCosts()
+
+
+def estimate_tokens(text: str) -> int:
+    """An upper-bound estimate of the tokens in `text` (no BOS/EOS; the margin covers those)."""
+    if not text:
+        return 0
+    raw = text.encode("utf-8", "surrogatepass")
+    classes = raw.translate(_CLASSES)
+    blanks = classes.translate(_BLANKS)
+    symbols = classes.count(b"0") + classes.count(b"u") + classes.count(b".")
+    blank_runs = sum(map(blanks.count, _RUN_STARTS)) + blanks.startswith((b"s", b"t"))
+    folded = blanks.count(b"sa") - blanks.count(b"ssa")  # one space then a word: one token
+    cost = (
+        symbols
+        + NEWLINE_COST * classes.count(b"n")
+        + BLANK_RUN_COST * (blank_runs - folded)
+        + BLANK_CHAR_COST * (classes.count(b"s") + classes.count(b"t"))
+    )
+    if classes.count(b"a"):
+        cost += sum(map(_run_costs.__getitem__, raw.translate(_ONLY_LETTERS).split()))
+    return math.ceil(cost)
+
+
+def estimate_floor(text: str) -> int:
+    """A lower bound of estimate_tokens(text) that costs one pass of str.count."""
+    return int(NEWLINE_COST * text.count("\n"))
+
+
+def _piece_cost(piece: bytes) -> float:
+    if piece in _WORDS:
+        return 1.0
+    cost = PIECE_COST
+    start, end = 0, len(piece)
+    while start < end:
+        for stop in range(min(end, start + _LONGEST_WORD), start + 1, -1):
+            if piece[start:stop] in _WORDS:
+                cost += SEGMENT_COST
+                start = stop
+                break
+        else:
+            cost += LETTER_COST
+            start += 1
+    return cost

@@ -1,0 +1,239 @@
+"""The assembler: fill the budget with the best chunks, formatted per model, never over."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+from cerebrum.retrieval import FimTokens, Message, ModelProfile, PromptTooLarge, estimate_tokens
+from cerebrum.retrieval.assembler import TURN_OVERHEAD, Assembly, assemble
+from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
+from cerebrum.retrieval.ranker import Ranked
+
+QWEN_FIM = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+QWEN_REPO_FIM = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>")
+
+
+def _ranked(text: str, score: float, path: str | None = "lib.py") -> Ranked:
+    normalized = normalize(text)
+    chunk = Chunk(
+        id=chunk_id(path, normalized),
+        path=path,
+        start_line=1,
+        end_line=text.count("\n") + 1,
+        text=text,
+        snippet_index=0,
+        language="python",
+        normalized=normalized,
+    )
+    return Ranked(chunk, score, (("bm25", score),))
+
+
+BEST = _ranked("def best():\n    return 'best'", 0.9, "best.py")
+SECOND = _ranked("def second():\n    return 'second'", 0.5, "second.py")
+
+
+def _chat_tokens(assembly: Assembly) -> int:
+    assert assembly.messages is not None
+    return sum(estimate_tokens(m.content) + TURN_OVERHEAD for m in assembly.messages)
+
+
+def test_completion_puts_commented_sections_before_the_prompt_best_last() -> None:
+    result = assemble("def main():", [BEST, SECOND], ModelProfile(2048), 256, "python")
+    assert result.prompt == (
+        "# path: second.py\ndef second():\n    return 'second'\n\n"
+        "# path: best.py\ndef best():\n    return 'best'\n\n"
+        "def main():"
+    )
+    assert result.used == (BEST, SECOND)
+
+
+def test_completion_without_chunks_is_the_prompt_unchanged() -> None:
+    result = assemble("def fibonacci(n):", [], ModelProfile(2048), 256, "python")
+    assert result.prompt == "def fibonacci(n):"
+    assert result.prompt_tokens == estimate_tokens("def fibonacci(n):")
+
+
+def test_section_headers_use_the_languages_comment_syntax() -> None:
+    result = assemble("int main() {", [BEST], ModelProfile(2048), 256, "c")
+    assert result.prompt is not None
+    assert result.prompt.startswith("// path: best.py\n")
+    html = assemble("<div>", [BEST], ModelProfile(2048), 256, "html")
+    assert html.prompt is not None
+    assert html.prompt.startswith("<!-- path: best.py -->\n")
+
+
+def test_chunks_that_do_not_fit_are_reported_over_budget() -> None:
+    big = _ranked("\n".join(f"line_{i} = {i}" for i in range(200)), 0.95, "big.py")
+    result = assemble("x", [big, BEST], ModelProfile(300, margin_tokens=0), 100, "python")
+    assert result.used == (BEST,)
+    assert result.over_budget == (big,)
+
+
+def test_budget_is_context_minus_max_tokens_minus_margin() -> None:
+    result = assemble("x", [], ModelProfile(1000, margin_tokens=40), 300)
+    assert result.budget_tokens == 660
+
+
+def test_prompt_too_large_names_prompt_and_max_tokens() -> None:
+    with pytest.raises(PromptTooLarge) as raised:
+        assemble("word " * 500, [BEST], ModelProfile(512), 256)
+    message = str(raised.value)
+    assert "`prompt`" in message
+    assert "`max_tokens`" in message
+    assert "512" in message
+    assert raised.value.budget_tokens == 512 - 256 - 32
+
+
+def test_max_tokens_beyond_the_context_is_prompt_too_large() -> None:
+    with pytest.raises(PromptTooLarge):
+        assemble("x", [], ModelProfile(512), 600)
+
+
+def test_negative_max_tokens_is_rejected() -> None:
+    with pytest.raises(ValueError, match="max_tokens"):
+        assemble("x", [], ModelProfile(512), -1)
+
+
+def test_fim_wraps_context_and_prompt_in_prefix_and_suffix_in_suffix() -> None:
+    profile = ModelProfile(2048, format="fim", fim=QWEN_FIM)
+    result = assemble("def f():\n    ", [BEST], profile, 64, "python", suffix="\nprint(f())")
+    assert result.prompt == (
+        "<|fim_prefix|># path: best.py\ndef best():\n    return 'best'\n\n"
+        "def f():\n    <|fim_suffix|>\nprint(f())<|fim_middle|>"
+    )
+
+
+def test_fim_with_file_separator_puts_context_files_before_the_prefix() -> None:
+    profile = ModelProfile(2048, format="fim", fim=QWEN_REPO_FIM)
+    result = assemble("x = ", [BEST], profile, 64, "python", suffix="")
+    assert result.prompt == (
+        "<|file_sep|>best.py\ndef best():\n    return 'best'\n"
+        "<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"
+    )
+
+
+def test_fim_suffix_is_cut_from_its_far_end_to_fit() -> None:
+    profile = ModelProfile(200, format="fim", fim=QWEN_FIM, margin_tokens=0)
+    suffix = "".join(f"\nline_{i} = {i}" for i in range(100))
+    result = assemble("x = ", [], profile, 50, "python", suffix=suffix)
+    assert result.suffix_truncated
+    assert result.prompt is not None
+    assert "\nline_0 = 0" in result.prompt
+    assert "line_99" not in result.prompt
+    assert result.prompt_tokens <= result.budget_tokens
+
+
+def test_profile_with_fim_format_needs_fim_tokens() -> None:
+    with pytest.raises(ValueError, match="FIM tokens"):
+        ModelProfile(2048, format="fim")
+
+
+def test_chat_puts_context_in_a_system_message_then_history_then_prompt() -> None:
+    history = [Message("user", "hi"), Message("assistant", "hello")]
+    result = assemble(
+        "explain best()", [BEST], ModelProfile(2048, format="chat"), 256, "python", history=history
+    )
+    assert result.prompt is None
+    assert result.messages is not None
+    system, *turns, last = result.messages
+    assert system.role == "system"
+    assert "best.py:\n```python\ndef best():" in system.content
+    assert turns == history
+    assert last == Message("user", "explain best()")
+
+
+def test_chat_merges_client_system_turns_before_the_context() -> None:
+    history = [Message("system", "Answer briefly."), Message("user", "hi")]
+    result = assemble("q", [BEST], ModelProfile(2048, format="chat"), 256, history=history)
+    assert result.messages is not None
+    assert result.messages[0].content.startswith("Answer briefly.\n\nRelevant code")
+    assert [m.role for m in result.messages] == ["system", "user", "user"]
+
+
+def test_chat_without_context_or_system_turns_has_no_system_message() -> None:
+    result = assemble("hello", [], ModelProfile(2048, format="chat"), 256)
+    assert result.messages == (Message("user", "hello"),)
+
+
+def test_chat_drops_oldest_turns_first_and_starts_with_a_user_turn() -> None:
+    long = "word " * 60
+    history = [
+        Message("user", long),
+        Message("assistant", long),
+        Message("user", "recent question"),
+        Message("assistant", "recent answer"),
+    ]
+    profile = ModelProfile(200, format="chat", margin_tokens=0)
+    result = assemble("q", [], profile, 80, history=history)
+    assert result.history_dropped == 2
+    assert result.messages == (*history[2:], Message("user", "q"))
+    assert _chat_tokens(result) <= result.budget_tokens
+
+
+def test_chat_prompt_too_large_after_dropping_all_history() -> None:
+    with pytest.raises(PromptTooLarge):
+        assemble(
+            "word " * 300, [], ModelProfile(256, format="chat"), 64, history=[Message("user", "x")]
+        )
+
+
+def _random_text(rng: random.Random, size: int) -> str:
+    alphabet = string.ascii_letters + string.digits + "    \n\n\t_(){}[]:;.,=+-*/'\"é中😀"
+    return "".join(rng.choices(alphabet, k=size))
+
+
+def test_never_exceeds_the_budget_on_random_inputs() -> None:
+    rng = random.Random(2024)
+    outcomes: list[str] = []
+    for case in range(400):
+        fmt = rng.choice(["completion", "chat", "fim"])
+        fim = rng.choice([QWEN_FIM, QWEN_REPO_FIM]) if fmt == "fim" else None
+        profile = ModelProfile(
+            rng.randint(64, 3000), format=fmt, fim=fim, margin_tokens=rng.randint(0, 64)
+        )
+        max_tokens = rng.randint(0, 512)
+        chunks = [
+            _ranked(
+                _random_text(rng, rng.randint(1, 1500)),
+                rng.random(),
+                rng.choice([None, "a.py", "b/c.ts"]),
+            )
+            for _ in range(rng.randint(0, 30))
+        ]
+        chunks.sort(key=lambda r: -r.score)
+        history = [
+            Message(
+                rng.choice(["user", "assistant", "system"]), _random_text(rng, rng.randint(0, 400))
+            )
+            for _ in range(rng.randint(0, 6))
+        ]
+        prompt = _random_text(rng, rng.randint(0, 800))
+        suffix = _random_text(rng, rng.randint(0, 800))
+        language = rng.choice([None, "python", "c", "html"])
+        try:
+            result = assemble(prompt, chunks, profile, max_tokens, language, suffix, history)
+        except PromptTooLarge as error:
+            too_large = error
+        else:
+            too_large = None
+        if too_large is not None:
+            outcomes.append("too large")
+            # Raised only when the request's own text does not fit, and it says by how much.
+            assert too_large.prompt_tokens >= estimate_tokens(prompt), case
+            assert too_large.prompt_tokens > too_large.budget_tokens, case
+            continue
+        outcomes.append("with chunks" if result.used else "without chunks")
+        used = result.prompt_tokens
+        assert used <= result.budget_tokens, case
+        if result.prompt is not None:
+            assert estimate_tokens(result.prompt) == used, case
+            assert prompt in result.prompt, case
+        else:
+            assert _chat_tokens(result) == used, case
+            assert result.messages is not None
+            assert result.messages[-1] == Message("user", prompt)
+        assert set(result.used) | set(result.over_budget) == set(chunks), case
+        assert not set(result.used) & set(result.over_budget), case
+    assert min(outcomes.count(kind) for kind in ("too large", "with chunks")) >= 40, outcomes

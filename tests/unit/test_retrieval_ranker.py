@@ -1,0 +1,112 @@
+"""The ranker: BM25 over identifier terms plus explained hints."""
+
+from __future__ import annotations
+
+import pytest
+from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
+from cerebrum.retrieval.ranker import build_query, rank_chunks, terms_of
+
+
+def _chunk(text: str, index: int = 0, path: str = "a.py", language: str | None = "python") -> Chunk:
+    normalized = normalize(text)
+    return Chunk(
+        id=chunk_id(f"{path}{index}", normalized),
+        path=path,
+        start_line=1,
+        end_line=text.count("\n") + 1,
+        text=text,
+        snippet_index=index,
+        language=language,
+        normalized=normalized,
+    )
+
+
+FILLER = [
+    "def render(page):\n    html = template.fill(page.body)\n    return html\n",
+    "class Cache:\n    def get(self, key):\n        return self.store.get(key)\n",
+    "def send(mail):\n    smtp.connect(host)\n    smtp.deliver(mail)\n",
+]
+
+
+def test_terms_split_snake_and_camel_case() -> None:
+    assert terms_of("getHTTPResponse_code") == (
+        "gethttpresponse_code",
+        "get",
+        "http",
+        "response",
+        "code",
+    )
+
+
+def test_terms_drop_stopwords_short_parts_and_numbers() -> None:
+    assert terms_of("self") == ()
+    assert terms_of("x2") == ("x2",)
+    assert terms_of("v_2") == ("v_2",)
+
+
+def test_chunk_sharing_the_prompt_identifiers_ranks_first() -> None:
+    target = _chunk("def load_config(path):\n    return parse_yaml(read(path))\n", 0)
+    chunks = [*(_chunk(t, 0) for t in FILLER), target]
+    ranked = rank_chunks(chunks, "settings = load_config(config_path)\n")
+    assert ranked[0].chunk is target
+
+
+def test_camel_case_matches_snake_case_query() -> None:
+    target = _chunk("function parseUserRecord(row) {\n  return new UserRecord(row);\n}\n", 0)
+    chunks = [*(_chunk(t, 0) for t in FILLER), target]
+    assert rank_chunks(chunks, "record = parse_user_record(line)")[0].chunk is target
+
+
+def test_chunk_defining_a_symbol_gets_the_defines_part() -> None:
+    definer = _chunk("def total_price(cart):\n    return sum(i.price for i in cart)\n", 0)
+    caller = _chunk("def checkout(cart):\n    amount = total_price(cart)\n    return amount\n", 0)
+    ranked = rank_chunks([caller, definer], "x = total_price(cart)", symbols=["total_price"])
+    assert ranked[0].chunk is definer
+    assert dict(ranked[0].parts)["defines"] == 0.5
+    assert "defines" not in dict(ranked[1].parts)
+
+
+def test_later_snippets_rank_higher_when_content_is_equal() -> None:
+    text = "def helper(value):\n    return value * 2\n"
+    older, newer = _chunk(text, 0), _chunk(text, 1)
+    ranked = rank_chunks([older, newer], "helper(3)", snippet_count=2)
+    assert ranked[0].chunk is newer
+    assert dict(ranked[0].parts)["recency"] > dict(ranked[1].parts)["recency"]
+
+
+def test_file_mentioned_in_the_prompt_gets_the_path_part() -> None:
+    mentioned = _chunk("X = 1\n", 0, path="src/settings.py")
+    other = _chunk("Y = 2\n", 0, path="src/other.py")
+    ranked = rank_chunks([other, mentioned], "what is in settings.py?")
+    assert ranked[0].chunk is mentioned
+    assert dict(ranked[0].parts)["path"] == 0.3
+
+
+def test_same_language_gets_the_language_part() -> None:
+    python = _chunk("value = 1\n", 0, language="python")
+    go = _chunk("value := 1\n", 0, path="a.go", language="go")
+    ranked = rank_chunks([go, python], "value", language="python")
+    assert ranked[0].chunk is python
+    assert "language" not in dict(ranked[1].parts)
+
+
+@pytest.mark.parametrize("prompt", ["load_config(path)", "nothing in common here", ""])
+def test_score_is_the_sum_of_its_parts(prompt: str) -> None:
+    chunks = [_chunk(t, i) for i, t in enumerate(FILLER)]
+    for ranked in rank_chunks(chunks, prompt, symbols=["render"], language="python"):
+        assert ranked.score == pytest.approx(sum(value for _, value in ranked.parts))
+        assert 0.0 <= dict(ranked.parts)["bm25"] <= 1.0
+
+
+def test_query_weights_symbols_double() -> None:
+    query = build_query("result = compute(x)", symbols=["parse_config"])
+    assert query.weights["parse"] == 2.0
+    assert query.weights["compute"] == 1.0
+
+
+def test_query_reads_the_start_of_the_suffix() -> None:
+    assert "finalize" in build_query("x = 1", suffix="\nfinalize(x)\n").weights
+
+
+def test_no_chunks_rank_to_nothing() -> None:
+    assert rank_chunks([], "anything") == []
