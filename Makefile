@@ -46,7 +46,7 @@ test-integration: llama-server ## real llama-server + orchestrator under uvicorn
 	$(BIN)/pytest tests/integration -q
 
 test-molecule: deps assets ## the two-host lab: converge, idempotence, testinfra
-	cd roles/llama_cpp && ../../$(BIN)/molecule test
+	cd roles/llama_cpp && PATH="$(abspath $(BIN)):$$PATH" molecule test
 
 test: lint test-unit test-integration test-molecule ## everything CI runs
 

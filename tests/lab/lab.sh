@@ -18,7 +18,9 @@ readonly LAB_DIR=${REPO}/.lab
 readonly CACHE_DIR=${CEREBRUM_CACHE:-${HOME}/.cache/cerebrum}
 readonly LAB_CACHE=${CACHE_DIR}/lab
 readonly CCACHE_DIR=${CACHE_DIR}/ccache
-readonly SSH_KEY=${LAB_DIR}/ssh/id_ed25519
+# Machine-wide like the bridge and the addresses, and at a literal path so that every
+# inventory consumer (Ansible, testinfra's ssh backend) can use inventory/lab as it is.
+readonly SSH_KEY=/var/lib/cerebrum-lab/ssh/id_ed25519
 readonly LOCK_FILE=${LAB_DIR}/lock
 readonly FORWARD_SAVED=${LAB_DIR}/ip_forward.before
 

@@ -1,0 +1,145 @@
+"""Helpers shared by the llama-server host tests (imported by conftest and the tests)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+# Runs on a host with nothing but python3: one HTTP request, the outcome as JSON.
+_HTTP_SCRIPT = r"""
+import json, sys, urllib.error, urllib.request
+method, url, key, body, timeout = sys.argv[1:6]
+headers = {"Content-Type": "application/json"}
+if key:
+    headers["Authorization"] = "Bearer " + key
+data = body.encode() if body else None
+req = urllib.request.Request(url, data=data, headers=headers, method=method)
+try:
+    with urllib.request.urlopen(req, timeout=float(timeout)) as resp:
+        print(json.dumps({"status": resp.status, "body": resp.read().decode(errors="replace")}))
+except urllib.error.HTTPError as err:
+    print(json.dumps({"status": err.code, "body": err.read().decode(errors="replace")}))
+except Exception as err:
+    print(json.dumps({"status": None, "body": f"{type(err).__name__}: {err}"}))
+"""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int | None
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    host: Any, method: str, url: str, *, key: str = "", body: Any = None, timeout: float = 60
+) -> Reply:
+    """One HTTP request made FROM `host` (a testinfra host) with its python3."""
+    payload = json.dumps(body) if body is not None else ""
+    cmd = host.run(
+        "python3 -c %s %s %s %s %s %s",
+        _HTTP_SCRIPT,
+        method,
+        url,
+        key,
+        payload,
+        str(timeout),
+    )
+    assert cmd.rc == 0, f"python3 on {host.backend.get_pytest_id()} failed: {cmd.stderr}"
+    data = json.loads(cmd.stdout)
+    return Reply(data["status"], data["body"])
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the inventory says the host should look like."""
+
+    service: str
+    user: str
+    group: str
+    port: int
+    build_number: int
+    build_commit: str
+    models: list[dict[str, str]]
+    models_dir: str
+    allowed_sources: list[str]
+    address: str
+    env_file: str
+    ip_confine: bool
+    listen: str
+
+
+def controller_source_address(target: str) -> str | None:
+    """The address this machine would use to reach `target` (ip route get)."""
+    try:
+        out = subprocess.run(
+            ["ip", "-j", "route", "get", target], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    routes = json.loads(out.stdout or "[]")
+    return routes[0].get("prefsrc") if routes else None
+
+
+def address_allowed(address: str, allowed: list[str]) -> bool:
+    ip = ipaddress.ip_address(address)
+    for entry in allowed:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# Lists a process and all its descendants (no procps needed): pid, uid, cmdline.
+_PROCS_SCRIPT = r"""
+import json, os, sys
+parent = {}
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+tree, todo = [], [int(sys.argv[1])]
+while todo:
+    pid = todo.pop()
+    tree.append(pid)
+    todo.extend(child for child, ppid in parent.items() if ppid == pid)
+procs = []
+for pid in tree:
+    try:
+        uid = os.stat(f"/proc/{pid}").st_uid
+        with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+            raw = cmd.read().split(b"\0")
+    except FileNotFoundError:
+        continue
+    args = [a.decode(errors="replace") for a in raw if a]
+    procs.append({"pid": pid, "uid": uid, "args": args})
+print(json.dumps(procs))
+"""
+
+
+def service_processes(host: Any, main_pid: int) -> list[dict[str, Any]]:
+    """The service's main process and its descendants: [{pid, uid, args}]."""
+    assert main_pid > 0, "the service has no main process"
+    cmd = host.run("python3 -c %s %s", _PROCS_SCRIPT, str(main_pid))
+    assert cmd.rc == 0, f"listing the processes of {main_pid} failed: {cmd.stderr}"
+    return json.loads(cmd.stdout)
+
+
+def listening_ports(host: Any, pids: list[int]) -> list[int]:
+    """TCP ports that the given processes listen on (ss -ltnp)."""
+    out = host.check_output("ss -ltnpH")
+    ports = []
+    for line in out.splitlines():
+        if any(f"pid={pid}," in line for pid in pids):
+            ports.append(int(line.split()[3].rsplit(":", 1)[1]))
+    return ports

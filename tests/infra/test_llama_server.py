@@ -1,0 +1,233 @@
+"""The VPS as roles/llama_cpp leaves it: one fact per test, each failure explains itself.
+
+pytest tests/infra --hosts='ansible://vps' --ansible-inventory=inventory/lab
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import socket
+from typing import Any
+
+import pytest
+from llama_support import (
+    Expected,
+    address_allowed,
+    controller_source_address,
+    http,
+    listening_ports,
+    service_processes,
+)
+
+PROMPT = "The capital of France is"
+
+
+def _main_pid(unit: dict[str, str]) -> int:
+    return int(unit["MainPID"])
+
+
+def test_service_is_enabled_and_running(host: Any, expected: Expected, journal: Any) -> None:
+    service = host.service(expected.service)
+    assert service.is_enabled, f"{expected.service} is not enabled\n{journal()}"
+    assert service.is_running, f"{expected.service} is not running\n{journal()}"
+
+
+def test_service_runs_as_dedicated_user(
+    host: Any, expected: Expected, unit: dict[str, str]
+) -> None:
+    assert unit["User"] == expected.user
+    user = host.user(expected.user)
+    assert user.exists
+    assert user.shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
+    wrong = [p for p in service_processes(host, _main_pid(unit)) if p["uid"] != user.uid]
+    assert not wrong, f"processes not running as {expected.user}: {wrong}"
+
+
+def test_binary_reports_pinned_version(host: Any, expected: Expected, unit: dict[str, str]) -> None:
+    match = re.search(r"path=(\S+)", unit["ExecStart"])
+    assert match, f"no path in ExecStart: {unit['ExecStart']}"
+    cmd = host.run(f"{shlex.quote(match.group(1))} --version")
+    assert cmd.rc == 0, cmd.stderr
+    pin = f"(build {expected.build_number}, commit {expected.build_commit})"
+    assert pin in cmd.stdout + cmd.stderr, (
+        f"{match.group(1)} --version says: {cmd.stdout}{cmd.stderr}"
+    )
+
+
+def test_port_is_listening(host: Any, expected: Expected, journal: Any) -> None:
+    listening = host.socket(f"tcp://{expected.listen}:{expected.port}").is_listening
+    assert listening, f"nothing listens on :{expected.port}\n{journal()}"
+
+
+def test_models_are_present_with_pinned_sha256(host: Any, expected: Expected) -> None:
+    assert expected.models, "the inventory lists no llama_cpp_models"
+    for model in expected.models:
+        path = f"{expected.models_dir}/{model['name']}.gguf"
+        model_file = host.file(path)
+        assert model_file.is_file, f"{path} is missing"
+        assert model_file.user == "root"
+        assert model_file.mode & 0o022 == 0, f"{path} is writable by others: {oct(model_file.mode)}"
+        assert model_file.sha256sum == model["sha256"], f"{path}: sha256 {model_file.sha256sum}"
+
+
+def test_key_file_is_root_only(host: Any, expected: Expected) -> None:
+    key_file = host.file(expected.env_file)
+    assert key_file.is_file
+    assert key_file.user == "root"
+    assert key_file.group == "root"
+    assert key_file.mode == 0o600, oct(key_file.mode)
+
+
+def test_key_is_not_on_any_command_line(host: Any, unit: dict[str, str], api_key: str) -> None:
+    procs = service_processes(host, _main_pid(unit))
+    assert procs, "the service has no processes"
+    leaks = [p["pid"] for p in procs if any(api_key in arg for arg in p["args"])]
+    assert not leaks, f"the API key is on the command line of {leaks}"
+
+
+def test_health_is_ok(host: Any, base_url: str, journal: Any) -> None:
+    reply = http(host, "GET", f"{base_url}/health")
+    assert reply.status == 200, f"{reply}\n{journal()}"
+    assert reply.json().get("status") == "ok"
+
+
+def test_router_lists_every_model(
+    host: Any, base_url: str, api_key: str, expected: Expected
+) -> None:
+    reply = http(host, "GET", f"{base_url}/v1/models", key=api_key)
+    assert reply.status == 200, reply
+    ids = {entry["id"] for entry in reply.json()["data"]}
+    assert {m["name"] for m in expected.models} <= ids, f"router serves {sorted(ids)}"
+
+
+def test_completion_with_key_returns_tokens(
+    host: Any, base_url: str, api_key: str, expected: Expected, journal: Any
+) -> None:
+    model = expected.models[0]["name"]
+    body = {"model": model, "prompt": PROMPT, "n_predict": 8, "temperature": 0}
+    reply = http(host, "POST", f"{base_url}/completion", key=api_key, body=body, timeout=180)
+    assert reply.status == 200, f"{reply}\n{journal()}"
+    data = reply.json()
+    assert data["tokens_predicted"] > 0, data
+    assert data["content"].strip(), data
+
+
+def test_request_without_key_is_rejected(host: Any, base_url: str, expected: Expected) -> None:
+    body = {"model": expected.models[0]["name"], "prompt": PROMPT, "n_predict": 4}
+    reply = http(host, "POST", f"{base_url}/completion", body=body)
+    assert reply.status == 401, reply
+
+
+def test_request_with_wrong_key_is_rejected(host: Any, base_url: str, expected: Expected) -> None:
+    reply = http(host, "GET", f"{base_url}/v1/models", key="not-the-key")
+    assert reply.status == 401, reply
+
+
+def test_model_children_enforce_the_key(
+    host: Any, base_url: str, api_key: str, expected: Expected, unit: dict[str, str]
+) -> None:
+    """Router mode runs each loaded model as a child llama-server on a loopback port."""
+    body = {"model": expected.models[0]["name"], "prompt": PROMPT, "n_predict": 1}
+    loaded = http(host, "POST", f"{base_url}/completion", key=api_key, body=body, timeout=180)
+    assert loaded.status == 200, loaded
+    main_pid = _main_pid(unit)
+    children = [p["pid"] for p in service_processes(host, _main_pid(unit)) if p["pid"] != main_pid]
+    ports = [p for p in listening_ports(host, children) if p != expected.port]
+    assert ports, f"no loaded model child of {main_pid} listens (children {children})"
+    for port in ports:
+        reply = http(
+            host,
+            "POST",
+            f"http://127.0.0.1:{port}/completion",
+            body={"prompt": PROMPT, "n_predict": 1},
+        )
+        assert reply.status == 401, f"child on 127.0.0.1:{port} answered without the key: {reply}"
+
+
+def test_port_is_closed_to_a_host_that_is_not_allowed(expected: Expected) -> None:
+    """Runs on the controller (this machine), against the inventory's address of the host."""
+    source = controller_source_address(expected.address)
+    if source is None:
+        pytest.skip(f"no route from the controller to {expected.address}")
+    if address_allowed(source, expected.allowed_sources):
+        pytest.skip(f"the controller's address {source} is an allowed source")
+    sock = socket.socket(socket.AF_INET6 if ":" in expected.address else socket.AF_INET)
+    sock.settimeout(3)
+    try:
+        outcome = sock.connect_ex((expected.address, expected.port))
+    except TimeoutError:
+        outcome = "timeout"
+    finally:
+        sock.close()
+    assert outcome != 0, f"{expected.address}:{expected.port} accepted a connection from {source}"
+
+
+def test_port_is_open_to_the_orchestrator(orchestrators: list[Any], expected: Expected) -> None:
+    if not orchestrators:
+        pytest.skip("the inventory has no cm4 host")
+    for orchestrator in orchestrators:
+        reply = http(
+            orchestrator, "GET", f"http://{expected.address}:{expected.port}/health", timeout=10
+        )
+        assert reply.status == 200, f"from {orchestrator.backend.get_pytest_id()}: {reply}"
+
+
+@pytest.mark.parametrize(
+    ("prop", "wanted"),
+    [
+        ("Restart", "on-failure"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("PrivateDevices", "yes"),
+        ("ProtectKernelTunables", "yes"),
+        ("ProtectKernelModules", "yes"),
+        ("ProtectControlGroups", "yes"),
+        ("RestrictNamespaces", "yes"),
+        ("RestrictSUIDSGID", "yes"),
+        ("LockPersonality", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("AmbientCapabilities", ""),
+    ],
+)
+def test_unit_hardening_property(unit: dict[str, str], prop: str, wanted: str) -> None:
+    assert unit.get(prop) == wanted, f"{prop}={unit.get(prop)!r}"
+
+
+def test_unit_restricts_address_families_and_syscalls(unit: dict[str, str]) -> None:
+    assert set(unit["RestrictAddressFamilies"].split()) <= {"AF_UNIX", "AF_INET", "AF_INET6"}
+    assert unit["SystemCallFilter"], "no SystemCallFilter"
+    assert unit["SystemCallArchitectures"] == "native"
+
+
+def test_unit_limits_resources(unit: dict[str, str]) -> None:
+    assert unit["MemoryMax"] not in ("", "infinity"), unit["MemoryMax"]
+    assert unit["TasksMax"] not in ("", "infinity"), unit["TasksMax"]
+    assert unit["CPUWeight"] not in ("", "[not set]") or unit["CPUQuotaPerSecUSec"] != "infinity"
+
+
+def test_memory_limit_is_enforced(unit: dict[str, str]) -> None:
+    """MemoryMax only bites where systemd has the memory controller (cgroup v2 hosts)."""
+    if unit["MemoryCurrent"] in ("", "[not set]"):
+        pytest.skip(
+            "no memory accounting for the unit (cgroup v1/hybrid host, such as the nspawn lab):"
+            f" MemoryMax={unit['MemoryMax']} is configured but not enforced here"
+        )
+    assert int(unit["MemoryCurrent"]) < int(unit["MemoryMax"])
+
+
+def test_unit_is_confined_to_allowed_addresses(unit: dict[str, str], expected: Expected) -> None:
+    if not expected.ip_confine:
+        pytest.skip("llama_cpp_ip_confine is false")
+    deny = unit["IPAddressDeny"]
+    assert "::/0" in deny or "0.0.0.0/0" in deny, deny
+    assert "127.0.0.0/8" in unit["IPAddressAllow"], unit["IPAddressAllow"]
+
+
+def test_unit_exposure_is_ok(host: Any, expected: Expected) -> None:
+    out = host.run(f"systemd-analyze security --no-pager {shlex.quote(expected.service)}.service")
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", out.stdout)
+    assert match, out.stdout + out.stderr
+    assert float(match.group(1)) < 3.0, f"exposure {match.group(1)} {match.group(2)}\n{out.stdout}"
