@@ -1,0 +1,64 @@
+"""``cerebrum`` / ``python -m cerebrum``: read the settings, then serve the API under uvicorn.
+
+Invalid settings end the process with exit status 2 and one line on stderr naming the
+setting, e.g. ``cerebrum: invalid setting CEREBRUM_PORT: Input should be ...``.
+``--check`` only validates the settings (for deployment tooling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from cerebrum import __version__
+from cerebrum.settings import Settings, describe_error, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cerebrum", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cerebrum {__version__}")
+    parser.add_argument("--check", action="store_true", help="validate the settings and exit")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except (ValidationError, SettingsError, ValueError) as exc:
+        print(f"cerebrum: invalid setting {describe_error(exc)}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"cerebrum: settings ok ({len(settings.models)} models, "
+              f"{len(settings.backends)} backends)")  # fmt: skip
+        return 0
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings) -> None:
+    # httpx imports its command-line client on import (click, and rich and pygments when
+    # they are installed): megabytes of RSS the server never uses. Mark it unavailable.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+    import uvicorn
+
+    from cerebrum import logs
+    from cerebrum.api.main import create_app
+
+    log_config = logs.configure(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config,
+        access_log=False,  # the log-context middleware writes one JSON line per request
+        ws="none",  # no WebSocket routes: do not load a WebSocket implementation
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP API: app factory (main.py), middleware, routes, schemas, SSE."""

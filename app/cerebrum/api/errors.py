@@ -1,0 +1,126 @@
+"""Error answers: ``{"error": {"type", "message", "field"?}}``, with Retry-After on 503.
+
+Messages are built from the orchestrator's own exceptions and never contain a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cerebrum.core.errors import (
+    BackendAuthError,
+    BackendProtocolError,
+    BackendRejectedError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CerebrumError,
+    OverloadedError,
+    UnknownModelError,
+)
+from cerebrum.retrieval import PromptTooLarge
+
+_STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
+    (UnknownModelError, 400),
+    (OverloadedError, 503),
+    (BackendUnavailableError, 503),
+    (BackendAuthError, 502),
+    (BackendRejectedError, 502),
+    (BackendProtocolError, 502),
+    (BackendTimeoutError, 504),
+)
+
+_HTTP_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class JSONResponse(Response):
+    """A JSON response rendered with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_body(kind: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(kind, message, field), status_code=status, headers=headers)
+
+
+def status_of(exc: CerebrumError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def retry_after_of(exc: Exception) -> int | None:
+    value = getattr(exc, "retry_after", None)
+    return value if isinstance(value, int) else None
+
+
+def response_for(exc: Exception) -> JSONResponse:
+    """The answer for an exception raised while handling a request."""
+    if isinstance(exc, CerebrumError):
+        retry_after = retry_after_of(exc)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(status_of(exc), exc.kind, exc.message, headers=headers)
+    if isinstance(exc, PromptTooLarge):
+        return error_response(400, "prompt_too_large", str(exc), field="prompt")
+    if isinstance(exc, ValidationError):
+        return validation_response(exc)
+    if isinstance(exc, HTTPException):
+        kind = _HTTP_KINDS.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+    return error_response(500, "internal_error", "internal error; see the orchestrator's log")
+
+
+def validation_response(exc: ValidationError) -> JSONResponse:
+    """422 naming the first offending field, e.g. ``max_tokens`` or ``context.0.text``."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return error_response(
+            400, "invalid_json", f"request body is not valid JSON: {first['msg']}"
+        )
+    field = ".".join(str(part) for part in first["loc"]) or None
+    message = str(first["msg"])
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    return error_response(
+        422,
+        "validation_error",
+        f"{field}: {message}" if field else message,
+        field=field,
+    )
+
+
+async def handle(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler for everything above."""
+    return response_for(exc)

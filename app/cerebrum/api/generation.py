@@ -1,0 +1,186 @@
+"""From a validated request to chunks: resolve the model, build the prompt, route, count.
+
+Shared by the native and the OpenAI routes, so both go through the same registry, prompt
+pipeline, circuit breakers and statistics. Everything that can fail before the backend is
+asked (unknown model, prompt too large, every circuit open) fails in ``plan``, before a
+streaming response has started, and so becomes an ordinary HTTP error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from cerebrum import logs
+from cerebrum.api.services import Services
+from cerebrum.core.errors import CerebrumError
+from cerebrum.core.generation import Chunk, Generation
+from cerebrum.core.registry import ModelSpec
+from cerebrum.core.stats import Tracker
+from cerebrum.retrieval import (
+    FimTokens,
+    ModelProfile,
+    PromptPlan,
+    PromptRequest,
+    build_prompt,
+)
+
+log = logging.getLogger("cerebrum.generation")
+
+_INLINE_PROMPT_CHARS = 32_768  # below this, building the prompt takes well under a millisecond
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    spec: ModelSpec
+    plan: PromptPlan
+    generation: Generation
+
+
+@dataclass(slots=True)
+class Result:
+    """A whole generation, collected."""
+
+    text: str = ""
+    tokens: int = 0
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    elapsed: float = 0.0
+    ttft: float | None = None
+    tokens_per_second: float | None = None
+    timings: Mapping[str, Any] | None = field(default=None)
+
+
+async def parse(request: Request, model: type[M]) -> M:
+    """The request body validated against ``model`` (ValidationError → 422 naming the field)."""
+    return model.model_validate_json(await request.body())
+
+
+async def plan(
+    svc: Services,
+    *,
+    model: str | None,
+    prompt: PromptRequest,
+    temperature: float | None = None,
+    stop: Sequence[str] = (),
+    sampling: Mapping[str, Any] | None = None,
+) -> Job:
+    spec = svc.registry.resolve(model)
+    logs.annotate(model=spec.alias)
+    built = await _build(prompt, _profile(spec))
+    svc.router.check(spec.backends)
+    messages = built.messages
+    generation = Generation(
+        model=spec.model,
+        max_tokens=prompt.max_tokens,
+        prompt=(built.prompt or "") if messages is None else None,
+        messages=None if messages is None else tuple((m.role, m.content) for m in messages),
+        temperature=temperature,
+        stop=tuple(stop),
+        sampling=dict(sampling or {}),
+    )
+    return Job(spec, built, generation)
+
+
+async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker], None]:
+    """The job's chunks as they come, each with the tracker that times the request."""
+    tracker = svc.stats.begin(job.spec.alias)
+    try:
+        stream = svc.router.generate(job.spec.backends, job.generation)
+        async with aclosing(stream) as pieces:
+            async for chunk in pieces:
+                if chunk.tokens or chunk.text:
+                    tracker.add(chunk.tokens or 1)
+                yield chunk, tracker
+    except CerebrumError as exc:
+        tracker.finish(error=exc.kind)
+        log.warning("generation failed", extra={"error_type": exc.kind, "error": exc.message})
+        raise
+    except Exception:
+        tracker.finish(error="internal_error")
+        raise
+    except BaseException:
+        tracker.finish(cancelled=True)
+        raise
+    else:
+        tracker.finish()
+        logs.annotate(
+            tokens=tracker.tokens,
+            ttft_ms=None if tracker.ttft is None else round(tracker.ttft * 1000, 1),
+        )
+
+
+async def collect(svc: Services, job: Job) -> Result:
+    """Run the job to the end and gather its text."""
+    result = Result()
+    pieces: list[str] = []
+    async with aclosing(chunks(svc, job)) as stream:
+        async for chunk, tracker in stream:
+            pieces.append(chunk.text)
+            result.tokens = tracker.tokens
+            if chunk.done:
+                result.finish_reason = chunk.finish_reason
+                result.prompt_tokens = chunk.prompt_tokens
+                result.timings = chunk.timings
+                if chunk.completion_tokens is not None:
+                    result.tokens = chunk.completion_tokens
+                result.ttft = tracker.ttft
+                result.tokens_per_second = tracker.tokens_per_second()
+                result.elapsed = tracker.elapsed
+    result.text = "".join(pieces)
+    return result
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
+    """Await ``work``; None if the client hung up first (``work`` is then cancelled)."""
+    outcome: list[T] = []
+    failure: list[Exception] = []
+
+    async def run(scope: anyio.CancelScope) -> None:
+        try:
+            outcome.append(await work)
+        except Exception as exc:  # re-raised below, not wrapped in an ExceptionGroup
+            failure.append(exc)
+        finally:
+            scope.cancel()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, group.cancel_scope)
+        group.start_soon(watch, group.cancel_scope)
+    if failure:
+        raise failure[0]
+    return outcome[0] if outcome else None
+
+
+async def _build(prompt: PromptRequest, profile: ModelProfile) -> PromptPlan:
+    """Assemble the prompt; a large request is assembled in a worker thread, so that tens of
+    milliseconds of chunking and ranking do not stall the other streams."""
+    size = len(prompt.prompt) + sum(len(snippet.text) for snippet in prompt.context)
+    size += sum(len(message.content) for message in prompt.history) + len(prompt.suffix or "")
+    if size < _INLINE_PROMPT_CHARS:
+        return build_prompt(prompt, profile)
+    return await anyio.to_thread.run_sync(build_prompt, prompt, profile)
+
+
+def _profile(spec: ModelSpec) -> ModelProfile:
+    fim = (
+        FimTokens(spec.fim.prefix, spec.fim.suffix, spec.fim.middle, spec.fim.file_separator)
+        if spec.fim is not None
+        else None
+    )
+    return ModelProfile(context_size=spec.context_size, format=spec.format, fim=fim)

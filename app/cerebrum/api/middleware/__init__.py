@@ -1,0 +1,1 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware), so streaming responses stay cheap."""

@@ -1,0 +1,1 @@
+"""Route modules; each exposes ``routes``, which ``api/main.py`` lists in order."""

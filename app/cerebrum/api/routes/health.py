@@ -1,0 +1,49 @@
+"""GET /health (the orchestrator itself) and GET /v1/vps/health (the backends, seen from here)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cerebrum import __version__
+from cerebrum.api.errors import JSONResponse
+from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, VpsHealthResponse
+from cerebrum.api.services import services
+
+
+async def health(request: Request) -> Response:
+    """Liveness: answers without asking any backend."""
+    svc = services(request)
+    body = HealthResponse(status="ok", version=__version__, uptime=round(svc.stats.uptime, 3))
+    return JSONResponse(body.model_dump())
+
+
+async def vps_health(request: Request) -> Response:
+    """Each backend's /health (reachability, latency, loading) and its circuit state."""
+    svc = services(request)
+    backends = svc.router.backends
+    probes = await asyncio.gather(*(backend.client.health() for backend in backends))
+    infos = [
+        BackendHealthInfo(
+            url=probe.url,
+            reachable=probe.reachable,
+            status=probe.status,
+            latency_ms=probe.latency_ms,
+            circuit=backend.breaker.state.value,
+            in_flight=backend.client.in_flight,
+            detail=probe.detail,
+        )
+        for backend, probe in zip(backends, probes, strict=True)
+    ]
+    ok = any(info.status == "ok" for info in infos)
+    body = VpsHealthResponse(status="ok" if ok else "degraded", backends=infos)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/v1/vps/health", vps_health, methods=["GET"]),
+]

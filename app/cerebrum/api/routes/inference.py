@@ -1,0 +1,94 @@
+"""POST /v1/complete and /v1/complete/stream: the seed's completion API."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cerebrum.api import generation, sse
+from cerebrum.api.errors import JSONResponse
+from cerebrum.api.schemas import CompleteRequest, CompleteResponse
+from cerebrum.api.services import Services, services
+from cerebrum.core.errors import CerebrumError
+from cerebrum.retrieval import PromptRequest, Snippet
+
+log = logging.getLogger("cerebrum.inference")
+
+
+async def _job(svc: Services, body: CompleteRequest) -> generation.Job:
+    prompt = PromptRequest(
+        prompt=body.prompt,
+        language=body.language,
+        context=tuple(Snippet(item.text, item.path) for item in body.context),
+        suffix=body.suffix,
+        max_tokens=body.max_tokens,
+    )
+    return await generation.plan(
+        svc, model=body.model, prompt=prompt, temperature=body.temperature, stop=body.stop
+    )
+
+
+async def complete(request: Request) -> Response:
+    """Generate a completion and answer once it is finished."""
+    svc = services(request)
+    job = await _job(svc, await generation.parse(request, CompleteRequest))
+    result = await generation.until_disconnect(request, generation.collect(svc, job))
+    if result is None:
+        return Response(status_code=499)  # the client left; nobody reads this
+    body = CompleteResponse(
+        request_id=request.state.request_id,
+        model=job.spec.alias,
+        backend_model=job.spec.model,
+        completion=result.text,
+        finish_reason=result.finish_reason,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.tokens,
+        total_tokens=result.tokens,
+        inference_time=round(result.elapsed, 3),
+        time_to_first_token=None if result.ttft is None else round(result.ttft, 4),
+        tokens_per_second=None
+        if result.tokens_per_second is None
+        else round(result.tokens_per_second, 2),
+        pipeline=job.plan.summary(),
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+async def complete_stream(request: Request) -> Response:
+    """Stream the completion as SSE in the seed's shape (token events, then one done event)."""
+    svc = services(request)
+    job = await _job(svc, await generation.parse(request, CompleteRequest))
+    return sse.EventStream(_events(svc, job), ping_interval=svc.settings.ping_interval)
+
+
+async def _events(svc: Services, job: generation.Job) -> AsyncGenerator[bytes, None]:
+    started = time.perf_counter()
+    total = 0
+    try:
+        async with aclosing(generation.chunks(svc, job)) as stream:
+            async for chunk, tracker in stream:
+                total = tracker.tokens
+                if chunk.text:
+                    yield sse.token_event(chunk.text, total)
+                if chunk.done and chunk.completion_tokens is not None:
+                    total = chunk.completion_tokens
+        yield sse.done_event(total, time.perf_counter() - started)
+    except CerebrumError as exc:
+        error = {"type": exc.kind, "message": exc.message}
+        yield sse.done_event(total, time.perf_counter() - started, error=error)
+    except Exception:
+        log.exception("stream failed")
+        error = {"type": "internal_error", "message": "internal error; see the orchestrator's log"}
+        yield sse.done_event(total, time.perf_counter() - started, error=error)
+
+
+routes = [
+    Route("/v1/complete", complete, methods=["POST"]),
+    Route("/v1/complete/stream", complete_stream, methods=["POST"]),
+]

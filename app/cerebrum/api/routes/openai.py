@@ -1,0 +1,195 @@
+"""OpenAI-compatible POST /v1/completions and /v1/chat/completions (streaming or not).
+
+Same routing, prompt pipeline and protection as the native routes; answers in OpenAI's
+shapes, streams ending with ``data: [DONE]``, so editor plugins and the ``openai`` client
+work unchanged. A failure after a stream started is sent as ``data: {"error": {...}}``
+(which the ``openai`` client raises as an APIError), then ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cerebrum.api import generation, sse
+from cerebrum.api.errors import JSONResponse, error_body
+from cerebrum.api.schemas import (
+    ChatChoice,
+    ChatChoiceMessage,
+    CompletionChoice,
+    OpenAIChatCompletion,
+    OpenAIChatRequest,
+    OpenAICompletion,
+    OpenAICompletionRequest,
+    Usage,
+)
+from cerebrum.api.services import Services, services
+from cerebrum.core.errors import CerebrumError
+from cerebrum.retrieval import Message, PromptRequest
+
+log = logging.getLogger("cerebrum.openai")
+
+DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
+DEFAULT_CHAT_TOKENS = 256
+
+
+async def completions(request: Request) -> Response:
+    svc = services(request)
+    body = await generation.parse(request, OpenAICompletionRequest)
+    prompt = PromptRequest(
+        prompt=body.prompt_text(),
+        suffix=body.suffix,
+        max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
+    )
+    job = await generation.plan(
+        svc,
+        model=body.model,
+        prompt=prompt,
+        temperature=body.temperature,
+        stop=body.stop_words(),
+        sampling=body.sampling(),
+    )
+    ident, created = f"cmpl-{request.state.request_id}", int(time.time())
+    if body.stream:
+
+        def piece(text: str, finish: str | None) -> dict[str, Any]:
+            choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+            return _chunk(ident, "text_completion", created, job.spec.alias, choice)
+
+        usage = body.stream_options is not None and body.stream_options.include_usage
+        events = _stream(svc, job, piece, ident, created, "text_completion", usage)
+        return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+
+    result = await generation.until_disconnect(request, generation.collect(svc, job))
+    if result is None:
+        return Response(status_code=499)
+    answer = OpenAICompletion(
+        id=ident,
+        created=created,
+        model=job.spec.alias,
+        choices=[CompletionChoice(index=0, text=result.text, finish_reason=result.finish_reason)],
+        usage=_usage(result),
+    )
+    return JSONResponse(answer.model_dump(mode="json"))
+
+
+async def chat_completions(request: Request) -> Response:
+    svc = services(request)
+    body = await generation.parse(request, OpenAIChatRequest)
+    turns = [Message(_role(m.role), m.text()) for m in body.messages]
+    prompt = PromptRequest(
+        prompt=turns[-1].content,
+        history=tuple(turns[:-1]),
+        max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
+    )
+    job = await generation.plan(
+        svc,
+        model=body.model,
+        prompt=prompt,
+        temperature=body.temperature,
+        stop=body.stop_words(),
+        sampling=body.sampling(),
+    )
+    ident, created = f"chatcmpl-{request.state.request_id}", int(time.time())
+    if body.stream:
+        started = [False]
+
+        def piece(text: str, finish: str | None) -> dict[str, Any]:
+            delta: dict[str, Any] = {"content": text} if text or finish is None else {}
+            if not started[0]:
+                started[0] = True
+                delta["role"] = "assistant"
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            return _chunk(ident, "chat.completion.chunk", created, job.spec.alias, choice)
+
+        usage = body.stream_options is not None and body.stream_options.include_usage
+        events = _stream(svc, job, piece, ident, created, "chat.completion.chunk", usage)
+        return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+
+    result = await generation.until_disconnect(request, generation.collect(svc, job))
+    if result is None:
+        return Response(status_code=499)
+    answer = OpenAIChatCompletion(
+        id=ident,
+        created=created,
+        model=job.spec.alias,
+        choices=[
+            ChatChoice(
+                index=0,
+                message=ChatChoiceMessage(content=result.text),
+                finish_reason=result.finish_reason,
+            )
+        ],
+        usage=_usage(result),
+    )
+    return JSONResponse(answer.model_dump(mode="json"))
+
+
+async def _stream(
+    svc: Services,
+    job: generation.Job,
+    piece: Callable[[str, str | None], dict[str, Any]],
+    ident: str,
+    created: int,
+    kind: str,
+    include_usage: bool,
+) -> AsyncGenerator[bytes, None]:
+    try:
+        result = generation.Result()
+        async with aclosing(generation.chunks(svc, job)) as stream:
+            async for chunk, tracker in stream:
+                result.tokens = tracker.tokens
+                if chunk.text:
+                    yield sse.event(piece(chunk.text, None))
+                if chunk.done:
+                    result.prompt_tokens = chunk.prompt_tokens
+                    if chunk.completion_tokens is not None:
+                        result.tokens = chunk.completion_tokens
+                    yield sse.event(piece("", chunk.finish_reason or "stop"))
+        if include_usage:
+            usage = _usage(result).model_dump()
+            yield sse.event({**_chunk(ident, kind, created, job.spec.alias, None), "usage": usage})
+    except CerebrumError as exc:
+        yield sse.event(error_body(exc.kind, exc.message))
+    except Exception:
+        log.exception("stream failed")
+        yield sse.event(error_body("internal_error", "internal error; see the orchestrator's log"))
+    yield sse.DONE
+
+
+def _chunk(
+    ident: str, kind: str, created: int, model: str, choice: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "object": kind,
+        "created": created,
+        "model": model,
+        "choices": [] if choice is None else [choice],
+    }
+
+
+def _usage(result: generation.Result) -> Usage:
+    prompt_tokens = result.prompt_tokens or 0
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=result.tokens,
+        total_tokens=prompt_tokens + result.tokens,
+    )
+
+
+def _role(role: str) -> str:
+    return "system" if role == "developer" else role
+
+
+routes = [
+    Route("/v1/completions", completions, methods=["POST"]),
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+]

@@ -1,0 +1,76 @@
+"""GET /v1/stats (JSON) and GET /metrics (Prometheus text)."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cerebrum.api.errors import JSONResponse
+from cerebrum.api.schemas import StatsResponse
+from cerebrum.api.services import services
+from cerebrum.core.stats import process_rss_bytes
+
+
+async def stats(request: Request) -> Response:
+    svc = services(request)
+    figures, limiter = svc.stats, svc.limiter
+    rss = process_rss_bytes()
+    body = StatsResponse(
+        uptime=round(figures.uptime, 3),
+        requests={
+            "total": figures.received_total,
+            "in_flight": limiter.in_flight,
+            "queued": limiter.queued,
+            "shed": limiter.shed_total,
+            "generations": figures.requests_total,
+            "failed": figures.failed_total,
+            "cancelled": figures.cancelled_total,
+            "errors": dict(sorted(figures.errors.items())),
+            "limits": {"max_in_flight": limiter.max_in_flight, "max_queue": limiter.max_queue},
+        },
+        models={
+            alias: {"requests": counts.requests, "failed": counts.failed, "tokens": counts.tokens}
+            for alias, counts in sorted(figures.models.items())
+        },
+        latency={
+            "time_to_first_token": figures.ttft.summary(),
+            "total": figures.latency.summary(),
+        },
+        tokens={"total": figures.tokens_total, "per_second": figures.tokens_per_second.summary()},
+        circuits={
+            backend.url: {
+                "state": backend.breaker.state.value,
+                "failures": backend.breaker.failures,
+                "opened_total": backend.breaker.opened_total,
+                "in_flight": backend.client.in_flight,
+            }
+            for backend in svc.router.backends
+        },
+        process={
+            "pid": os.getpid(),
+            "rss_bytes": rss,
+            "rss_mb": None if rss is None else round(rss / 1_048_576, 1),
+        },
+    )
+    return JSONResponse(body.model_dump())
+
+
+async def metrics(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from cerebrum.api.metrics import registry_for
+
+    state = request.app.state
+    registry = getattr(state, "metrics_registry", None)
+    if registry is None:
+        registry = state.metrics_registry = registry_for(services(request))
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+routes = [
+    Route("/v1/stats", stats, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,264 @@
+"""Request and response bodies: strict (no coercion), unknown fields refused, bounded.
+
+The same models produce the OpenAPI document (routes/schema.py), so what is validated and
+what is documented cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TOKENS = 4096
+MAX_PROMPT_CHARS = 200_000
+MAX_CONTEXT_ITEMS = 256
+MAX_MESSAGES = 256
+MAX_STOP = 8
+
+StopWord = Annotated[str, Field(min_length=1, max_length=64)]
+ModelName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Open(BaseModel):
+    """Response bodies: documented fields; more may be added."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --------------------------------------------------------------------------- native API
+
+
+class ContextItem(Strict):
+    """A file or editor buffer to draw context from (later items count as more recent)."""
+
+    text: str = Field(max_length=MAX_PROMPT_CHARS)
+    path: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class CompleteRequest(Strict):
+    """Body of POST /v1/complete and /v1/complete/stream."""
+
+    prompt: str = Field(
+        min_length=1, max_length=MAX_PROMPT_CHARS, description="Code or instruction."
+    )
+    language: str | None = Field(
+        default=None, min_length=1, max_length=32, description="e.g. python; detected when absent."
+    )
+    suffix: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="Text after the cursor (FIM)."
+    )
+    max_tokens: int = Field(default=256, ge=1, le=MAX_TOKENS)
+    model: ModelName | None = Field(default=None, description="Model alias; default when absent.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    stop: list[StopWord] = Field(default_factory=list, max_length=MAX_STOP)
+    context: list[ContextItem] = Field(default_factory=list, max_length=MAX_CONTEXT_ITEMS)
+
+
+class CompleteResponse(Open):
+    request_id: str
+    model: str = Field(description="The alias that served the request.")
+    backend_model: str = Field(description="The backend's model id.")
+    completion: str
+    finish_reason: str | None
+    prompt_tokens: int | None = Field(description="Prompt tokens as counted by the backend.")
+    completion_tokens: int
+    total_tokens: int = Field(description="Tokens generated (as in the stream's events).")
+    inference_time: float = Field(description="Seconds from request to last token.")
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    pipeline: dict[str, Any] = Field(description="What the prompt pipeline did.")
+
+
+class TokenEvent(Open):
+    """One SSE event per generated piece: ``data: {"token": "...", "total_tokens": n}``."""
+
+    token: str
+    total_tokens: int
+
+
+class DoneEvent(Open):
+    """The last SSE event; carries ``error`` instead when the stream failed after it started."""
+
+    done: Literal[True]
+    total_tokens: int
+    inference_time: float
+    error: dict[str, Any] | None = None
+
+
+class ErrorDetail(Open):
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(Open):
+    error: ErrorDetail
+
+
+class HealthResponse(Open):
+    status: Literal["ok"]
+    version: str
+    uptime: float
+
+
+class BackendHealthInfo(Open):
+    url: str
+    reachable: bool
+    status: str = Field(description="ok, loading, error or unreachable.")
+    latency_ms: float | None
+    circuit: str = Field(description="closed, open or half_open.")
+    in_flight: int
+    detail: str | None = None
+
+
+class VpsHealthResponse(Open):
+    status: str = Field(description="ok when at least one backend answers ok, else degraded.")
+    backends: list[BackendHealthInfo]
+
+
+class ModelInfo(Open):
+    id: str = Field(description="The alias clients send as `model`.")
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "cerebrum"
+    backend_model: str
+    context_size: int
+    format: str
+    default: bool
+    loaded: dict[str, str | None] = Field(description="Backend URL -> status it reports.")
+
+
+class ModelList(Open):
+    object: Literal["list"] = "list"
+    data: list[ModelInfo]
+    default: str
+
+
+class StatsResponse(Open):
+    uptime: float
+    requests: dict[str, Any]
+    models: dict[str, Any]
+    latency: dict[str, Any]
+    tokens: dict[str, Any]
+    circuits: dict[str, Any]
+    process: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- OpenAI API
+
+
+class StreamOptions(Strict):
+    include_usage: bool = False
+
+
+class _OpenAIBase(Strict):
+    model: ModelName | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: StopWord | list[StopWord] | None = Field(default=None)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: Literal[1] | None = Field(default=None, description="Only one choice is supported.")
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    user: str | None = Field(default=None, max_length=256)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+
+    def stop_words(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        words = [self.stop] if isinstance(self.stop, str) else self.stop
+        return tuple(words[:MAX_STOP])
+
+    def sampling(self) -> dict[str, Any]:
+        fields = ("top_p", "seed", "presence_penalty", "frequency_penalty")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
+class OpenAICompletionRequest(_OpenAIBase):
+    """Body of POST /v1/completions (OpenAI legacy completions)."""
+
+    prompt: (
+        Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+        | Annotated[
+            list[Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
+            Field(min_length=1, max_length=1),
+        ]
+    )
+    suffix: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+
+    def prompt_text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+
+
+class ContentPart(Strict):
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_PROMPT_CHARS)
+
+
+class ChatMessage(Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | list[ContentPart]
+    name: str | None = Field(default=None, max_length=64)
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class OpenAIChatRequest(_OpenAIBase):
+    """Body of POST /v1/chat/completions."""
+
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+
+
+class Usage(Open):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class CompletionChoice(Open):
+    index: int
+    text: str
+    finish_reason: str | None
+    logprobs: None = None
+
+
+class OpenAICompletion(Open):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+
+
+class ChatChoiceMessage(Open):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(Open):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str | None
+    logprobs: None = None
+
+
+class OpenAIChatCompletion(Open):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage | None = None

@@ -1,0 +1,126 @@
+"""The parts a request needs (registry, router, limiter, stats), built once from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.limiter import Limiter
+from cerebrum.core.registry import FimTokens, ModelSpec, Registry
+from cerebrum.core.router import Backend, Router
+from cerebrum.core.stats import Stats
+from cerebrum.core.vps_client import VpsClient
+from cerebrum.settings import Settings
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    http: httpx.AsyncClient
+    registry: Registry
+    router: Router
+    limiter: Limiter
+    stats: Stats
+    started_at: float
+
+    @classmethod
+    def build(
+        cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> Services:
+        """Wire everything from the settings; ``transport`` replaces the network in tests."""
+        http = _http_client(settings, transport)
+        registry = _registry(settings)
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        backends = [
+            Backend(
+                VpsClient(url, http, api_key, health_timeout=settings.health_timeout),
+                CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown),
+            )
+            for url in registry.backends
+        ]
+        router = Router(
+            backends,
+            retries=settings.retries,
+            first_token_timeout=settings.first_token_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
+        limiter = Limiter(
+            settings.max_in_flight,
+            settings.max_queue,
+            settings.queue_timeout,
+            retry_after=settings.shed_retry_after,
+        )
+        return cls(settings, http, registry, router, limiter, Stats(), time.time())
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.http.aclose()
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def _http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """One pooled client for every backend; first-token and idle limits are applied per stream."""
+    pool = settings.max_in_flight + 8
+    # Loading the CA bundle costs ~3 MB of RSS; skip it when no backend speaks TLS.
+    tls = any(str(url).startswith("https://") for url in settings.backends) or any(
+        str(url).startswith("https://") for model in settings.models for url in model.backends or ()
+    )
+    return httpx.AsyncClient(
+        verify=tls,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=None,
+            write=30.0,
+            pool=settings.connect_timeout,
+        ),
+        # llama-server (cpp-httplib) drops idle connections after 5 s: stop reusing them
+        # before that, or a request races the close and fails as "server disconnected".
+        limits=httpx.Limits(
+            max_connections=pool * 2, max_keepalive_connections=pool, keepalive_expiry=2.0
+        ),
+        trust_env=False,
+        transport=transport,
+    )
+
+
+def _registry(settings: Settings) -> Registry:
+    everywhere = tuple(str(url).rstrip("/") for url in settings.backends)
+    specs = []
+    for model in settings.models:
+        backends = (
+            tuple(str(url).rstrip("/") for url in model.backends) if model.backends else everywhere
+        )
+        fim = (
+            FimTokens(
+                model.fim.prefix, model.fim.suffix, model.fim.middle, model.fim.file_separator
+            )
+            if model.fim
+            else None
+        )
+        specs.append(
+            ModelSpec(
+                alias=model.alias,
+                model=model.model,
+                context_size=model.context_size,
+                format=model.format,
+                backends=backends,
+                fim=fim,
+            )
+        )
+    return Registry(specs, settings.default_alias)

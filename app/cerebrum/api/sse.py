@@ -1,0 +1,101 @@
+"""Server-Sent Events: the seed's event shapes, and a response that streams them.
+
+Events are ``data: <json>\\n\\n`` (orjson). ``EventStream`` sends a keep-alive comment
+(``: ping``) whenever the producer has been silent for ``ping_interval`` seconds (a backend
+loading a model, a long prompt), and cancels the producer the moment the client hangs up,
+so the producer's ``finally`` closes the backend connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import orjson
+from anyio.streams.memory import MemoryObjectSendStream
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+PING = b": ping\n\n"
+DONE = b"data: [DONE]\n\n"
+
+HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+
+
+def event(data: Mapping[str, Any]) -> bytes:
+    """One SSE event carrying ``data`` as JSON."""
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def token_event(token: str, total_tokens: int) -> bytes:
+    return event({"token": token, "total_tokens": total_tokens})
+
+
+def done_event(
+    total_tokens: int, inference_time: float, error: Mapping[str, Any] | None = None
+) -> bytes:
+    data: dict[str, Any] = {
+        "done": True,
+        "total_tokens": total_tokens,
+        "inference_time": round(inference_time, 3),
+    }
+    if error is not None:
+        data["error"] = dict(error)
+    return event(data)
+
+
+class EventStream(Response):
+    """An ASGI response streaming already-encoded SSE events from an async iterator."""
+
+    def __init__(
+        self,
+        events: AsyncGenerator[bytes, None],
+        ping_interval: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.events = events
+        self.ping_interval = ping_interval
+        self.status_code = 200
+        extra = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
+        self.raw_headers = [*HEADERS, *extra]
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=8)
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._produce, sender)
+            group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async with receiver:
+                while True:
+                    with anyio.move_on_after(self.ping_interval) as waited:
+                        try:
+                            chunk = await receiver.receive()
+                        except anyio.EndOfStream:
+                            break
+                    if waited.cancelled_caught:
+                        chunk = PING
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            group.cancel_scope.cancel()
+
+    async def _produce(self, sender: MemoryObjectSendStream[bytes]) -> None:
+        async with sender, aclosing(self.events) as events:
+            async for chunk in events:
+                await sender.send(chunk)
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return

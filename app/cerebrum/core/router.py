@@ -1,0 +1,219 @@
+"""Choose a backend, fail over, retry before the first token, stream the rest.
+
+A generation is retried (tenacity) only while nothing has been produced: connection
+refused, a 5xx, a stream that broke before its first token. Once the first chunk exists it
+is never replayed. Each backend has a circuit breaker; a backend with an open circuit is
+skipped, and when every backend of a model is open the request fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+
+import anyio
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.errors import (
+    BackendProtocolError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CircuitOpenError,
+)
+from cerebrum.core.generation import Chunk, Generation
+from cerebrum.core.vps_client import Upstream, VpsClient
+
+log = logging.getLogger("cerebrum.router")
+
+_CLOSE_TIMEOUT = 2.0
+
+
+@dataclass(slots=True)
+class Backend:
+    client: VpsClient
+    breaker: CircuitBreaker
+
+    @property
+    def url(self) -> str:
+        return self.client.url
+
+
+@dataclass(slots=True)
+class _Started:
+    backend: Backend
+    upstream: Upstream
+    first: Chunk
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, BackendUnavailableError | BackendProtocolError) and not isinstance(
+        exc, CircuitOpenError
+    )
+
+
+class Router:
+    def __init__(
+        self,
+        backends: Sequence[Backend],
+        *,
+        retries: int,
+        first_token_timeout: float,
+        idle_timeout: float,
+        retry_wait: float = 0.1,
+    ) -> None:
+        self._backends = {backend.url: backend for backend in backends}
+        self.retries = retries
+        self.first_token_timeout = first_token_timeout
+        self.idle_timeout = idle_timeout
+        self.retry_wait = retry_wait
+        self._turn = itertools.count()
+
+    @property
+    def backends(self) -> list[Backend]:
+        return list(self._backends.values())
+
+    def check(self, urls: Sequence[str]) -> None:
+        """Fail fast (``CircuitOpenError``) when no backend in ``urls`` would take a request."""
+        self._candidates(urls)
+
+    def choose(self, urls: Sequence[str], exclude: Sequence[str] = ()) -> Backend:
+        """The available backend with the fewest requests in flight (ties take turns).
+
+        Backends in ``exclude`` (already tried) are avoided while another one is available.
+        """
+        candidates = self._candidates(urls)
+        fresh = [backend for backend in candidates if backend.url not in exclude] or candidates
+        least = min(backend.client.in_flight for backend in fresh)
+        best = [backend for backend in fresh if backend.client.in_flight == least]
+        return best[next(self._turn) % len(best)]
+
+    async def generate(
+        self, urls: Sequence[str], generation: Generation
+    ) -> AsyncGenerator[Chunk, None]:
+        """Stream a generation's chunks; the upstream is closed when the caller stops.
+
+        Use it with ``contextlib.aclosing`` so that a cancelled or abandoned consumer
+        closes the backend connection at once (which frees llama-server's slot).
+        """
+        started = await self._start(urls, generation)
+        backend, upstream = started.backend, started.upstream
+        try:
+            yield started.first
+            if started.first.done:
+                return
+            while True:
+                try:
+                    async with asyncio.timeout(self.idle_timeout):
+                        chunk = await anext(upstream)
+                except TimeoutError:
+                    backend.breaker.record_failure()
+                    raise BackendTimeoutError(
+                        f"{backend.url} sent nothing for {self.idle_timeout:g} s"
+                    ) from None
+                except (BackendUnavailableError, BackendProtocolError):
+                    backend.breaker.record_failure()
+                    raise
+                yield chunk
+                if chunk.done:
+                    return
+        finally:
+            await _close(upstream)
+            backend.client.in_flight -= 1
+            log.debug("upstream closed", extra={"backend": backend.url})
+
+    async def _start(self, urls: Sequence[str], generation: Generation) -> _Started:
+        tried: list[str] = []
+        started: _Started | None = None
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.retry_wait, max=2.0)
+            + wait_random(0, self.retry_wait),
+            # a failure that opened the last circuit ends the retries with its own message
+            retry=retry_if_exception(lambda exc: _retryable(exc) and self._available(urls)),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                backend = self.choose(urls, exclude=tried)
+                tried.append(backend.url)
+                started = await self._start_on(backend, generation)
+        assert started is not None
+        return started
+
+    async def _start_on(self, backend: Backend, generation: Generation) -> _Started:
+        """Open the stream on one backend and wait for its first chunk."""
+        if not backend.breaker.acquire():
+            raise self._circuit_open([backend])
+        backend.client.in_flight += 1
+        upstream: Upstream | None = None
+        verdict = False
+        try:
+            try:
+                async with asyncio.timeout(self.first_token_timeout):
+                    upstream = await backend.client.open(generation)
+                    first = await anext(upstream)
+            except TimeoutError:
+                verdict = True
+                backend.breaker.record_failure()
+                raise BackendTimeoutError(
+                    f"no first token from {backend.url} within {self.first_token_timeout:g} s"
+                ) from None
+            except (BackendUnavailableError, BackendProtocolError):
+                verdict = True
+                backend.breaker.record_failure()
+                raise
+            verdict = True
+            backend.breaker.record_success()
+            return _Started(backend, upstream, first)
+        except BaseException:
+            if not verdict:
+                backend.breaker.release()  # cancelled, or the backend refused the request
+            if upstream is not None:
+                await _close(upstream)
+            backend.client.in_flight -= 1
+            raise
+
+    def _available(self, urls: Sequence[str]) -> bool:
+        return any(self._backends[url].breaker.available() for url in urls)
+
+    def _candidates(self, urls: Sequence[str]) -> list[Backend]:
+        backends = [self._backends[url] for url in urls]
+        candidates = [backend for backend in backends if backend.breaker.available()]
+        if not candidates:
+            raise self._circuit_open(backends)
+        return candidates
+
+    @staticmethod
+    def _circuit_open(backends: Sequence[Backend]) -> CircuitOpenError:
+        retry_after = min(backend.breaker.retry_after() for backend in backends)
+        names = ", ".join(backend.url for backend in backends)
+        return CircuitOpenError(
+            f"circuit open for {names} after repeated failures; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+
+async def _close(upstream: Upstream) -> None:
+    """Close the backend connection even while the caller is being cancelled."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+        await upstream.aclose()
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "retrying before the first token",
+        extra={"attempt": state.attempt_number, "error": str(exc)},
+    )

@@ -1,0 +1,177 @@
+"""Counters and latency figures for /v1/stats and /metrics, kept in plain Python.
+
+Percentiles come from a sliding window of the most recent requests; cumulative histogram
+buckets (for Prometheus) cover the whole uptime. ``prometheus_client`` is only imported by
+the /metrics route, so a process that is never scraped does not pay for it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+PERCENTILES = (50, 90, 99)
+
+
+class Window:
+    """The last ``size`` samples, with nearest-rank percentiles."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+
+    def add(self, value: float) -> None:
+        self._samples.append(value)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def percentile(self, q: float) -> float | None:
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
+        return ordered[rank]
+
+    def summary(self) -> dict[str, float | None]:
+        figures = {f"p{q}": _round(self.percentile(q)) for q in PERCENTILES}
+        return {"count": len(self), **figures}
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Cumulative-ready bucket counts, sum and count (Prometheus histogram)."""
+
+    bounds: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        running, result = 0, []
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            running += count
+            result.append((bound, running))
+        return result
+
+
+@dataclass(slots=True)
+class ModelCounts:
+    requests: int = 0
+    failed: int = 0
+    tokens: int = 0
+
+
+class Stats:
+    """Everything /v1/stats and /metrics report about generations."""
+
+    def __init__(self, window: int = 1024) -> None:
+        self.started = time.monotonic()
+        self.received_total = 0
+        self.requests_total = 0
+        self.failed_total = 0
+        self.cancelled_total = 0
+        self.in_flight = 0
+        self.tokens_total = 0
+        self.errors: dict[str, int] = {}
+        self.models: dict[str, ModelCounts] = {}
+        self.ttft = Window(window)
+        self.latency = Window(window)
+        self.tokens_per_second = Window(window)
+        self.ttft_histogram = Histogram()
+        self.latency_histogram = Histogram()
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    def begin(self, model: str) -> Tracker:
+        """Count a generation request for ``model``; the tracker records how it went."""
+        self.requests_total += 1
+        self.in_flight += 1
+        self.models.setdefault(model, ModelCounts()).requests += 1
+        return Tracker(self, model)
+
+    def record_received(self) -> None:
+        """An inference request arrived (before shedding, validation or routing)."""
+        self.received_total += 1
+
+
+class Tracker:
+    """One generation's timing: start, first token, tokens, end."""
+
+    def __init__(self, stats: Stats, model: str) -> None:
+        self._stats = stats
+        self.model = model
+        self.started = time.perf_counter()
+        self.first_token_at: float | None = None
+        self.tokens = 0
+        self._finished = False
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def ttft(self) -> float | None:
+        return None if self.first_token_at is None else self.first_token_at - self.started
+
+    def add(self, tokens: int) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+            self._stats.ttft.add(self.first_token_at - self.started)
+            self._stats.ttft_histogram.observe(self.first_token_at - self.started)
+        self.tokens += tokens
+        self._stats.tokens_total += tokens
+        self._stats.models[self.model].tokens += tokens
+
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.tokens < 2:
+            return None
+        span = time.perf_counter() - self.first_token_at
+        return self.tokens / span if span > 0 else None
+
+    def finish(self, error: str | None = None, cancelled: bool = False) -> None:
+        """Record the outcome once: success, an error kind, or a client that hung up."""
+        if self._finished:
+            return
+        self._finished = True
+        stats = self._stats
+        stats.in_flight -= 1
+        if cancelled:
+            stats.cancelled_total += 1
+            return
+        if error is not None:
+            stats.failed_total += 1
+            stats.models[self.model].failed += 1
+            stats.errors[error] = stats.errors.get(error, 0) + 1
+            return
+        elapsed = self.elapsed
+        stats.latency.add(elapsed)
+        stats.latency_histogram.observe(elapsed)
+        rate = self.tokens_per_second()
+        if rate is not None:
+            stats.tokens_per_second.add(rate)
+
+
+def process_rss_bytes() -> int | None:
+    """Resident set size of this process, from /proc/self/statm (Linux)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

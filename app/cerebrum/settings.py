@@ -1,0 +1,254 @@
+"""Settings: environment variables prefixed ``CEREBRUM_``, or ``.env`` in the working directory.
+
+Every field below is one variable (``api_key`` is ``CEREBRUM_API_KEY``); its description is
+the documentation the deployment's ``.env`` template repeats. Lists accept JSON
+(``["a","b"]``) or, for plain strings, a comma-separated value (``a,b``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "CEREBRUM_"
+
+PromptFormat = Literal["completion", "chat", "fim"]
+
+
+class FimSpec(BaseModel):
+    """The fill-in-the-middle tokens of a model (as its tokenizer spells them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prefix: str = Field(min_length=1, description="FIM prefix token, e.g. <|fim_prefix|>.")
+    suffix: str = Field(min_length=1, description="FIM suffix token, e.g. <|fim_suffix|>.")
+    middle: str = Field(min_length=1, description="FIM middle token, e.g. <|fim_middle|>.")
+    file_separator: str | None = Field(
+        default=None, min_length=1, description="Token before each context file, e.g. <|file_sep|>."
+    )
+
+
+class ModelSetting(BaseModel):
+    """One entry of ``CEREBRUM_MODELS``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alias: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="The name clients use (`model` field), e.g. qwen_7b.",
+    )
+    model: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The backend's model id (llama-server router mode picks a model by it).",
+    )
+    context_size: int = Field(
+        default=4096, ge=256, le=1_048_576, description="The backend's context size in tokens."
+    )
+    format: PromptFormat = Field(
+        default="completion",
+        description="How prompts are sent: plain completion, chat messages, or fill-in-the-middle.",
+    )
+    fim: FimSpec | None = Field(default=None, description="FIM tokens; required for format fim.")
+    backends: list[AnyHttpUrl] | None = Field(
+        default=None, description="Backends serving this model (default: all CEREBRUM_BACKENDS)."
+    )
+
+    @model_validator(mode="after")
+    def _fim_needs_tokens(self) -> Self:
+        if self.format == "fim" and self.fim is None:
+            raise ValueError(f"model {self.alias!r} has format 'fim' but no 'fim' tokens")
+        return self
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc})") from None
+
+
+def _json_or_csv(value: Any) -> Any:
+    """Decode a list given as JSON or as comma-separated text."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return _json(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class Settings(BaseSettings):
+    """The orchestrator's configuration (``CEREBRUM_*`` variables)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key sent to llama-server as `Authorization: Bearer`; must match the backend's "
+            "--api-key / --api-key-file. Never logged."
+        ),
+    )
+    backends: Annotated[list[AnyHttpUrl], NoDecode] = Field(
+        default_factory=lambda: [AnyHttpUrl("http://127.0.0.1:8080")],
+        min_length=1,
+        description="llama-server base URLs, JSON list or comma-separated.",
+    )
+    models: Annotated[list[ModelSetting], NoDecode] = Field(
+        min_length=1,
+        description=(
+            "JSON list of models: "
+            '[{"alias": "qwen_7b", "model": "qwen2.5-coder-7b", "context_size": 8192, '
+            '"format": "completion"}]; format is completion, chat or fim (with "fim": '
+            '{"prefix", "suffix", "middle"}).'
+        ),
+    )
+    default_model: str | None = Field(
+        default=None,
+        description="Alias used when a request names no model (default: the first model).",
+    )
+    client_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Keys clients must send as `Authorization: Bearer`, JSON list or comma-separated. "
+            "Empty: only loopback clients are served."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Bind address.")
+    port: int = Field(default=7000, ge=1, le=65535, description="Bind port.")
+    max_in_flight: int = Field(
+        default=4, ge=1, le=1024, description="Inference requests served at once."
+    )
+    max_queue: int = Field(
+        default=16,
+        ge=0,
+        le=4096,
+        description="Inference requests waiting for a free place; beyond, 503 at once.",
+    )
+    queue_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds a queued request waits before 503."
+    )
+    connect_timeout: float = Field(
+        default=3.0, gt=0, le=120, description="Seconds to connect to a backend."
+    )
+    first_token_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Seconds to wait for the first token (includes loading the model).",
+    )
+    idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds a started stream may stay silent."
+    )
+    health_timeout: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds for backend health and model probes."
+    )
+    ping_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds of silence after which a stream sends an SSE keep-alive comment.",
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, le=1000, description="Consecutive failures that open a backend's circuit."
+    )
+    breaker_cooldown: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds an open circuit waits before letting one probe request through.",
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Extra attempts before the first token (never after a token was sent).",
+    )
+    shed_retry_after: int = Field(
+        default=1, ge=1, le=3600, description="Retry-After seconds sent with a shed request."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body (413)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="debug, info, warning or error."
+    )
+
+    @field_validator("backends", "client_keys", mode="before")
+    @classmethod
+    def _decode_list(cls, value: Any) -> Any:
+        return _json_or_csv(value)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _decode_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _json(value) if value.strip() else []
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_models(self) -> Self:
+        aliases = [model.alias for model in self.models]
+        duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+        if duplicates:
+            raise ValueError(f"CEREBRUM_MODELS: duplicate alias {', '.join(duplicates)}")
+        if self.default_model is not None and self.default_model not in aliases:
+            raise ValueError(
+                f"CEREBRUM_DEFAULT_MODEL: {self.default_model!r} is not one of "
+                f"the aliases in CEREBRUM_MODELS ({', '.join(aliases)})"
+            )
+        return self
+
+    @property
+    def default_alias(self) -> str:
+        return self.default_model or self.models[0].alias
+
+
+def describe_error(error: ValidationError | ValueError) -> str:
+    """One line naming the setting that is wrong, e.g. ``CEREBRUM_PORT: Input should be ...``."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    first = error.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if message.startswith(ENV_PREFIX):  # a model-level check already names its setting
+        return message
+    if not loc:
+        return message
+    name = ENV_PREFIX + loc[0].upper()
+    where = ".".join(loc[1:])
+    detail = f"{name}[{where}]" if where else name
+    return f"{detail}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment and ``.env`` (raises ValidationError)."""
+    return Settings(**overrides)

@@ -1,0 +1,189 @@
+"""Protection against a real llama-server: cancellation, circuit breaker, shedding, backend auth."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+import httpx
+import pytest
+
+from tests.integration.orchestrator.support import sse_data, wait_until
+
+# Typically freed 0.1-0.3 s after the client leaves; the bound leaves room for a loaded 2-core
+# CI machine. Without the orchestrator closing its upstream, the slot would stay busy until
+# max_tokens (1500 tokens: 20 s or more).
+FREED_WITHIN = 3.0
+
+
+def busy_slots(llama_server, model: str) -> int:
+    return sum(1 for slot in llama_server.slots(model) if slot["is_processing"])
+
+
+def test_client_disconnect_frees_the_backend_slot_promptly(orchestrator, llama_server):
+    with (
+        orchestrator.client() as client,
+        client.stream(
+            "POST", "/v1/complete/stream", json={"prompt": "Once upon a time", "max_tokens": 1500}
+        ) as response,
+    ):
+        tokens = 0
+        for line in response.iter_lines():
+            tokens += line.startswith("data: ")
+            if tokens == 5:
+                break
+        assert busy_slots(llama_server, "gemma3-270m") == 1
+    closed = time.monotonic()
+    freed = wait_until(lambda: busy_slots(llama_server, "gemma3-270m") == 0, FREED_WITHIN)
+    elapsed = time.monotonic() - closed
+    print(f"slot freed {elapsed:.2f}s after the client left")
+    assert freed, f"slot still busy {elapsed:.2f}s after the client left"
+
+
+def test_client_leaving_a_plain_completion_frees_the_backend_slot(orchestrator, llama_server):
+    with orchestrator.client(timeout=1.0) as client, pytest.raises(httpx.ReadTimeout):
+        client.post("/v1/complete", json={"prompt": "Once upon a time", "max_tokens": 1500})
+    assert wait_until(lambda: busy_slots(llama_server, "gemma3-270m") == 0, FREED_WITHIN)
+
+
+def test_disconnect_is_counted_as_cancelled_not_failed(orchestrator, llama_server):
+    with orchestrator.client() as client:
+        before = client.get("/v1/stats").json()["requests"]
+        with client.stream(
+            "POST", "/v1/complete/stream", json={"prompt": "Once", "max_tokens": 1500}
+        ) as response:
+            next(line for line in response.iter_lines() if line.startswith("data: "))
+        assert wait_until(
+            lambda: (
+                client.get("/v1/stats").json()["requests"]["cancelled"] == before["cancelled"] + 1
+            ),
+            timeout=2.0,
+        )
+        assert client.get("/v1/stats").json()["requests"]["failed"] == before["failed"]
+
+
+def test_circuit_opens_when_the_backend_stops_and_closes_when_it_returns(
+    start_orchestrator, llama_server
+):
+    instance = start_orchestrator(breaker_failures=2, breaker_cooldown=1, retries=0)
+    body = {"prompt": "x = ", "max_tokens": 2}
+    with instance.client() as client:
+        assert client.post("/v1/complete", json=body).status_code == 200
+        llama_server.stop()
+        failures = [client.post("/v1/complete", json=body) for _ in range(2)]
+        assert [r.status_code for r in failures] == [503, 503], [r.text for r in failures]
+        assert all(r.json()["error"]["type"] == "backend_unavailable" for r in failures)
+
+        started = time.monotonic()
+        refused = client.post("/v1/complete", json=body)
+        assert time.monotonic() - started < 0.5
+        assert refused.status_code == 503
+        assert refused.json()["error"]["type"] == "circuit_open"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert client.get("/v1/vps/health").json()["backends"][0]["circuit"] == "open"
+
+        stream = client.post("/v1/complete/stream", json=body)
+        assert stream.status_code == 503
+        assert stream.json()["error"]["type"] == "circuit_open"
+
+        llama_server.start()
+        time.sleep(1.1)  # the cool-down: the next request is the half-open probe
+        recovered = client.post("/v1/complete", json=body)
+        assert recovered.status_code == 200, recovered.text
+        health = client.get("/v1/vps/health").json()["backends"][0]
+        assert health["circuit"] == "closed"
+        assert client.get("/v1/stats").json()["circuits"][llama_server.url]["opened_total"] == 1
+
+
+def test_stream_ends_with_one_error_event_when_the_backend_dies_mid_stream(
+    start_orchestrator, llama_server
+):
+    instance = start_orchestrator(retries=0)
+    with (
+        instance.client() as client,
+        client.stream(
+            "POST", "/v1/complete/stream", json={"prompt": "Once upon a time", "max_tokens": 2000}
+        ) as response,
+    ):
+        lines = []
+        for line in response.iter_lines():
+            lines.append(line)
+            if len(lines) == 10:
+                llama_server.stop()
+    events = sse_data(lines)
+    finals = [event for event in events if "done" in event]
+    assert len(finals) == 1, events[-3:]
+    assert finals[0] is events[-1], events[-3:]
+    assert finals[0]["error"]["type"] in {"backend_error", "backend_unavailable"}, finals
+    assert finals[0]["total_tokens"] >= 1
+
+
+def test_burst_beyond_in_flight_and_queue_is_shed_with_retry_after(start_orchestrator):
+    instance = start_orchestrator(max_in_flight=1, max_queue=0)
+
+    def call(_: int) -> httpx.Response:
+        with instance.client() as client:
+            return client.post(
+                "/v1/complete", json={"prompt": "x = ", "max_tokens": 48, "temperature": 0.0}
+            )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(call, range(4)))
+    ok = [r for r in responses if r.status_code == 200]
+    shed = [r for r in responses if r.status_code == 503]
+    assert len(ok) + len(shed) == 4, [r.text for r in responses]
+    assert ok, [r.text for r in responses]
+    assert shed, "no request was shed"
+    assert all(r.json()["error"]["type"] == "overloaded" for r in shed)
+    assert all(r.headers["retry-after"] == "1" for r in shed)
+    assert all(r.json()["completion_tokens"] >= 1 for r in ok)
+    with instance.client() as client:
+        assert client.get("/v1/stats").json()["requests"]["shed"] == len(shed)
+
+
+def test_queued_request_waits_for_a_free_place_instead_of_failing(start_orchestrator):
+    instance = start_orchestrator(max_in_flight=1, max_queue=2)
+
+    def call(_: int) -> httpx.Response:
+        with instance.client() as client:
+            return client.post("/v1/complete", json={"prompt": "x = ", "max_tokens": 16})
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        responses = list(pool.map(call, range(3)))
+    assert [r.status_code for r in responses] == [200, 200, 200]
+
+
+def test_wrong_backend_key_is_reported_clearly_and_never_echoed(start_orchestrator, llama_server):
+    wrong_key = "wrong-" + llama_server.api_key[:8] + "-key"
+    instance = start_orchestrator(api_key=wrong_key)
+    with instance.client() as client:
+        plain = client.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
+        with client.stream(
+            "POST", "/v1/complete/stream", json={"prompt": "x", "max_tokens": 2}
+        ) as response:
+            lines = list(response.iter_lines())
+        models = client.get("/v1/models")
+    assert plain.status_code == 502
+    error = plain.json()["error"]
+    assert error["type"] == "backend_auth_error"
+    assert "CEREBRUM_API_KEY" in error["message"]
+    final = sse_data(lines)[-1]
+    assert final["done"] is True
+    assert final["error"]["type"] == "backend_auth_error"
+    for text in (plain.text, "\n".join(lines), models.text, instance.log_text()):
+        assert wrong_key not in text
+        assert llama_server.api_key not in text
+
+
+def test_backend_key_never_appears_in_responses_or_logs(orchestrator, llama_server):
+    with orchestrator.client() as client:
+        texts = [
+            client.post("/v1/complete", json={"prompt": "x", "max_tokens": 2}).text,
+            client.get("/v1/vps/health").text,
+            client.get("/v1/models").text,
+            client.get("/v1/stats").text,
+            client.get("/metrics").text,
+            client.get("/openapi.json").text,
+        ]
+    for text in [*texts, orchestrator.log_text()]:
+        assert llama_server.api_key not in text

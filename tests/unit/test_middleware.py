@@ -1,0 +1,208 @@
+"""api/middleware: request id, client auth, body limit, load shedding, error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from cerebrum.api.middleware.auth import is_loopback
+from cerebrum.api.middleware.load_shed import LoadShedMiddleware
+from cerebrum.api.middleware.log_context import LogContextMiddleware
+from cerebrum.api.middleware.request_id import RequestIdMiddleware
+from cerebrum.core.limiter import Limiter
+
+pytestmark = pytest.mark.anyio
+
+BODY = {"prompt": "def f():", "max_tokens": 2}
+
+
+async def test_request_id_is_generated_when_absent(client):
+    response = await client.get("/health")
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_request_id_from_the_client_is_kept(client):
+    response = await client.post("/v1/complete", json=BODY, headers={"X-Request-ID": "abc-1"})
+    assert response.headers["x-request-id"] == "abc-1"
+    assert response.json()["request_id"] == "abc-1"
+
+
+async def test_unsafe_request_id_is_replaced(client):
+    response = await client.get("/health", headers={"X-Request-ID": "bad id <script>"})
+    assert response.headers["x-request-id"] != "bad id <script>"
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_request_id_is_on_error_responses_too(client):
+    response = await client.post("/v1/complete", content=b"{", headers={"X-Request-ID": "e-1"})
+    assert response.status_code == 400
+    assert response.headers["x-request-id"] == "e-1"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1"])
+def test_loopback_addresses_are_recognised(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["10.0.0.2", "100.64.0.1", "::ffff:10.0.0.1", "", None, "x"])
+def test_other_addresses_are_not_loopback(host):
+    assert not is_loopback(host)
+
+
+async def test_without_client_keys_loopback_clients_are_served(app_client):
+    async with app_client(client_ip="127.0.0.1") as http:
+        assert (await http.get("/v1/stats")).status_code == 200
+
+
+async def test_without_client_keys_other_clients_are_refused_with_a_reason(app_client):
+    async with app_client(client_ip="192.0.2.7") as http:
+        response = await http.get("/v1/stats")
+    assert response.status_code == 403
+    assert "CEREBRUM_CLIENT_KEYS" in response.json()["error"]["message"]
+
+
+async def test_with_client_keys_a_missing_key_is_401(app_client):
+    async with app_client(client_keys=["k1"]) as http:
+        response = await http.get("/v1/stats")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_with_client_keys_a_wrong_key_is_401_even_from_loopback(app_client):
+    async with app_client(client_keys=["k1"]) as http:
+        response = await http.get("/v1/stats", headers={"Authorization": "Bearer k2"})
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "invalid API key"
+
+
+async def test_with_client_keys_any_configured_key_is_accepted(app_client):
+    async with app_client(client_keys=["k1", "k2"], client_ip="192.0.2.7") as http:
+        response = await http.get("/v1/stats", headers={"Authorization": "Bearer k2"})
+    assert response.status_code == 200
+
+
+async def test_health_is_open_without_a_key(app_client):
+    async with app_client(client_keys=["k1"], client_ip="192.0.2.7") as http:
+        assert (await http.get("/health")).status_code == 200
+
+
+async def test_declared_body_over_the_limit_is_413(app_client):
+    async with app_client(max_body_bytes=1024) as http:
+        response = await http.post("/v1/complete", content=b"x" * 2048)
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+
+
+async def test_streamed_body_over_the_limit_is_413(app_client):
+    async def chunks():
+        for _ in range(4):
+            yield b"x" * 512
+
+    async with app_client(max_body_bytes=1024) as http:
+        response = await http.post("/v1/complete", content=chunks())
+    assert response.status_code == 413
+
+
+async def test_validation_error_names_the_field(client):
+    response = await client.post("/v1/complete", json={"prompt": "x", "max_tokens": 4097})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "type": "validation_error",
+            "message": "max_tokens: Input should be less than or equal to 4096",
+            "field": "max_tokens",
+        }
+    }
+
+
+async def test_validation_error_names_a_nested_field(client):
+    response = await client.post("/v1/complete", json={"prompt": "x", "context": [{"path": "a"}]})
+    assert response.json()["error"]["field"] == "context.0.text"
+
+
+async def test_unknown_fields_are_refused(client):
+    response = await client.post("/v1/complete", json={"prompt": "x", "top_k": 3})
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "type": "validation_error", "message": "top_k: unknown field", "field": "top_k",
+    }  # fmt: skip
+
+
+async def test_strings_are_not_coerced_to_numbers(client):
+    response = await client.post("/v1/complete", json={"prompt": "x", "max_tokens": "5"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "max_tokens"
+
+
+async def test_invalid_json_is_a_400(client):
+    response = await client.post("/v1/complete", content=b"{not json")
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_json"
+
+
+async def test_unknown_path_is_a_json_404(client):
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
+
+
+async def test_wrong_method_is_a_json_405(client):
+    response = await client.get("/v1/complete")
+    assert response.status_code == 405
+    assert response.json()["error"]["type"] == "method_not_allowed"
+
+
+def asgi_app(gate: asyncio.Event):
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+async def test_load_shedding_answers_503_with_retry_after_beyond_the_limits():
+    gate = asyncio.Event()
+    limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1, retry_after=2)
+    app = RequestIdMiddleware(LoadShedMiddleware(asgi_app(gate), limiter, ["/v1/complete"]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        first = asyncio.create_task(http.post("/v1/complete"))
+        await asyncio.sleep(0.05)
+        shed = await http.post("/v1/complete")
+        gate.set()
+        assert (await first).status_code == 200
+    assert shed.status_code == 503
+    assert shed.headers["retry-after"] == "2"
+    assert shed.json()["error"]["type"] == "overloaded"
+    assert limiter.in_flight == 0
+
+
+async def test_load_shedding_leaves_other_paths_alone():
+    gate = asyncio.Event()
+    gate.set()
+    limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1)
+    await limiter.acquire()
+    app = LoadShedMiddleware(asgi_app(gate), limiter, ["/v1/complete"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        assert (await http.get("/v1/stats")).status_code == 200
+
+
+async def test_unhandled_error_becomes_a_json_500_with_the_request_id(caplog):
+    async def broken(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    app = RequestIdMiddleware(LogContextMiddleware(broken))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        response = await http.get("/x", headers={"X-Request-ID": "r-500"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "r-500"
+    assert json.loads(response.text)["error"]["type"] == "internal_error"
+    assert "boom" not in response.text

@@ -1,0 +1,194 @@
+"""core/router.py: backend choice, failover, retries only before the first token, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+
+import httpx
+import pytest
+from cerebrum.core.breaker import CircuitBreaker, State
+from cerebrum.core.errors import (
+    BackendAuthError,
+    BackendProtocolError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CircuitOpenError,
+)
+from cerebrum.core.generation import Generation
+from cerebrum.core.router import Backend, Router
+from cerebrum.core.vps_client import VpsClient
+
+from tests.unit.fakes import FakeLlama
+
+pytestmark = pytest.mark.anyio
+
+GEN = Generation(model="m1", max_tokens=5, prompt="x")
+
+
+def make_router(*fakes: FakeLlama, retries: int = 0, failures: int = 3, **timeouts: float):
+    backends = [
+        Backend(
+            VpsClient(f"http://b{i}.test", httpx.AsyncClient(transport=fake.transport())),
+            CircuitBreaker(failures, cooldown=30),
+        )
+        for i, fake in enumerate(fakes)
+    ]
+    router = Router(
+        backends,
+        retries=retries,
+        first_token_timeout=timeouts.get("first_token", 5.0),
+        idle_timeout=timeouts.get("idle", 5.0),
+        retry_wait=0.001,
+    )
+    return router, [b.url for b in backends]
+
+
+async def run(router: Router, urls: list[str]) -> str:
+    async with aclosing(router.generate(urls, GEN)) as chunks:
+        return "".join([chunk.text async for chunk in chunks])
+
+
+def test_chooses_the_backend_with_the_fewest_requests_in_flight():
+    router, urls = make_router(FakeLlama(), FakeLlama())
+    router.backends[0].client.in_flight = 2
+    assert router.choose(urls).url == urls[1]
+
+
+def test_tied_backends_take_turns():
+    router, urls = make_router(FakeLlama(), FakeLlama())
+    assert {router.choose(urls).url for _ in range(4)} == set(urls)
+
+
+def test_skips_a_backend_whose_circuit_is_open():
+    router, urls = make_router(FakeLlama(), FakeLlama(), failures=1)
+    router.backends[0].breaker.record_failure()
+    assert {router.choose(urls).url for _ in range(4)} == {urls[1]}
+
+
+def test_fails_fast_when_every_circuit_is_open():
+    router, urls = make_router(FakeLlama(), failures=1)
+    router.backends[0].breaker.record_failure()
+    with pytest.raises(CircuitOpenError) as caught:
+        router.check(urls)
+    assert caught.value.retry_after == 30
+
+
+async def test_streams_every_chunk_and_frees_the_backend():
+    fake = FakeLlama()
+    router, urls = make_router(fake)
+    assert await run(router, urls) == "def f():\n  pass"
+    assert router.backends[0].client.in_flight == 0
+    assert fake.closed == [True]
+
+
+async def test_retries_before_the_first_token_after_a_503():
+    fake = FakeLlama(plan=["503", "ok"])
+    router, urls = make_router(fake, retries=1)
+    assert await run(router, urls)
+    assert fake.generations == 2
+
+
+async def test_fails_over_to_another_backend_when_one_refuses_connections():
+    down, up = FakeLlama(plan=["refuse"] * 5), FakeLlama()
+    router, urls = make_router(down, up, retries=1)
+    router.backends[1].client.in_flight = 1  # make the dead one the first choice
+    assert await run(router, [urls[0], urls[1]])
+    assert down.generations == 1
+    assert up.generations == 1
+
+
+async def test_gives_up_after_the_configured_retries():
+    fake = FakeLlama(plan=["503"] * 5)
+    router, urls = make_router(fake, retries=2)
+    with pytest.raises(BackendUnavailableError):
+        await run(router, urls)
+    assert fake.generations == 3
+
+
+async def test_never_retries_once_a_token_was_produced():
+    fake = FakeLlama(plan=["break", "ok"], break_after=2)
+    router, urls = make_router(fake, retries=3)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(router.generate(urls, GEN)) as chunks:
+            async for chunk in chunks:
+                seen.append(chunk.text)
+
+    with pytest.raises(BackendProtocolError):
+        await consume()
+    assert seen == ["def", " f"]
+    assert fake.generations == 1
+
+
+async def test_backend_auth_error_is_not_retried():
+    fake = FakeLlama(plan=["401", "ok"])
+    router, urls = make_router(fake, retries=3)
+    with pytest.raises(BackendAuthError):
+        await run(router, urls)
+    assert fake.generations == 1
+
+
+async def test_no_first_token_within_the_timeout_is_a_backend_timeout():
+    fake = FakeLlama(plan=["slow"], delay=1.0)
+    router, urls = make_router(fake, first_token=0.05)
+    with pytest.raises(BackendTimeoutError, match="no first token"):
+        await run(router, urls)
+    assert fake.closed == [True]
+
+
+async def test_silence_mid_stream_is_a_backend_timeout():
+    fake = FakeLlama(plan=["stall"])
+    router, urls = make_router(fake, idle=0.05)
+    with pytest.raises(BackendTimeoutError, match="sent nothing"):
+        await run(router, urls)
+
+
+async def test_consumer_leaving_early_closes_the_upstream_at_once():
+    fake = FakeLlama(tokens=["a"] * 50)
+    router, urls = make_router(fake)
+    async with aclosing(
+        router.generate(urls, Generation(model="m", max_tokens=50, prompt="x"))
+    ) as chunks:
+        await anext(chunks)
+    assert fake.closed == [True]
+    assert router.backends[0].client.in_flight == 0
+
+
+async def test_cancelled_consumer_closes_the_upstream():
+    fake = FakeLlama(tokens=["a"] * 3, plan=["stall"])
+    router, urls = make_router(fake)
+
+    async def consume() -> None:
+        await run(router, urls)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fake.closed == [True]
+    assert router.backends[0].client.in_flight == 0
+
+
+async def test_retries_stop_with_the_real_error_when_the_circuit_opens():
+    fake = FakeLlama(plan=["refuse"] * 5)
+    router, urls = make_router(fake, retries=3, failures=2)
+    with pytest.raises(BackendUnavailableError) as caught:
+        await run(router, urls)
+    assert not isinstance(caught.value, CircuitOpenError)
+    assert "unreachable" in caught.value.message
+    assert fake.generations == 2
+
+
+async def test_repeated_failures_open_the_circuit():
+    fake = FakeLlama(plan=["503"] * 5)
+    router, urls = make_router(fake, failures=2)
+    for _ in range(2):
+        with pytest.raises(BackendUnavailableError):
+            await run(router, urls)
+    assert router.backends[0].breaker.state is State.OPEN
+    with pytest.raises(CircuitOpenError):
+        await run(router, urls)
+    assert fake.generations == 2

@@ -1,0 +1,128 @@
+"""settings.py and __main__.py: environment, .env, and one clear line for a bad setting."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from cerebrum.settings import Settings, describe_error
+from pydantic import ValidationError
+
+MODELS = json.dumps([{"alias": "qwen_7b", "model": "qwen2.5-coder-7b", "context_size": 8192}])
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    for key in list(os.environ):
+        if key.startswith("CEREBRUM_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CEREBRUM_MODELS", MODELS)
+    return monkeypatch
+
+
+def error_line() -> str:
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    return describe_error(caught.value)
+
+
+def test_reads_prefixed_environment_variables(env):
+    env.setenv("CEREBRUM_PORT", "7100")
+    env.setenv("CEREBRUM_API_KEY", "k")
+    settings = Settings()
+    assert settings.port == 7100
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "k"
+    assert settings.models[0].alias == "qwen_7b"
+
+
+def test_defaults_bind_loopback_on_port_7000(env):
+    settings = Settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 7000)
+    assert settings.default_alias == "qwen_7b"
+
+
+def test_backends_accept_a_comma_separated_list(env):
+    env.setenv("CEREBRUM_BACKENDS", "http://a:9000, http://b:9000")
+    assert [str(url) for url in Settings().backends] == ["http://a:9000/", "http://b:9000/"]
+
+
+def test_backends_accept_a_json_list(env):
+    env.setenv("CEREBRUM_BACKENDS", '["http://a:9000"]')
+    assert len(Settings().backends) == 1
+
+
+def test_client_keys_are_secret_in_repr(env):
+    env.setenv("CEREBRUM_CLIENT_KEYS", "alpha,beta")
+    settings = Settings()
+    assert len(settings.client_keys) == 2
+    assert "alpha" not in repr(settings)
+
+
+def test_reads_dotenv_from_the_working_directory(env, tmp_path):
+    (tmp_path / ".env").write_text("CEREBRUM_MAX_IN_FLIGHT=7\n")
+    assert Settings().max_in_flight == 7
+
+
+def test_invalid_port_names_the_setting(env):
+    env.setenv("CEREBRUM_PORT", "seventy")
+    assert error_line().startswith("CEREBRUM_PORT: ")
+
+
+def test_invalid_models_json_names_the_setting(env):
+    env.setenv("CEREBRUM_MODELS", "[{oops")
+    assert error_line().startswith("CEREBRUM_MODELS: invalid JSON")
+
+
+def test_missing_model_field_names_the_entry(env):
+    env.setenv("CEREBRUM_MODELS", '[{"alias": "a"}]')
+    assert error_line() == "CEREBRUM_MODELS[0.model]: Field required"
+
+
+def test_default_model_must_be_a_configured_alias(env):
+    env.setenv("CEREBRUM_DEFAULT_MODEL", "gpt4")
+    assert error_line() == (
+        "CEREBRUM_DEFAULT_MODEL: 'gpt4' is not one of the aliases in CEREBRUM_MODELS (qwen_7b)"
+    )
+
+
+def test_fim_format_requires_fim_tokens(env):
+    env.setenv("CEREBRUM_MODELS", '[{"alias": "a", "model": "m", "format": "fim"}]')
+    assert "has format 'fim' but no 'fim' tokens" in error_line()
+
+
+def test_bad_backend_url_names_the_setting(env):
+    env.setenv("CEREBRUM_BACKENDS", "not a url")
+    assert error_line().startswith("CEREBRUM_BACKENDS[0]: ")
+
+
+def run_cerebrum(tmp_path, *args: str, **env_values: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRUM_")}
+    env.update(env_values)
+    return subprocess.run(
+        [sys.executable, "-m", "cerebrum", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_process_exits_2_with_one_line_naming_the_bad_setting(tmp_path):
+    result = run_cerebrum(tmp_path, CEREBRUM_MODELS=MODELS, CEREBRUM_MAX_IN_FLIGHT="0")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("cerebrum: invalid setting CEREBRUM_MAX_IN_FLIGHT: ")
+
+
+def test_process_without_models_names_the_missing_setting(tmp_path):
+    result = run_cerebrum(tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "cerebrum: invalid setting CEREBRUM_MODELS: Field required\n"
+
+
+def test_check_flag_validates_without_serving(tmp_path):
+    result = run_cerebrum(tmp_path, "--check", CEREBRUM_MODELS=MODELS)
+    assert result.returncode == 0
+    assert "settings ok" in result.stdout
