@@ -86,18 +86,18 @@ class LlamaServer:
     def start(self, timeout: float = 60.0) -> None:
         if self.running:
             return
-        key_file = self.workdir / "api.key"
-        key_file.write_text(self.api_key + "\n")
-        key_file.chmod(0o600)
         cmd = [
             str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
             "--models-dir", str(self.models_dir), "--models-max", str(len(self.models)),
-            "--api-key-file", str(key_file), "--metrics", "--slots",
+            "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
             "--threads", "2",
         ]  # fmt: skip
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        # The key goes through the environment, as roles/llama_cpp does it: router-mode
+        # children inherit it, whereas --api-key(-file) is stripped from their arguments.
+        env = {**os.environ, "LLAMA_API_KEY": self.api_key}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
