@@ -11,11 +11,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tools.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("CEREBRUM_CACHE", Path.home() / ".cache" / "cerebrum"))
@@ -57,73 +58,36 @@ def link_models(models_dir: Path) -> list[str]:
     return sorted(LAB_MODELS)
 
 
-@dataclass
-class LlamaServer:
+@dataclass(kw_only=True)
+class LlamaServer(ServiceProcess):
     """A real llama-server process in router mode; stop() and start() keep its port."""
 
     binary: Path
     models_dir: Path
-    workdir: Path
-    port: int
     api_key: str
     models: list[str]
     parallel: int = 2
     ctx_size: int = 4096
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name = "llama-server"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "llama-server.log"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
-
-    def start(self, timeout: float = 60.0) -> None:
-        if self.running:
-            return
-        cmd = [
+    def command(self) -> list[str]:
+        return [
             str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
             "--models-dir", str(self.models_dir), "--models-max", str(len(self.models)),
             "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
             "--threads", "2",
         ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
         # The key goes through the environment, as roles/llama_cpp does it: router-mode
         # children inherit it, whereas --api-key(-file) is stripped from their arguments.
-        env = {**os.environ, "LLAMA_API_KEY": self.api_key}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"llama-server exited: {self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"llama-server not healthy after {timeout}s: {self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        return {**os.environ, "LLAMA_API_KEY": self.api_key}
 
     @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def slots(self, model: str) -> list[dict[str, object]]:
         """The slots of one model's child server (router mode asks by ?model=)."""
@@ -133,8 +97,3 @@ class LlamaServer:
         response.raise_for_status()
         slots: list[dict[str, object]] = response.json()
         return slots
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

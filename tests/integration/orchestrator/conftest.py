@@ -35,7 +35,7 @@ def _shared_orchestrator(
 ) -> Iterator[Orchestrator]:
     port = free_port()
     instance = Orchestrator(
-        orchestrator_env(llama_server, port), tmp_path_factory.mktemp("cb"), port
+        env=orchestrator_env(llama_server, port), workdir=tmp_path_factory.mktemp("cb"), port=port
     )
     instance.start()
     try:
@@ -65,7 +65,8 @@ def start_orchestrator(
         port = free_port()
         workdir = tmp_path / f"cb-{len(started)}"
         workdir.mkdir()
-        instance = Orchestrator(orchestrator_env(llama_server, port, **settings), workdir, port)
+        env = orchestrator_env(llama_server, port, **settings)
+        instance = Orchestrator(env=env, workdir=workdir, port=port)
         started.append(instance)
         instance.start()
         return instance

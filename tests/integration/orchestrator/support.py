@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import httpx
 
 from tools.llama_local import LlamaServer
+from tools.service_process import ServiceProcess
 
 CLIENT_KEY = "client-" + secrets.token_urlsafe(16)
 
@@ -22,22 +21,19 @@ CLIENT_KEY = "client-" + secrets.token_urlsafe(16)
 MODELS = {"gemma": ("gemma3-270m", "completion"), "smol": ("smollm2-135m", "chat")}
 
 
-@dataclass
-class Orchestrator:
+@dataclass(kw_only=True)
+class Orchestrator(ServiceProcess):
     """`python -m cerebrum` under uvicorn on a free loopback port."""
 
     env: dict[str, str]
-    workdir: Path
-    port: int
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name = "cerebrum"
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "cerebrum.log"
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "cerebrum"]
+
+    def environment(self) -> dict[str, str]:
+        return self.env
 
     @property
     def headers(self) -> dict[str, str]:
@@ -45,38 +41,6 @@ class Orchestrator:
 
     def client(self, timeout: float = 60.0) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
-
-    def start(self, timeout: float = 15.0) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cerebrum"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"orchestrator exited:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"orchestrator not up after {timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def log_lines(self) -> list[dict[str, object]]:
         lines = []
@@ -86,9 +50,6 @@ class Orchestrator:
             except ValueError:
                 lines.append({"raw": line})
         return lines
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:]) or "(no log)"
 
 
 def orchestrator_env(llama: LlamaServer, port: int, **settings: object) -> dict[str, str]:
