@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -63,21 +64,15 @@ async def completions(request: Request) -> Response:
             choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
             return _chunk(ident, "text_completion", created, job.spec.alias, choice)
 
-        usage = body.stream_options is not None and body.stream_options.include_usage
-        events = _stream(svc, job, piece, ident, created, "text_completion", usage)
-        return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+        return _stream_response(svc, job, body, piece, ident, created, "text_completion")
 
-    result = await generation.until_disconnect(request, generation.collect(svc, job))
-    if result is None:
-        return Response(status_code=499)
-    answer = OpenAICompletion(
-        id=ident,
-        created=created,
-        model=job.spec.alias,
-        choices=[CompletionChoice(index=0, text=result.text, finish_reason=result.finish_reason)],
-        usage=_usage(result),
-    )
-    return JSONResponse(answer.model_dump(mode="json"))
+    def answer(result: generation.Result) -> OpenAICompletion:
+        choice = CompletionChoice(index=0, text=result.text, finish_reason=result.finish_reason)
+        return OpenAICompletion(
+            id=ident, created=created, model=job.spec.alias, choices=[choice], usage=_usage(result)
+        )
+
+    return await _collected_response(request, svc, job, answer)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -109,27 +104,43 @@ async def chat_completions(request: Request) -> Response:
             choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
             return _chunk(ident, "chat.completion.chunk", created, job.spec.alias, choice)
 
-        usage = body.stream_options is not None and body.stream_options.include_usage
-        events = _stream(svc, job, piece, ident, created, "chat.completion.chunk", usage)
-        return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+        return _stream_response(svc, job, body, piece, ident, created, "chat.completion.chunk")
 
+    def answer(result: generation.Result) -> OpenAIChatCompletion:
+        message = ChatChoiceMessage(content=result.text)
+        choice = ChatChoice(index=0, message=message, finish_reason=result.finish_reason)
+        return OpenAIChatCompletion(
+            id=ident, created=created, model=job.spec.alias, choices=[choice], usage=_usage(result)
+        )
+
+    return await _collected_response(request, svc, job, answer)
+
+
+def _stream_response(
+    svc: Services,
+    job: generation.Job,
+    body: OpenAICompletionRequest | OpenAIChatRequest,
+    piece: Callable[[str, str | None], dict[str, Any]],
+    ident: str,
+    created: int,
+    kind: str,
+) -> Response:
+    usage = body.stream_options is not None and body.stream_options.include_usage
+    events = _stream(svc, job, piece, ident, created, kind, usage)
+    return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+
+
+async def _collected_response(
+    request: Request,
+    svc: Services,
+    job: generation.Job,
+    answer: Callable[[generation.Result], BaseModel],
+) -> Response:
+    """The whole generation as one JSON answer; 499 (logged) when the client left first."""
     result = await generation.until_disconnect(request, generation.collect(svc, job))
     if result is None:
         return Response(status_code=499)
-    answer = OpenAIChatCompletion(
-        id=ident,
-        created=created,
-        model=job.spec.alias,
-        choices=[
-            ChatChoice(
-                index=0,
-                message=ChatChoiceMessage(content=result.text),
-                finish_reason=result.finish_reason,
-            )
-        ],
-        usage=_usage(result),
-    )
-    return JSONResponse(answer.model_dump(mode="json"))
+    return JSONResponse(answer(result).model_dump(mode="json"))
 
 
 async def _stream(
