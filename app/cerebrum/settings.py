@@ -172,6 +172,15 @@ class Settings(BaseSettings):
         le=300,
         description="Seconds of silence after which a stream sends an SSE keep-alive comment.",
     )
+    send_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Seconds one write to a streaming client may wait; a client that stops reading "
+            "longer is dropped and its generation cancelled."
+        ),
+    )
     breaker_failures: int = Field(
         default=3, ge=1, le=1000, description="Consecutive failures that open a backend's circuit."
     )

@@ -104,3 +104,28 @@ async def test_client_disconnect_cancels_the_producer_and_runs_its_finally():
     await asyncio.wait_for(task, 1)
     assert cleaned.is_set()
     assert b'"b"' not in recorder.body
+
+
+async def test_client_that_stops_reading_is_dropped_and_the_producer_closed():
+    cleaned = asyncio.Event()
+    stuck = asyncio.Event()
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        try:
+            while True:
+                yield sse.token_event("a", 1)
+        finally:
+            cleaned.set()
+
+    class SlowReader(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            self.messages.append(message)
+            if message["type"] == "http.response.body":
+                stuck.set()
+                await asyncio.sleep(3600)  # the socket buffer is full and stays full
+
+    recorder = SlowReader()
+    response = sse.EventStream(events(), ping_interval=10, send_timeout=0.1)
+    await asyncio.wait_for(response({"type": "http"}, recorder.receive, recorder.send), 2)
+    assert stuck.is_set()
+    assert cleaned.is_set()

@@ -3,11 +3,15 @@
 Events are ``data: <json>\\n\\n`` (orjson). ``EventStream`` sends a keep-alive comment
 (``: ping``) whenever the producer has been silent for ``ping_interval`` seconds (a backend
 loading a model, a long prompt), and cancels the producer the moment the client hangs up,
-so the producer's ``finally`` closes the backend connection.
+so the producer's ``finally`` closes the backend connection. A client that stays connected
+but stops reading is treated the same way once one write has waited ``send_timeout``
+seconds (uvicorn's ``send`` waits while the socket's buffer is full), so it cannot hold a
+backend slot forever.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -17,6 +21,8 @@ import orjson
 from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger("cerebrum.sse")
 
 PING = b": ping\n\n"
 DONE = b"data: [DONE]\n\n"
@@ -57,10 +63,12 @@ class EventStream(Response):
         self,
         events: AsyncGenerator[bytes, None],
         ping_interval: float = 5.0,
+        send_timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.events = events
         self.ping_interval = ping_interval
+        self.send_timeout = send_timeout
         self.status_code = 200
         extra = [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
@@ -83,7 +91,12 @@ class EventStream(Response):
                             break
                     if waited.cancelled_caught:
                         chunk = PING
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    with anyio.move_on_after(self.send_timeout) as sending:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if sending.cancelled_caught:
+                        log.warning("client stopped reading", extra={"timeout": self.send_timeout})
+                        group.cancel_scope.cancel()
+                        return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             group.cancel_scope.cancel()
 

@@ -64,7 +64,11 @@ async def complete_stream(request: Request) -> Response:
     """Stream the completion as SSE in the seed's shape (token events, then one done event)."""
     svc = services(request)
     job = await _job(svc, await generation.parse(request, CompleteRequest))
-    return sse.EventStream(_events(svc, job), ping_interval=svc.settings.ping_interval)
+    return sse.EventStream(
+        _events(svc, job),
+        ping_interval=svc.settings.ping_interval,
+        send_timeout=svc.settings.send_timeout,
+    )
 
 
 async def _events(svc: Services, job: generation.Job) -> AsyncGenerator[bytes, None]:

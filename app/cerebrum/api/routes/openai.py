@@ -127,7 +127,11 @@ def _stream_response(
 ) -> Response:
     usage = body.stream_options is not None and body.stream_options.include_usage
     events = _stream(svc, job, piece, ident, created, kind, usage)
-    return sse.EventStream(events, ping_interval=svc.settings.ping_interval)
+    return sse.EventStream(
+        events,
+        ping_interval=svc.settings.ping_interval,
+        send_timeout=svc.settings.send_timeout,
+    )
 
 
 async def _collected_response(
