@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -64,6 +65,7 @@ def main() -> int:
         env.setdefault("CCACHE_COMPILERCHECK", "content")
         launcher = ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
 
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="llama-build-") as tmp:
         log(f"unpacking {archive.name}")
         with tarfile.open(archive) as tar:
@@ -89,7 +91,7 @@ def main() -> int:
         staged = binary.with_suffix(".partial")
         shutil.copy2(src / "build" / "bin" / "llama-server", staged)
         os.replace(staged, binary)
-    log(f"built: {binary}")
+    log(f"built in {time.monotonic() - started:.0f} s: {binary}")
     print(binary)
     return 0
 
