@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Key sent to llama-server as `Authorization: Bearer`; must match the backend's "
-            "--api-key / --api-key-file. Never logged."
+            "key (LLAMA_API_KEY in the VPS's /etc/llama-server/llama-server.env). Never logged."
         ),
     )
     backends: Annotated[list[AnyHttpUrl], NoDecode] = Field(

@@ -249,7 +249,7 @@ def _status_error(url: str, response: httpx.Response) -> Exception:
     if status in (401, 403):
         return BackendAuthError(
             f"{url} refused the orchestrator's key (HTTP {status}): check CEREBRUM_API_KEY "
-            "against the backend's --api-key"
+            "against the backend's key (LLAMA_API_KEY)"
         )
     message = _error_message(response)
     if status == 429 or status >= 500:
