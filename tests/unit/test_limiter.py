@@ -82,11 +82,3 @@ async def test_cancelled_waiter_leaves_the_queue_without_taking_a_place():
     assert limiter.queued == 0
     limiter.release()
     assert limiter.in_flight == 0
-
-
-async def test_slot_context_releases_on_error():
-    limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1)
-    with pytest.raises(RuntimeError):
-        async with limiter.slot():
-            raise RuntimeError
-    assert limiter.in_flight == 0

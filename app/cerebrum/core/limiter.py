@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from cerebrum.core.errors import OverloadedError
 
@@ -29,15 +27,6 @@ class Limiter:
     @property
     def queued(self) -> int:
         return len(self._waiters)
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one place in flight for the duration of the block."""
-        await self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
 
     async def acquire(self) -> None:
         """Take a place, waiting in the queue if need be; ``OverloadedError`` when both are full."""
