@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab-up lab-status lab-down clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -45,12 +45,18 @@ test-unit: venv ## fast tests of single modules
 test-integration: llama-server ## real llama-server + orchestrator under uvicorn
 	$(BIN)/pytest tests/integration -q
 
-test-molecule: deps assets ## the two-host lab: converge, idempotence, testinfra
-	cd roles/llama_cpp && PATH="$(abspath $(BIN)):$$PATH" molecule test
+test-molecule: deps venv assets ## site.yml on the lab: converge, idempotence, key rotation, testinfra
+	PATH="$(abspath $(BIN)):$$PATH" MOLECULE_GLOB='tests/molecule/*/molecule.yml' molecule test
 
 test: lint test-unit test-integration test-molecule ## everything CI runs
 
-lab-up: deps venv ## boot the two systemd-nspawn lab hosts
+lab: deps venv assets ## boot the lab, deploy site.yml on it, print a streamed completion made through the CM4
+	tests/lab/lab.sh up
+	$(BIN)/ansible-playbook site.yml
+	@echo "[lab] a streamed completion through the deployed orchestrator (cm4):"
+	tests/lab/lab.sh ssh cm4 /opt/cerebrum-pi/scripts/cerebrum_repl.sh --once "'def fibonacci(n):'"
+
+lab-up: deps venv ## boot the systemd-nspawn lab hosts (no deploy)
 	tests/lab/lab.sh up
 
 lab-status: ## show the lab hosts
@@ -58,6 +64,10 @@ lab-status: ## show the lab hosts
 
 lab-down: ## stop the lab and remove its bridge and NAT rules
 	tests/lab/lab.sh down
+
+INVENTORY ?= inventory/lab
+verify: venv ## testinfra against an inventory's hosts: make verify INVENTORY=inventory/production
+	$(BIN)/pytest tests/infra -v --ansible-inventory=$(INVENTORY)
 
 clean: lab-down ## remove the venv (caches under $(CEREBRUM_CACHE) stay)
 	rm -rf $(VENV)

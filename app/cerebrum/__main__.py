@@ -2,13 +2,15 @@
 
 Invalid settings end the process with exit status 2 and one line on stderr naming the
 setting, e.g. ``cerebrum: invalid setting CEREBRUM_PORT: Input should be ...``.
-``--check`` only validates the settings (for deployment tooling).
+``--check`` only validates the settings; with ``--env-file PATH`` it validates that file
+instead of ``./.env`` (the CM4 role checks a new ``.env`` this way before installing it).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -21,10 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cerebrum", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cerebrum {__version__}")
     parser.add_argument("--check", action="store_true", help="validate the settings and exit")
+    parser.add_argument(
+        "--env-file", type=Path, help="read settings from this file instead of ./.env"
+    )
     args = parser.parse_args(argv)
 
+    if args.env_file is not None and not _readable(args.env_file):
+        print(f"cerebrum: cannot read the settings file {args.env_file}", file=sys.stderr)
+        return 2
     try:
-        settings = load_settings()
+        settings = load_settings(**({"_env_file": args.env_file} if args.env_file else {}))
     except (ValidationError, SettingsError, ValueError) as exc:
         print(f"cerebrum: invalid setting {describe_error(exc)}", file=sys.stderr)
         return 2
@@ -34,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     serve(settings)
     return 0
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with path.open("rb"):
+            return True
+    except OSError:
+        return False
 
 
 def serve(settings: Settings) -> None:

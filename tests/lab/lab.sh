@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The Cerebrum lab: two Debian 12 hosts, `cm4` and `vps`, booted with systemd-nspawn (real
-# systemd as PID 1) on the bridge cerebrum0, reachable over ssh, with NAT to Debian's
+# The Cerebrum lab: three Debian 12 hosts, `cm4` and two inference backends `vps1` and `vps2`,
+# booted with systemd-nspawn (real systemd as PID 1) on the bridge cerebrum0, reachable over ssh, with NAT to Debian's
 # mirror and PyPI. See tests/lab/README.md.
 #
-#   lab.sh up              boot both hosts (a no-op when they are up; a half-up lab is
+#   lab.sh up              boot the hosts (a no-op when they are up; a half-up lab is
 #                          torn down and started clean)
 #   lab.sh status          one line per host; exit 0 all up, 3 down, 1 partial
 #   lab.sh down            stop the hosts; remove the bridge, the nftables table, the copies
@@ -28,10 +28,12 @@ readonly BRIDGE=cerebrum0
 readonly GATEWAY=10.213.77.1
 readonly SUBNET=10.213.77.0/24
 readonly NFT_TABLE=(inet cerebrum_lab)
-readonly HOSTS=(cm4 vps)
-declare -rA HOST_ADDR=([cm4]=10.213.77.10 [vps]=10.213.77.20)
+# Two backends, so that the orchestrator's routing and failover across the `vps` group are
+# tested as deployed (a user who outgrows one VPS adds another).
+readonly HOSTS=(cm4 vps1 vps2)
+declare -rA HOST_ADDR=([cm4]=10.213.77.10 [vps1]=10.213.77.20 [vps2]=10.213.77.21)
 # Extra nspawn binds per host (HOST_PATH:GUEST_PATH); the role uses ccache when present.
-declare -rA HOST_BINDS=([vps]="${CCACHE_DIR}:/var/cache/ccache")
+declare -rA HOST_BINDS=([vps1]="${CCACHE_DIR}:/var/cache/ccache" [vps2]="${CCACHE_DIR}:/var/cache/ccache")
 
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
@@ -80,6 +82,10 @@ take_lock() {
   flock -w "$LOCK_TIMEOUT" 9 || die "another lab.sh holds $LOCK_FILE for over ${LOCK_TIMEOUT}s"
 }
 
+host_list() {
+  local name sep=''
+  for name in "${HOSTS[@]}"; do printf '%s%s %s' "$sep" "$name" "${HOST_ADDR[$name]}"; sep=', '; done
+}
 host_dir() { printf '%s/hosts/%s' "$LAB_DIR" "$1"; }
 console_log() { printf '%s/%s.console.log' "$LAB_DIR" "$1"; }
 
@@ -525,7 +531,7 @@ cmd_up() {
   require_commands
   take_lock
   if lab_is_up; then
-    log "already up: cm4 ${HOST_ADDR[cm4]}, vps ${HOST_ADDR[vps]} (nothing to do)"
+    log "already up: $(host_list) (nothing to do)"
     return 0
   fi
   if lab_leftovers; then
@@ -545,7 +551,7 @@ cmd_up() {
   for name in "${HOSTS[@]}"; do wait_for_host "$name"; done
   check_dns "$dns"
   trap - EXIT INT TERM
-  log "lab up in $(since "$t0"): cm4 ${HOST_ADDR[cm4]}, vps ${HOST_ADDR[vps]}" \
+  log "lab up in $(since "$t0"): $(host_list)" \
     "(ssh: tests/lab/lab.sh ssh HOST; ansible: -i inventory/lab)"
 }
 

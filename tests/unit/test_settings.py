@@ -126,3 +126,22 @@ def test_check_flag_validates_without_serving(tmp_path):
     result = run_cerebrum(tmp_path, "--check", CEREBRUM_MODELS=MODELS)
     assert result.returncode == 0
     assert "settings ok" in result.stdout
+
+
+def test_check_flag_validates_the_named_env_file(tmp_path):
+    env_file = tmp_path / "candidate.env"
+    env_file.write_text(f"CEREBRUM_MODELS='{MODELS}'\nCEREBRUM_PORT='70000'\n")
+    result = run_cerebrum(tmp_path, "--check", "--env-file", str(env_file))
+    assert result.returncode == 2
+    assert result.stderr.startswith("cerebrum: invalid setting CEREBRUM_PORT: "), result.stderr
+
+    env_file.write_text(f"CEREBRUM_MODELS='{MODELS}'\nCEREBRUM_PORT='7001'\n")
+    result = run_cerebrum(tmp_path, "--check", "--env-file", str(env_file))
+    assert result.returncode == 0, result.stderr
+
+
+def test_unreadable_env_file_is_named(tmp_path):
+    missing = tmp_path / "missing.env"
+    result = run_cerebrum(tmp_path, "--check", "--env-file", str(missing))
+    assert result.returncode == 2
+    assert result.stderr == f"cerebrum: cannot read the settings file {missing}\n"
