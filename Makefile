@@ -67,7 +67,7 @@ lab-down: ## stop the lab and remove its bridge and NAT rules
 
 INVENTORY ?= inventory/lab
 verify: venv ## testinfra against an inventory's hosts: make verify INVENTORY=inventory/production
-	$(BIN)/pytest tests/infra -v --ansible-inventory=$(INVENTORY)
+	PATH="$(abspath $(BIN)):$$PATH" pytest tests/infra -v --ansible-inventory=$(INVENTORY)
 
 clean: lab-down ## remove the venv (caches under $(CEREBRUM_CACHE) stay)
 	rm -rf $(VENV)

@@ -1,14 +1,16 @@
-"""Fixtures for the llama-server host tests.
+"""Shared fixtures of the host tests (testinfra), for ANY inventory.
 
-The tests run against ANY inventory: expected values (port, pinned build, model checksums,
-service name...) come from the inventory through testinfra's ansible backend, falling
-back to the role's defaults, and the API key is read from the host's own root-only
-environment file. Run them with, for example::
+Each test module names the group it checks (`testinfra_hosts`): test_base.py every host,
+test_llama_server.py group `vps`, test_orchestrator.py group `cm4`. Expected values (ports,
+pinned build, models, service names...) come from the inventory through testinfra's
+ansible backend, falling back to the roles' defaults; keys are read from the hosts' own
+root-only files. Run them against the lab or your hosts with::
 
-    pytest tests/infra --hosts='ansible://vps' --ansible-inventory=inventory/lab
+    pytest tests/infra --ansible-inventory=inventory/lab          (make verify)
+    pytest tests/infra --ansible-inventory=inventory/production   (make verify INVENTORY=...)
 
-The check that the port is closed to strangers runs on the controller against the
-inventory's address.
+Each module defines an `expected` fixture (what its role should have left); `unit` and
+`journal` below follow the module's `expected.service`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from typing import Any
 import pytest
 import testinfra
 import yaml
-from llama_support import Expected
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLE_DEFAULTS = ROOT / "roles" / "llama_cpp" / "defaults" / "main.yml"
 
 
 def _resolve(host: Any, name: str, value: Any) -> Any:
@@ -40,53 +40,61 @@ def _resolve(host: Any, name: str, value: Any) -> Any:
     return resolved
 
 
-def _as_list(value: Any) -> list[str]:
-    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+def is_templated(value: Any) -> bool:
+    """True when a value still holds Jinja that could not be resolved outside a play."""
+    return "{{" in (value if isinstance(value, str) else json.dumps(value))
 
 
-@pytest.fixture(scope="module")
-def expected(host: Any) -> Expected:
-    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text())
+def role_var(host: Any, role: str, name: str) -> Any:
+    """A role variable as `host` sees it: the inventory's value, else the role's default."""
     inventory = host.ansible.get_variables()
-
-    def var(name: str) -> Any:
-        if name in inventory:
-            return _resolve(host, name, inventory[name])
-        return defaults[name]
-
-    service = var("llama_cpp_service_name")
-    return Expected(
-        service=service,
-        user=var("llama_cpp_user"),
-        group=var("llama_cpp_group"),
-        port=int(var("llama_cpp_port")),
-        build_number=int(var("llama_cpp_build_number")),
-        build_commit=str(var("llama_cpp_build_commit")),
-        models=[
-            {"name": m["name"], "sha256": m["sha256"].lower()} for m in var("llama_cpp_models")
-        ],
-        models_dir=var("llama_cpp_models_dir"),
-        allowed_sources=_as_list(var("llama_cpp_allowed_sources")),
-        address=str(inventory.get("ansible_host", inventory["inventory_hostname"])),
-        env_file=f"/etc/{service}/{service}.env",
-        ip_confine=bool(var("llama_cpp_ip_confine")),
-        listen=str(var("llama_cpp_host")),
-    )
+    if name in inventory:
+        return _resolve(host, name, inventory[name])
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    return defaults[name]
 
 
-@pytest.fixture(scope="module")
-def api_key(host: Any, expected: Expected) -> str:
-    """The key as the service reads it: from its root-only environment file."""
-    content = host.file(expected.env_file).content_string
-    for line in content.splitlines():
-        if line.startswith("LLAMA_API_KEY="):
-            return line.split("=", 1)[1].strip()
-    pytest.fail(f"{expected.env_file} has no LLAMA_API_KEY line")
+def peer_address(host: Any) -> str:
+    """The address the other Cerebrum hosts use for `host` (what roles/tailscale publishes)."""
+    enabled = role_var(host, "tailscale", "tailscale_enabled")
+    if str(enabled).lower() == "true":
+        return host.check_output("tailscale ip -4").splitlines()[0].strip()
+    inventory = host.ansible.get_variables()
+    return str(inventory.get("ansible_host", inventory["inventory_hostname"]))
+
+
+def group_hosts(host: Any, group: str, request: pytest.FixtureRequest) -> list[Any]:
+    """testinfra hosts for every host of an inventory group."""
+    groups = host.ansible.get_variables().get("groups", {})
+    inventory = request.config.getoption("ansible_inventory", None)
+    force_ansible = bool(request.config.getoption("force_ansible", False))
+    return [
+        testinfra.get_host(
+            f"ansible://{name}", ansible_inventory=inventory, force_ansible=force_ansible
+        )
+        for name in groups.get(group, [])
+    ]
+
+
+def host_name(host: Any) -> str:
+    return str(host.backend.get_pytest_id())
 
 
 @pytest.fixture(scope="module")
-def journal(host: Any, expected: Expected):
-    """Last lines of the service's journal, for failure messages."""
+def orchestrators(host: Any, request: pytest.FixtureRequest) -> list[Any]:
+    """testinfra hosts for the inventory's cm4 group (the orchestrators)."""
+    return group_hosts(host, "cm4", request)
+
+
+@pytest.fixture(scope="module")
+def backends(host: Any, request: pytest.FixtureRequest) -> list[Any]:
+    """testinfra hosts for the inventory's vps group (the llama-servers)."""
+    return group_hosts(host, "vps", request)
+
+
+@pytest.fixture(scope="module")
+def journal(host: Any, expected: Any):
+    """Last lines of the module's service's journal, for failure messages."""
 
     def _journal(lines: int = 60) -> str:
         return host.run(
@@ -96,9 +104,9 @@ def journal(host: Any, expected: Expected):
     return _journal
 
 
-@pytest.fixture(scope="module")
-def unit(host: Any, expected: Expected) -> dict[str, str]:
-    """`systemctl show` of the service as a dict."""
+@pytest.fixture
+def unit(host: Any, expected: Any) -> dict[str, str]:
+    """`systemctl show` of the module's service as a dict (read afresh for every test)."""
     out = host.check_output(f"systemctl show --all {shlex.quote(expected.service)} --no-pager")
     props: dict[str, str] = {}
     for line in out.splitlines():
@@ -108,25 +116,5 @@ def unit(host: Any, expected: Expected) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def base_url(expected: Expected) -> str:
+def base_url(expected: Any) -> str:
     return f"http://127.0.0.1:{expected.port}"
-
-
-@pytest.fixture(scope="module")
-def inventory_path(request: pytest.FixtureRequest) -> str | None:
-    return request.config.getoption("ansible_inventory", None)
-
-
-@pytest.fixture(scope="module")
-def orchestrators(
-    host: Any, inventory_path: str | None, request: pytest.FixtureRequest
-) -> list[Any]:
-    """testinfra hosts for the inventory's cm4 group (the allowed orchestrators)."""
-    groups = host.ansible.get_variables().get("groups", {})
-    force_ansible = bool(request.config.getoption("force_ansible", False))
-    return [
-        testinfra.get_host(
-            f"ansible://{name}", ansible_inventory=inventory_path, force_ansible=force_ansible
-        )
-        for name in groups.get("cm4", [])
-    ]

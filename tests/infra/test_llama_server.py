@@ -1,6 +1,5 @@
-"""The VPS as roles/llama_cpp leaves it: one fact per test, each failure explains itself.
-
-pytest tests/infra --hosts='ansible://vps' --ansible-inventory=inventory/lab
+"""Every host of group `vps` as roles/llama_cpp leaves it: one fact per test, each failure
+explains itself. (conftest.py: how to run them against any inventory.)
 """
 
 from __future__ import annotations
@@ -8,19 +7,88 @@ from __future__ import annotations
 import re
 import shlex
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from llama_support import (
-    Expected,
+from conftest import is_templated, peer_address, role_var
+from infra_support import (
+    HARDENING,
     address_allowed,
     controller_source_address,
+    exposure,
     http,
     listening_ports,
     service_processes,
 )
 
+testinfra_hosts = ["ansible://vps"]
+
 PROMPT = "The capital of France is"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the inventory says the host should look like."""
+
+    service: str
+    user: str
+    group: str
+    port: int
+    build_number: int
+    build_commit: str
+    models: list[dict[str, str]]
+    models_dir: str
+    allowed_sources: list[str]
+    address: str
+    env_file: str
+    ip_confine: bool
+    listen: str
+    scripts_dir: str
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+@pytest.fixture(scope="module")
+def expected(host: Any, orchestrators: list[Any]) -> Expected:
+    def var(name: str) -> Any:
+        return role_var(host, "llama_cpp", name)
+
+    inventory = host.ansible.get_variables()
+    service = var("llama_cpp_service_name")
+    allowed = var("llama_cpp_allowed_sources")
+    if is_templated(allowed):  # built from addresses only a play knows: ask the hosts
+        allowed = [peer_address(o) for o in orchestrators]
+    return Expected(
+        service=service,
+        user=var("llama_cpp_user"),
+        group=var("llama_cpp_group"),
+        port=int(var("llama_cpp_port")),
+        build_number=int(var("llama_cpp_build_number")),
+        build_commit=str(var("llama_cpp_build_commit")),
+        models=[
+            {"name": m["name"], "sha256": m["sha256"].lower()} for m in var("llama_cpp_models")
+        ],
+        models_dir=var("llama_cpp_models_dir"),
+        allowed_sources=_as_list(allowed),
+        address=str(inventory.get("ansible_host", inventory["inventory_hostname"])),
+        env_file=f"/etc/{service}/{service}.env",
+        ip_confine=bool(var("llama_cpp_ip_confine")),
+        listen=str(var("llama_cpp_host")),
+        scripts_dir=str(var("llama_cpp_scripts_dir")),
+    )
+
+
+@pytest.fixture(scope="module")
+def api_key(host: Any, expected: Expected) -> str:
+    """The key as the service reads it: the first of LLAMA_API_KEY in its env file."""
+    content = host.file(expected.env_file).content_string
+    for line in content.splitlines():
+        if line.startswith("LLAMA_API_KEY="):
+            return line.split("=", 1)[1].strip().strip("'").split(",")[0]
+    pytest.fail(f"{expected.env_file} has no LLAMA_API_KEY line")
 
 
 def _main_pid(unit: dict[str, str]) -> int:
@@ -173,25 +241,7 @@ def test_port_is_open_to_the_orchestrator(orchestrators: list[Any], expected: Ex
         assert reply.status == 200, f"from {orchestrator.backend.get_pytest_id()}: {reply}"
 
 
-@pytest.mark.parametrize(
-    ("prop", "wanted"),
-    [
-        ("Restart", "on-failure"),
-        ("NoNewPrivileges", "yes"),
-        ("ProtectSystem", "strict"),
-        ("ProtectHome", "yes"),
-        ("PrivateTmp", "yes"),
-        ("PrivateDevices", "yes"),
-        ("ProtectKernelTunables", "yes"),
-        ("ProtectKernelModules", "yes"),
-        ("ProtectControlGroups", "yes"),
-        ("RestrictNamespaces", "yes"),
-        ("RestrictSUIDSGID", "yes"),
-        ("LockPersonality", "yes"),
-        ("CapabilityBoundingSet", ""),
-        ("AmbientCapabilities", ""),
-    ],
-)
+@pytest.mark.parametrize(("prop", "wanted"), [("Restart", "on-failure"), *HARDENING.items()])
 def test_unit_hardening_property(unit: dict[str, str], prop: str, wanted: str) -> None:
     assert unit.get(prop) == wanted, f"{prop}={unit.get(prop)!r}"
 
@@ -227,7 +277,26 @@ def test_unit_is_confined_to_allowed_addresses(unit: dict[str, str], expected: E
 
 
 def test_unit_exposure_is_ok(host: Any, expected: Expected) -> None:
-    out = host.run(f"systemd-analyze security --no-pager {shlex.quote(expected.service)}.service")
-    match = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", out.stdout)
-    assert match, out.stdout + out.stderr
-    assert float(match.group(1)) < 3.0, f"exposure {match.group(1)} {match.group(2)}\n{out.stdout}"
+    score, report = exposure(host, expected.service)
+    assert score <= 3.0, f"exposure {score}\n{report}"
+
+
+def test_operator_test_script_passes(host: Any, expected: Expected, journal: Any) -> None:
+    if not expected.scripts_dir:
+        pytest.skip("llama_cpp_scripts_dir is empty: no operator scripts")
+    result = host.run(f"{shlex.quote(expected.scripts_dir)}/test.sh")
+    assert result.rc == 0, f"{result.stdout}{result.stderr}\n{journal()}"
+    assert "all checks passed" in result.stdout
+
+
+def test_port_is_closed_to_the_other_backends(
+    host: Any, backends: list[Any], expected: Expected
+) -> None:
+    """Another lab address that is not an orchestrator (the other VPS) cannot connect either."""
+    others = [b for b in backends if peer_address(b) not in expected.allowed_sources]
+    others = [b for b in others if b.backend.get_pytest_id() != host.backend.get_pytest_id()]
+    if not others:
+        pytest.skip("no other non-orchestrator host in the inventory")
+    for other in others:
+        reply = http(other, "GET", f"http://{expected.address}:{expected.port}/health", timeout=3)
+        assert reply.status is None, f"from {other.backend.get_pytest_id()}: {reply}"

@@ -72,16 +72,6 @@ def orchestrator_env(llama: LlamaServer, port: int, **settings: object) -> dict[
     return env
 
 
-def sse_data(lines: list[str]) -> list[object]:
-    """The JSON (or [DONE]) payloads of an SSE stream's data lines."""
-    events: list[object] = []
-    for line in lines:
-        if line.startswith("data: "):
-            payload = line[len("data: ") :]
-            events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return events
-
-
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import httpx
 
-from tests.integration.orchestrator.support import sse_data
+from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
 
 
 def stream_events(orchestrator, body: dict[str, object]) -> tuple[httpx.Response, list[str]]:
@@ -219,38 +218,10 @@ def test_stream_sends_keepalive_pings_while_the_model_loads(orchestrator, llama_
 
 def test_seed_curl_examples_work_as_written(start_orchestrator):
     instance = start_orchestrator(client_keys="")  # no keys: loopback clients only, as the seed
-    host = f"localhost:{instance.port}"
-    examples = [
-        f"curl -s http://{host}/health",
-        f"""curl -X POST http://{host}/v1/complete \\
-  -H "Content-Type: application/json" \\
-  -d '{{
-    "prompt": "def fibonacci(n):",
-    "language": "python",
-    "max_tokens": 256
-  }}'""",
-        f"""curl -N -X POST http://{host}/v1/complete/stream \\
-  -H "Content-Type: application/json" \\
-  -d '{{
-    "prompt": "def hello():",
-    "language": "python",
-    "max_tokens": 128
-  }}'""",
-        f"curl http://{host}/v1/models",
-        f"curl http://{host}/v1/stats",
-        f"curl -s http://{host}/v1/vps/health",
-    ]
     outputs = [
         subprocess.run(
             ["bash", "-c", command], capture_output=True, text=True, timeout=120, check=True
         ).stdout
-        for command in examples
+        for command in seed_curl_commands(f"localhost:{instance.port}")
     ]
-    assert json.loads(outputs[0])["status"] == "ok"
-    assert json.loads(outputs[1])["completion"]
-    events = sse_data(outputs[2].splitlines())
-    assert events[0]["total_tokens"] == 1, outputs[2]
-    assert events[-1]["done"] is True, outputs[2]
-    assert json.loads(outputs[3])["data"]
-    assert json.loads(outputs[4])["requests"]["total"] >= 2
-    assert json.loads(outputs[5])["backends"][0]["status"] == "ok"
+    check_seed_outputs(outputs)

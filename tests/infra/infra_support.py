@@ -1,9 +1,10 @@
-"""Helpers shared by the llama-server host tests (imported by conftest and the tests)."""
+"""Helpers shared by the host tests: HTTP from a host, processes, ports, unit checks."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -53,25 +54,6 @@ def http(
     assert cmd.rc == 0, f"python3 on {host.backend.get_pytest_id()} failed: {cmd.stderr}"
     data = json.loads(cmd.stdout)
     return Reply(data["status"], data["body"])
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What the inventory says the host should look like."""
-
-    service: str
-    user: str
-    group: str
-    port: int
-    build_number: int
-    build_commit: str
-    models: list[dict[str, str]]
-    models_dir: str
-    allowed_sources: list[str]
-    address: str
-    env_file: str
-    ip_confine: bool
-    listen: str
 
 
 def controller_source_address(target: str) -> str | None:
@@ -143,3 +125,29 @@ def listening_ports(host: Any, pids: list[int]) -> list[int]:
         if any(f"pid={pid}," in line for pid in pids):
             ports.append(int(line.split()[3].rsplit(":", 1)[1]))
     return ports
+
+
+# The hardening every Cerebrum unit has (templates/hardened.service.j2), as systemctl shows it.
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes",
+    "ProtectControlGroups": "yes",
+    "RestrictNamespaces": "yes",
+    "RestrictSUIDSGID": "yes",
+    "LockPersonality": "yes",
+    "CapabilityBoundingSet": "",
+    "AmbientCapabilities": "",
+}
+
+
+def exposure(host: Any, service: str) -> tuple[float, str]:
+    """`systemd-analyze security` of a unit: (score, its whole output)."""
+    out = host.run(f"systemd-analyze security --no-pager {service}.service")
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", out.stdout)
+    assert match, out.stdout + out.stderr
+    return float(match.group(1)), out.stdout

@@ -1,0 +1,257 @@
+"""Every host of group `cm4` as roles/cerebrum leaves it, and the appliance end to end
+through it: real completions from the backends' llama-server. One fact per test.
+(conftest.py: how to run them against any inventory.)
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import host_name, peer_address, role_var
+from infra_support import HARDENING, exposure, http, service_processes
+
+from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
+
+testinfra_hosts = ["ansible://cm4"]
+
+PROMPT = "def fibonacci(n):"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the inventory says the orchestrator host should look like."""
+
+    service: str
+    user: str
+    home: str
+    port: int
+    aliases: dict[str, str]  # alias -> backend model id
+
+
+@pytest.fixture(scope="module")
+def expected(host: Any) -> Expected:
+    def var(name: str) -> Any:
+        return role_var(host, "cerebrum", name)
+
+    return Expected(
+        service=var("cerebrum_service_name"),
+        user=var("cerebrum_user"),
+        home=var("cerebrum_home"),
+        port=int(var("cerebrum_port")),
+        aliases={m["alias"]: m["model"] for m in var("cerebrum_models")},
+    )
+
+
+@pytest.fixture(scope="module")
+def settings(host: Any, expected: Expected) -> dict[str, str]:
+    """The deployed .env, KEY -> value."""
+    content = host.file(f"{expected.home}/.env").content_string
+    pairs = (line.split("=", 1) for line in content.splitlines() if "=" in line)
+    return {k: v.strip().strip("'") for k, v in pairs if not k.startswith("#")}
+
+
+def complete(host: Any, base_url: str, **body: Any) -> Any:
+    reply = http(
+        host, "POST", f"{base_url}/v1/complete", body={"max_tokens": 8, **body}, timeout=180
+    )
+    assert reply.status == 200, reply
+    return reply.json()
+
+
+def backend_key(backend: Any) -> str:
+    service = role_var(backend, "llama_cpp", "llama_cpp_service_name")
+    content = backend.file(f"/etc/{service}/{service}.env").content_string
+    value = next(line for line in content.splitlines() if line.startswith("LLAMA_API_KEY="))
+    return value.split("=", 1)[1].strip("'")
+
+
+def test_service_is_enabled_and_running(host: Any, expected: Expected, journal: Any) -> None:
+    service = host.service(expected.service)
+    assert service.is_enabled, f"{expected.service} is not enabled\n{journal()}"
+    assert service.is_running, f"{expected.service} is not running\n{journal()}"
+
+
+def test_service_runs_as_dedicated_user(
+    host: Any, expected: Expected, unit: dict[str, str]
+) -> None:
+    user = host.user(expected.user)
+    assert user.exists
+    assert user.shell in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
+    procs = service_processes(host, int(unit["MainPID"]))
+    assert procs
+    assert all(p["uid"] == user.uid for p in procs), procs
+
+
+def test_port_is_listening(host: Any, expected: Expected, journal: Any) -> None:
+    assert (
+        host.socket(f"tcp://0.0.0.0:{expected.port}").is_listening
+        or host.socket(f"tcp://127.0.0.1:{expected.port}").is_listening
+    ), f"nothing listens on :{expected.port}\n{journal()}"
+
+
+def test_env_file_is_private_to_the_service(host: Any, expected: Expected) -> None:
+    env = host.file(f"{expected.home}/.env")
+    assert env.is_file
+    assert env.user == expected.user
+    assert env.mode == 0o600, oct(env.mode)
+
+
+def test_env_key_matches_every_backend(backends: list[Any], settings: dict[str, str]) -> None:
+    assert backends, "the inventory has no vps host"
+    for backend in backends:
+        key_file = backend.file(
+            "/etc/{0}/{0}.env".format(role_var(backend, "llama_cpp", "llama_cpp_service_name"))
+        )
+        assert key_file.mode == 0o600, f"{host_name(backend)}: {oct(key_file.mode)}"
+        # (compared, never printed)
+        assert backend_key(backend).split(",")[0] == settings["CEREBRUM_API_KEY"], (
+            f"the key in .env differs from {host_name(backend)}'s"
+        )
+
+
+def test_env_lists_every_backend(backends: list[Any], settings: dict[str, str]) -> None:
+    listed = json.loads(settings["CEREBRUM_BACKENDS"])
+    wanted = [
+        f"http://{peer_address(b)}:{role_var(b, 'llama_cpp', 'llama_cpp_port')}" for b in backends
+    ]
+    assert sorted(listed) == sorted(wanted)
+
+
+def test_health_is_ok(host: Any, base_url: str, journal: Any) -> None:
+    reply = http(host, "GET", f"{base_url}/health")
+    assert reply.status == 200, f"{reply}\n{journal()}"
+    assert reply.json()["status"] == "ok"
+
+
+def test_every_backend_is_healthy(host: Any, base_url: str, backends: list[Any]) -> None:
+    reply = http(host, "GET", f"{base_url}/v1/vps/health", timeout=30)
+    assert reply.status == 200, reply
+    states = {b["url"]: b["status"] for b in reply.json()["backends"]}
+    assert len(states) == len(backends), states
+    assert set(states.values()) == {"ok"}, states
+
+
+def test_models_lists_every_alias(host: Any, base_url: str, expected: Expected) -> None:
+    reply = http(host, "GET", f"{base_url}/v1/models", timeout=30)
+    assert reply.status == 200, reply
+    listed = {m["id"]: m["backend_model"] for m in reply.json()["data"]}
+    assert listed == expected.aliases
+
+
+def test_complete_returns_real_tokens(host: Any, base_url: str) -> None:
+    data = complete(host, base_url, prompt=PROMPT, language="python")
+    assert data["total_tokens"] > 0, data
+    assert data["completion"], data
+    assert data["request_id"], data
+
+
+def test_model_field_switches_the_model(host: Any, base_url: str, expected: Expected) -> None:
+    for alias, backend_model in expected.aliases.items():
+        data = complete(host, base_url, prompt=PROMPT, model=alias)
+        assert data["model"] == alias, data
+        assert data["backend_model"] == backend_model, data
+        assert data["total_tokens"] > 0, data
+
+
+def test_stream_sends_tokens_then_done(host: Any, base_url: str) -> None:
+    body = {"prompt": PROMPT, "max_tokens": 8}
+    reply = http(host, "POST", f"{base_url}/v1/complete/stream", body=body, timeout=180)
+    assert reply.status == 200, reply
+    events = sse_data(reply.body.splitlines())
+    tokens = [e for e in events if "token" in e]
+    assert tokens, reply.body
+    assert [e["total_tokens"] for e in tokens] == list(range(1, len(tokens) + 1)), reply.body
+    assert events[-1]["done"] is True, reply.body
+    assert events[-1].get("error") is None, reply.body
+
+
+def test_seed_curl_examples_work(host: Any, expected: Expected) -> None:
+    outputs = []
+    for command in seed_curl_commands(f"localhost:{expected.port}"):
+        result = host.run("bash -c %s", command)
+        assert result.rc == 0, f"{command}\n{result.stderr}"
+        outputs.append(result.stdout)
+    check_seed_outputs(outputs)
+
+
+@pytest.mark.parametrize("script", ["test.sh", "test_vps.sh"])
+def test_operator_script_passes(host: Any, expected: Expected, script: str) -> None:
+    result = host.run(f"cd {shlex.quote(expected.home)} && ./{script}")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout, result.stdout
+
+
+def test_repl_once_streams_a_completion(host: Any, expected: Expected) -> None:
+    result = host.run(
+        f"{shlex.quote(expected.home)}/scripts/cerebrum_repl.sh --once %s", "def add(a, b):"
+    )
+    assert result.rc == 0, result.stdout + result.stderr
+    assert result.stdout.strip(), result.stderr
+
+
+def test_requests_fail_over_when_a_backend_stops(
+    host: Any, base_url: str, backends: list[Any]
+) -> None:
+    """With one llama-server stopped, every request is still served (by the others)."""
+    if len(backends) < 2:
+        pytest.skip("the inventory has one vps host: nothing to fail over to")
+    stopped = backends[-1]
+    service = role_var(stopped, "llama_cpp", "llama_cpp_service_name")
+    stopped.check_output(f"systemctl stop {shlex.quote(service)}")
+    try:
+        outcomes = [
+            http(host, "POST", f"{base_url}/v1/complete", body={"prompt": PROMPT, "max_tokens": 4},
+                 timeout=180).status
+            for _ in range(6)
+        ]  # fmt: skip
+        health = http(host, "GET", f"{base_url}/v1/vps/health", timeout=30).json()
+    finally:
+        stopped.check_output(f"systemctl start {shlex.quote(service)}")
+    assert outcomes == [200] * 6, outcomes
+    states = {b["url"]: b["status"] for b in health["backends"]}
+    down = f"http://{peer_address(stopped)}:{role_var(stopped, 'llama_cpp', 'llama_cpp_port')}"
+    assert states[down] != "ok", states
+    assert "ok" in states.values(), states
+
+
+def test_service_restarts_after_being_killed(
+    host: Any, expected: Expected, unit: dict[str, str], base_url: str, journal: Any
+) -> None:
+    before = int(unit["MainPID"])
+    host.check_output(f"kill -9 {before}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pid = int(host.check_output(f"systemctl show -p MainPID --value {expected.service}"))
+        if pid not in (0, before) and http(host, "GET", f"{base_url}/health").status == 200:
+            return
+        time.sleep(1)
+    pytest.fail(f"{expected.service} did not come back after kill -9 of {before}\n{journal()}")
+
+
+def test_key_is_not_in_the_journal_or_command_lines(
+    host: Any, expected: Expected, settings: dict[str, str], unit: dict[str, str]
+) -> None:
+    key = settings["CEREBRUM_API_KEY"]
+    journal = host.run(f"journalctl -u {expected.service} --no-pager -o cat").stdout
+    assert key not in journal, "the backend key appears in the orchestrator's journal"
+    procs = service_processes(host, int(unit["MainPID"]))
+    assert not [p["pid"] for p in procs if any(key in a for a in p["args"])]
+
+
+@pytest.mark.parametrize(("prop", "wanted"), [("Restart", "on-failure"), *HARDENING.items()])
+def test_unit_hardening_property(unit: dict[str, str], prop: str, wanted: str) -> None:
+    assert unit.get(prop) == wanted, f"{prop}={unit.get(prop)!r}"
+
+
+def test_unit_limits_memory(unit: dict[str, str]) -> None:
+    assert unit["MemoryMax"] not in ("", "infinity"), unit["MemoryMax"]
+
+
+def test_unit_exposure_is_ok(host: Any, expected: Expected) -> None:
+    score, report = exposure(host, expected.service)
+    assert score <= 3.0, f"exposure {score}\n{report}"
