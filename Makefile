@@ -54,7 +54,7 @@ lab: deps venv assets ## boot the lab, deploy site.yml on it, print a streamed c
 	tests/lab/lab.sh up
 	$(BIN)/ansible-playbook site.yml
 	@echo "[lab] a streamed completion through the deployed orchestrator (cm4):"
-	tests/lab/lab.sh ssh cm4 /opt/cerebrum-pi/scripts/cerebrum_repl.sh --once "'def fibonacci(n):'"
+	tests/lab/lab.sh ssh cm4 /opt/cerebrum-pi/scripts/cerebrum_repl.sh --max-tokens 64 --once "'def fibonacci(n):'"
 
 lab-up: deps venv ## boot the systemd-nspawn lab hosts (no deploy)
 	tests/lab/lab.sh up

@@ -188,7 +188,8 @@ def test_operator_script_passes(host: Any, expected: Expected, script: str) -> N
 
 def test_repl_once_streams_a_completion(host: Any, expected: Expected) -> None:
     result = host.run(
-        f"{shlex.quote(expected.home)}/scripts/cerebrum_repl.sh --once %s", "def add(a, b):"
+        f"{shlex.quote(expected.home)}/scripts/cerebrum_repl.sh --max-tokens 16 --once %s",
+        "def add(a, b):",
     )
     assert result.rc == 0, result.stdout + result.stderr
     assert result.stdout.strip(), result.stderr
