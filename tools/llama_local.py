@@ -8,11 +8,13 @@ loopback port; stop() and start() keep the port, as a restarted backend would.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 import httpx
 
@@ -70,6 +72,21 @@ class LlamaServer(ServiceProcess):
     ctx_size: int = 4096
 
     name = "llama-server"
+
+    @classmethod
+    def with_lab_models(cls, workdir: Path, **settings: Any) -> Self:
+        """One serving both lab models from `workdir`, on a free port behind a new key
+        (not started); `settings` override any field (port, api_key, parallel, ...)."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        fields: dict[str, Any] = {
+            "binary": build_binary(),
+            "models_dir": workdir / "models",
+            "workdir": workdir,
+            "port": free_port(),
+            "api_key": secrets.token_urlsafe(32),
+            "models": link_models(workdir / "models"),
+        }
+        return cls(**(fields | settings))
 
     def command(self) -> list[str]:
         return [

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.llama_local import CACHE, LlamaServer, build_binary, link_models
+from tools.llama_local import CACHE, LlamaServer
 
 LLAMA_PORT = int(os.environ.get("LLAMA_PORT", "9000"))
 CEREBRUM_PORT = os.environ.get("CEREBRUM_PORT", "7000")
@@ -35,13 +35,10 @@ def api_key(path: Path) -> str:
 def main() -> int:
     workdir = CACHE / "run"
     workdir.mkdir(parents=True, exist_ok=True)
-    server = LlamaServer(
-        binary=build_binary(),
-        models_dir=workdir / "models",
-        workdir=workdir,
+    server = LlamaServer.with_lab_models(
+        workdir,
         port=LLAMA_PORT,
         api_key=api_key(workdir / "api.key"),
-        models=link_models(workdir / "models"),
         parallel=PARALLEL,
         ctx_size=PARALLEL * CTX_PER_SLOT,
     )

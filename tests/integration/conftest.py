@@ -7,13 +7,12 @@ gets it started again after the test.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tools.llama_local import LlamaServer, build_binary, free_port, link_models
+from tools.llama_local import LlamaServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,15 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """One router-mode llama-server for the whole session, serving both lab models."""
-    workdir = tmp_path_factory.mktemp("llama-server")
-    server = LlamaServer(
-        binary=build_binary(),
-        models_dir=workdir / "models",
-        workdir=workdir,
-        port=free_port(),
-        api_key=secrets.token_urlsafe(32),
-        models=link_models(workdir / "models"),
-    )
+    server = LlamaServer.with_lab_models(tmp_path_factory.mktemp("llama-server"))
     server.start()
     try:
         yield server

@@ -10,7 +10,6 @@ the orchestrator fixtures are the ones tests/integration/orchestrator uses, on t
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from tests.integration.orchestrator.conftest import (  # noqa: F401 (fixtures an
 )
 from tests.integration.orchestrator.support import CLIENT_KEY, Orchestrator
 from tests.integration.repl.support import DebugSlotsLlamaServer, Terminal
-from tools.llama_local import ROOT, LlamaServer, build_binary, free_port, link_models
+from tools.llama_local import ROOT, LlamaServer
 
 LAUNCHER = ROOT / "scripts" / "cerebrum_repl.sh"
 REPL_COMMAND = [sys.executable, "-m", "cerebrum.repl"]
@@ -37,15 +36,7 @@ REPL_COMMAND = [sys.executable, "-m", "cerebrum.repl"]
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """The lab llama-server (both models, an API key) with its slots' prompts visible."""
-    workdir = tmp_path_factory.mktemp("llama-server-slots")
-    server = DebugSlotsLlamaServer(
-        binary=build_binary(),
-        models_dir=workdir / "models",
-        workdir=workdir,
-        port=free_port(),
-        api_key=secrets.token_urlsafe(32),
-        models=link_models(workdir / "models"),
-    )
+    server = DebugSlotsLlamaServer.with_lab_models(tmp_path_factory.mktemp("llama-server-slots"))
     server.start()
     try:
         server.warm_up()
