@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,8 +35,8 @@ run: dev ## llama-server (:9000) and the orchestrator (:7000) on this machine, u
 	$(PY) -m tools.run_local
 
 lint: venv ## ruff and ansible-lint
-	$(BIN)/ruff check app tests tools
-	$(BIN)/ruff format --check app tests tools
+	$(BIN)/ruff check app tests tools bench
+	$(BIN)/ruff format --check app tests tools bench
 	$(BIN)/ansible-lint
 
 test-unit: venv ## fast tests of single modules
@@ -64,6 +64,20 @@ lab-status: ## show the lab hosts
 
 lab-down: ## stop the lab and remove its bridge and NAT rules
 	tests/lab/lab.sh down
+
+bench-deps: deps dev
+	command -v nginx >/dev/null && command -v wrk >/dev/null || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+
+bench: bench-deps ## the orchestrator against llama-server directly, in one run (docs/benchmarks.md)
+	$(PY) -m bench
+
+bench-quick: bench-deps ## a smoke run of the benchmarks into bench/results/quick/
+	$(PY) -m bench --quick
+
+bench-deploy: deps venv assets ## site.yml on fresh lab hosts per phase, then a no-change run (tears the lab down)
+	$(PY) -m bench.deploy
 
 INVENTORY ?= inventory/lab
 verify: venv ## testinfra against an inventory's hosts: make verify INVENTORY=inventory/production

@@ -94,6 +94,15 @@ def changed(output: Mapping[str, Any]) -> dict[str, int]:
     return {host: stats["changed"] for host, stats in output["stats"].items()}
 
 
+def summary(wall: float, output: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's wall time, seconds per phase, and changed tasks per host."""
+    return {
+        "wall_s": round(wall, 1),
+        "phases_s": {name: round(seconds, 1) for name, seconds in phases(output).items()},
+        "changed": changed(output),
+    }
+
+
 def lab(command: str) -> float:
     start = time.monotonic()
     subprocess.run([str(ROOT / "tests/lab/lab.sh"), command], check=True, stdout=subprocess.DEVNULL)
@@ -116,21 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_wall, first = run_playbook("site.yml")
     print(f"[deploy] first run {first_wall:.1f} s; again, with nothing to change ...", flush=True)
     again_wall, again = run_playbook("site.yml")
+    load_after = load_average()
+    fresh, no_change = summary(first_wall, first), summary(again_wall, again)
     result = {
         "machine": describe(),
         "load_before": load_before,
-        "load_after": load_average(),
+        "load_after": load_after,
         "lab_boot_s": round(boot, 1),
-        "first_run": {
-            "wall_s": round(first_wall, 1),
-            "phases_s": {k: round(v, 1) for k, v in phases(first).items()},
-            "changed": changed(first),
-        },
-        "no_change_run": {
-            "wall_s": round(again_wall, 1),
-            "phases_s": {k: round(v, 1) for k, v in phases(again).items()},
-            "changed": changed(again),
-        },
+        "first_run": fresh,
+        "no_change_run": no_change,
     }
     if not args.keep_lab:
         lab("down")
@@ -138,16 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     order = [name for name, _, _ in PHASES] + ["facts, other"]
-    rows = [
-        (name, result["first_run"]["phases_s"].get(name, 0.0),
-         result["no_change_run"]["phases_s"].get(name, 0.0))
+    rows: list[tuple[str, float, float]] = [
+        (name, fresh["phases_s"].get(name, 0.0), no_change["phases_s"].get(name, 0.0))
         for name in order
-    ]  # fmt: skip
-    rows.append(("total (wall)", result["first_run"]["wall_s"], result["no_change_run"]["wall_s"]))
+    ]
+    rows.append(("total (wall)", fresh["wall_s"], no_change["wall_s"]))
     print(table(("phase", "fresh hosts s", "no-change run s"), rows))
-    print(f"changed: first run {result['first_run']['changed']},", end=" ")
-    print(f"no-change run {result['no_change_run']['changed']}")
-    print(f"lab boot {boot:.1f} s; load {load_before[0]:.2f} > {result['load_after'][0]:.2f}")
+    print(f"changed: first run {fresh['changed']}, no-change run {no_change['changed']}")
+    print(f"lab boot {boot:.1f} s; load {load_before[0]:.2f} > {load_after[0]:.2f}")
     print(f"wrote {args.out}")
     return 0
 

@@ -16,6 +16,7 @@ from cerebrum.core.limiter import Limiter
 from cerebrum.core.registry import FimTokens, ModelSpec, Registry
 from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
+from cerebrum.core.transport import LeanTransport
 from cerebrum.core.vps_client import VpsClient
 from cerebrum.settings import Settings
 
@@ -75,12 +76,18 @@ def services(request: Request) -> Services:
 def _http_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> httpx.AsyncClient:
-    """One pooled client for every backend; first-token and idle limits are applied per stream."""
+    """One client for every backend; first-token and idle limits are applied per stream.
+
+    Plain-http backends get the lean transport (a new connection per request, parsed by
+    httptools); with a TLS backend, httpx's own pooled transport serves them all.
+    """
     pool = settings.max_in_flight + 8
     # Loading the CA bundle costs ~3 MB of RSS; skip it when no backend speaks TLS.
     tls = any(str(url).startswith("https://") for url in settings.backends) or any(
         str(url).startswith("https://") for model in settings.models for url in model.backends or ()
     )
+    if transport is None and not tls:
+        transport = LeanTransport()
     return httpx.AsyncClient(
         verify=tls,
         timeout=httpx.Timeout(

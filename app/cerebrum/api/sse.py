@@ -6,7 +6,9 @@ loading a model, a long prompt), and cancels the producer the moment the client 
 so the producer's ``finally`` closes the backend connection. A client that stays connected
 but stops reading is treated the same way once one write has waited ``send_timeout``
 seconds (uvicorn's ``send`` waits while the socket's buffer is full), so it cannot hold a
-backend slot forever.
+backend slot forever. Events that are already waiting when the previous write is done go out
+together in one write: a burst from a fast backend costs one ``send`` instead of one per
+token, and no event ever waits to be batched.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import anyio
 import orjson
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -26,6 +28,8 @@ log = logging.getLogger("cerebrum.sse")
 
 PING = b": ping\n\n"
 DONE = b"data: [DONE]\n\n"
+
+_BUFFER = 16  # events the producer may run ahead of the client
 
 HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -77,33 +81,61 @@ class EventStream(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=8)
+        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=_BUFFER)
         async with anyio.create_task_group() as group:
             group.start_soon(self._produce, sender)
             group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             async with receiver:
                 while True:
-                    with anyio.move_on_after(self.ping_interval) as waited:
-                        try:
-                            chunk = await receiver.receive()
-                        except anyio.EndOfStream:
-                            break
-                    if waited.cancelled_caught:
-                        chunk = PING
-                    with anyio.move_on_after(self.send_timeout) as sending:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    if sending.cancelled_caught:
-                        log.warning("client stopped reading", extra={"timeout": self.send_timeout})
-                        group.cancel_scope.cancel()
-                        return
+                    pieces, ended = _ready(receiver)
+                    if not pieces and not ended:  # nothing yet: wait, with a ping after silence
+                        with anyio.move_on_after(self.ping_interval) as waited:
+                            try:
+                                pieces = [await receiver.receive()]
+                            except anyio.EndOfStream:
+                                ended = True
+                        if waited.cancelled_caught:
+                            pieces = [PING]
+                        elif not ended:
+                            more, ended = _ready(receiver)
+                            pieces += more
+                    if pieces:  # every event ready so far, in one write
+                        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                        with anyio.move_on_after(self.send_timeout) as sending:
+                            await send(
+                                {"type": "http.response.body", "body": body, "more_body": True}
+                            )
+                        if sending.cancelled_caught:
+                            log.warning(
+                                "client stopped reading", extra={"timeout": self.send_timeout}
+                            )
+                            group.cancel_scope.cancel()
+                            return
+                    if ended:
+                        break
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             group.cancel_scope.cancel()
 
     async def _produce(self, sender: MemoryObjectSendStream[bytes]) -> None:
         async with sender, aclosing(self.events) as events:
             async for chunk in events:
-                await sender.send(chunk)
+                try:
+                    sender.send_nowait(chunk)  # no checkpoint while there is room
+                except anyio.WouldBlock:
+                    await sender.send(chunk)
+
+
+def _ready(receiver: MemoryObjectReceiveStream[bytes]) -> tuple[list[bytes], bool]:
+    """The events already waiting (without waiting), and whether the producer has finished."""
+    pieces: list[bytes] = []
+    try:
+        while True:
+            pieces.append(receiver.receive_nowait())
+    except anyio.WouldBlock:
+        return pieces, False
+    except anyio.EndOfStream:
+        return pieces, True
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

@@ -114,8 +114,10 @@ class Router:
                 return
             while True:
                 try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        chunk = await anext(upstream)
+                    chunk = upstream.ready()  # already here: no timer needed
+                    if chunk is None:
+                        async with asyncio.timeout(self.idle_timeout):
+                            chunk = await anext(upstream)
                 except TimeoutError:
                     backend.breaker.record_failure()
                     raise BackendTimeoutError(

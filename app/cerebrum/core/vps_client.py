@@ -10,12 +10,12 @@ here contains it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
-from httpx_sse import EventSource
 
 from cerebrum.core.errors import (
     BackendAuthError,
@@ -26,6 +26,7 @@ from cerebrum.core.errors import (
 from cerebrum.core.generation import Chunk, Generation
 
 _MESSAGE_LIMIT = 300
+_GENERATION_PATHS = ("/completion", "/v1/chat/completions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,15 @@ class VpsClient:
         self.url = url.rstrip("/")
         self._http = http
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # One connection per generation: llama-server b11312's router intermittently drops a
+        # reused connection ("Server disconnected without sending a response"), and a stream
+        # closed early must not leave a half-read connection in the pool anyway.
+        self._json_headers = {
+            **self._headers,
+            "Content-Type": "application/json",
+            "Connection": "close",
+        }
+        self._urls = {path: httpx.URL(self.url + path) for path in _GENERATION_PATHS}
         self._health_timeout = health_timeout
         self.in_flight = 0
 
@@ -60,8 +70,12 @@ class VpsClient:
     async def open(self, generation: Generation) -> Upstream:
         """Start a streamed generation; the caller must ``aclose()`` what it gets."""
         path, body = _request_body(generation)
-        request = self._http.build_request(
-            "POST", self.url + path, content=orjson.dumps(body), headers=self._json_headers()
+        request = httpx.Request(
+            "POST",
+            self._urls[path],
+            content=orjson.dumps(body),
+            headers=self._json_headers,
+            extensions={"timeout": self._http.timeout.as_dict()},
         )
         try:
             response = await self._http.send(request, stream=True)
@@ -110,12 +124,6 @@ class VpsClient:
             result[str(entry["id"])] = str(value) if value else "loaded"
         return result
 
-    def _json_headers(self) -> dict[str, str]:
-        # One connection per generation: llama-server b11312's router intermittently drops a
-        # reused connection ("Server disconnected without sending a response"), and a stream
-        # closed early must not leave a half-read connection in the pool anyway.
-        return {**self._headers, "Content-Type": "application/json", "Connection": "close"}
-
 
 class Upstream:
     """An open streamed response from one backend, read as ``Chunk``s.
@@ -128,7 +136,9 @@ class Upstream:
     def __init__(self, response: httpx.Response, chat: bool) -> None:
         self.response = response
         self._chat = chat
-        self._events = EventSource(response).aiter_sse()
+        self._body = response.aiter_bytes()
+        self._events = EventParser()
+        self._pending: deque[bytes] = deque()
         self._finished = False
         self._tokens = 0
         self._finish_reason: str | None = None
@@ -142,22 +152,32 @@ class Upstream:
         if self._finished:
             raise StopAsyncIteration
         try:
-            async for event in self._events:
-                chunk = self._parse(event.data)
-                if chunk is not None:
-                    self._finished = chunk.done
-                    return chunk
+            while (chunk := self.ready()) is None:
+                data = await anext(self._body, None)
+                if data is None:
+                    raise BackendProtocolError("backend closed the stream before it finished")
+                self._pending.extend(self._events.feed(data))
         except httpx.TimeoutException as exc:
             raise BackendUnavailableError(f"backend stream: {_describe(exc)}") from None
         except httpx.TransportError as exc:
             raise BackendProtocolError(f"backend stream broke off: {_describe(exc)}") from None
-        raise BackendProtocolError("backend closed the stream before it finished")
+        return chunk
+
+    def ready(self) -> Chunk | None:
+        """The next chunk if it has already arrived (nothing is awaited), else None."""
+        pending = self._pending
+        while pending and not self._finished:
+            chunk = self._parse(pending.popleft())
+            if chunk is not None:
+                self._finished = chunk.done
+                return chunk
+        return None
 
     async def aclose(self) -> None:
         await self.response.aclose()
 
-    def _parse(self, data: str) -> Chunk | None:
-        if self._chat and data.strip() == "[DONE]":
+    def _parse(self, data: bytes) -> Chunk | None:
+        if self._chat and data.strip() == b"[DONE]":
             return Chunk(
                 "",
                 0,
@@ -220,6 +240,35 @@ class Upstream:
             return None
         self._tokens += 1
         return Chunk(text, 1)
+
+
+class EventParser:
+    """Server-Sent Events to their data: ``feed`` bytes as they arrive, get back the data of
+    each event completed so far (its ``data:`` lines joined by newlines; comments, ``event``,
+    ``id`` and ``retry`` fields and events without data are skipped)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._after_cr = False  # the last piece ended with CR: a LF starting the next is its pair
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._after_cr and data.startswith(b"\n"):
+            data = data[1:]
+        self._after_cr = data.endswith(b"\r")
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer = self._buffer + data
+        *blocks, self._buffer = buffer.split(b"\n\n")
+        events = []
+        for block in blocks:
+            lines = [
+                line[5:].removeprefix(b" ") if line.startswith(b"data:") else b""
+                for line in block.split(b"\n")
+                if line.startswith(b"data:") or line == b"data"
+            ]
+            if lines:
+                events.append(b"\n".join(lines))
+        return events
 
 
 def _request_body(generation: Generation) -> tuple[str, dict[str, Any]]:

@@ -253,7 +253,7 @@ def _trim(stripped: Sequence[str], start: int, end: int) -> tuple[int, int]:
 
 def _body_level(levels: Sequence[int], start: int, end: int, level: int) -> int | None:
     """The smallest level deeper than `level` inside the span (a class body, a namespace)."""
-    deeper = [lvl for lvl in levels[start:end] if level < lvl < _NO_LEVEL]
+    deeper = [lvl for lvl in set(levels[start:end]) if level < lvl < _NO_LEVEL]
     return min(deeper) if deeper else None
 
 

@@ -34,6 +34,8 @@ SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
 WORDS_CACHE_CHUNKS = 2048  # chunks whose identifier counts are kept between requests
+CONTEXTS_CACHED = 2  # recent requests' whole contexts kept for ranking (see _Context)
+_TERMS_PER_CONTEXT = 4096  # query terms whose identifier searches a context keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ _STOPWORD_LIST = """
 _STOPWORDS = frozenset(_STOPWORD_LIST.split())
 _term_cache: dict[str, tuple[str, ...]] = {}
 _words: LruCache[str, tuple[int, Counter[bytes]]] = LruCache(WORDS_CACHE_CHUNKS)
+_contexts: LruCache[tuple[str, ...], _Context] = LruCache(CONTEXTS_CACHED)
 _TERM_CACHE_LIMIT = 100_000
 
 
@@ -154,28 +157,34 @@ def _documents(chunks: Sequence[Chunk], query: Query) -> list[_Document]:
 
     Which identifiers hold a query term is decided once per distinct identifier of the whole
     context (a substring search over all of them, then the exact split of the few found),
-    so the work per chunk is a few set operations in C.
+    so the work per chunk is a few set operations in C. Both the counts and, term by term,
+    those searches are kept for the context (`_Context`), which editors send again and again.
     """
-    analysed = [_words_of(chunk) for chunk in chunks]
-    hits = _identifiers_with_terms(set().union(*(c.keys() for _, c in analysed)), query.weights)
+    key = tuple(chunk.id for chunk in chunks)
+    context = _contexts.get(key)
+    if context is None:
+        context = _Context([_words_of(chunk) for chunk in chunks])
+        _contexts.put(key, context)
+    hits = _identifiers_with_terms(context, query.weights)
     hit_words = hits.keys()
     symbols = {symbol.encode("utf-8", "surrogatepass") for symbol in query.symbols}
     documents: list[_Document] = []
-    for length, counts in analysed:
+    for length, counts in context.analysed:
         frequencies: dict[str, int] = {}
         distinct = counts.keys()
         for word in distinct & hit_words:
             count = counts[word]
             for term in hits[word]:
                 frequencies[term] = frequencies.get(term, 0) + count
-        present = tuple(s.decode("ascii") for s in distinct & symbols)
+        present = tuple(s.decode("ascii") for s in distinct & symbols) if symbols else ()
         documents.append(_Document(length, frequencies, present))
     return documents
 
 
 def clear_cache() -> None:
-    """Forget the identifier counts of the chunks seen so far."""
+    """Forget the identifier counts of the chunks and the contexts seen so far."""
     _words.clear()
+    _contexts.clear()
 
 
 def _words_of(chunk: Chunk) -> tuple[int, Counter[bytes]]:
@@ -188,36 +197,64 @@ def _words_of(chunk: Chunk) -> tuple[int, Counter[bytes]]:
     return cached
 
 
+class _Context:
+    """One request's chunks as ranking sees them, whatever the query: each chunk's identifier
+    counts, and, searched the first time a query asks for a term, the context's distinct
+    identifiers that hold it."""
+
+    def __init__(self, analysed: list[tuple[int, Counter[bytes]]]) -> None:
+        self.analysed = analysed
+        self._index: tuple[list[bytes], bytes, list[int]] | None = None
+        self._holding: dict[str, tuple[bytes, ...]] = {}
+
+    def holding(self, term: str) -> tuple[bytes, ...]:
+        """The distinct identifiers of the context that have `term` among their terms."""
+        found = self._holding.get(term)
+        if found is None:
+            if self._index is None:  # set once, whole (requests may share it across threads)
+                self._index = self._identifier_index()
+            ordered, blob, starts = self._index
+            candidates: set[int] = set()
+            needle = term.encode("ascii", "ignore")
+            position = blob.find(needle) if needle else -1
+            while position >= 0:
+                index = bisect_right(starts, position) - 1
+                candidates.add(index)
+                position = blob.find(needle, starts[index + 1])  # next identifier on
+            found = tuple(
+                ordered[index]
+                for index in candidates
+                if term in terms_of(ordered[index].decode("ascii"))
+            )
+            if len(self._holding) >= _TERMS_PER_CONTEXT:
+                self._holding.clear()
+            self._holding[term] = found
+        return found
+
+    def _identifier_index(self) -> tuple[list[bytes], bytes, list[int]]:
+        """The distinct identifiers, the same lowercased into one newline-separated blob to
+        search, and where each starts in it."""
+        ordered = list(set().union(*(counts.keys() for _, counts in self.analysed)))
+        starts = list(accumulate((len(word) + 1 for word in ordered), initial=0))
+        return ordered, b"\n".join(ordered).lower(), starts
+
+
 def _identifiers_with_terms(
-    identifiers: set[bytes], weights: dict[str, float]
+    context: _Context, weights: dict[str, float]
 ) -> dict[bytes, tuple[str, ...]]:
     """identifier -> the query terms among its terms, for the identifiers that have any."""
-    ordered = list(identifiers)
-    blob = b"\n".join(ordered).lower()
-    starts = list(accumulate((len(word) + 1 for word in ordered), initial=0))
-    candidates: set[int] = set()
+    words: set[bytes] = set()
     for term in weights:
-        needle = term.encode("ascii", "ignore")
-        position = blob.find(needle) if needle else -1
-        while position >= 0:
-            index = bisect_right(starts, position) - 1
-            candidates.add(index)
-            position = blob.find(needle, starts[index + 1])  # next identifier on
-    hits: dict[bytes, tuple[str, ...]] = {}
-    for index in candidates:
-        word = ordered[index]
-        found = tuple(t for t in terms_of(word.decode("ascii")) if t in weights)
-        if found:
-            hits[word] = found
-    return hits
+        words.update(context.holding(term))
+    return {
+        word: tuple(t for t in terms_of(word.decode("ascii")) if t in weights) for word in words
+    }
 
 
 def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
     count = len(documents)
     average = sum(d.length for d in documents) / count or 1.0
-    frequency_of: Counter[str] = Counter()
-    for document in documents:
-        frequency_of.update(document.frequencies.keys())
+    frequency_of = Counter(chain.from_iterable(d.frequencies for d in documents))
     idf = {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency_of.items()}
     scores: list[float] = []
     for document in documents:

@@ -1,0 +1,177 @@
+"""Item 5: the prompt pipeline (chunk, dedup, rank, assemble) on 100 KB and 1 MB of context,
+and how deduplication grows from 1k to 20k chunks.
+
+Context is standard-library modules (`bench.prompts.stdlib_files`); the prompt is the end
+of `textwrap.py` (which is not among them). "cold" clears the pipeline's caches before each
+run (the snippets were never seen); "warm" keeps them and changes the prompt's last line
+each run (an editor sending the same files with the next keystroke). Each stage is timed
+by calling the stages `build_prompt` calls, in its order, with its arguments.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from collections.abc import Callable
+
+from cerebrum.retrieval import ModelProfile, PromptRequest, Snippet, build_prompt
+from cerebrum.retrieval.assembler import assemble
+from cerebrum.retrieval.chunker import Chunk, chunk_id, chunk_snippets, normalize
+from cerebrum.retrieval.dedup import clear_cache as clear_dedup_cache
+from cerebrum.retrieval.dedup import deduplicate
+from cerebrum.retrieval.instruction_parser import parse_instruction
+from cerebrum.retrieval.pipeline import clear_caches
+from cerebrum.retrieval.ranker import rank_chunks
+
+from bench.machine import load_average
+from bench.prompts import STDLIB, stdlib_files
+from bench.stats import Summary
+
+PROFILE = ModelProfile(context_size=8192)
+MAX_TOKENS = 256
+STAGES = ("parse", "chunk", "dedup", "rank", "assemble")
+SCALING_COUNTS = (1_000, 2_000, 5_000, 10_000, 20_000)
+
+
+def request(size: int, edit: int = 0) -> PromptRequest:
+    """`size` bytes of context and the end of textwrap.py as the prompt."""
+    tail = (STDLIB / "textwrap.py").read_text()[-1500:]
+    prompt = f"{tail}\n# edit {edit}\ndef "
+    context = tuple(Snippet(text, path) for path, text in stdlib_files(size))
+    return PromptRequest(prompt, "python", context, None, (), MAX_TOKENS)
+
+
+def timed_stages(prompt: PromptRequest) -> dict[str, float]:
+    """Seconds spent in each stage of build_prompt for this request (and in all of them)."""
+    clock = time.perf_counter
+    started = clock()
+    instruction = parse_instruction(
+        prompt.prompt, prompt.language, [(s.path, s.text) for s in prompt.context]
+    )
+    parsed = clock()
+    chunks = chunk_snippets(prompt.context, instruction.language)
+    chunked = clock()
+    unique = deduplicate(chunks, prompt.prompt)
+    deduplicated = clock()
+    ranked = rank_chunks(unique.kept, prompt.prompt, instruction.symbols, instruction.language,
+                         prompt.suffix, snippet_count=len(prompt.context))  # fmt: skip
+    ranked_at = clock()
+    assemble(prompt.prompt, ranked, PROFILE, prompt.max_tokens, language=instruction.language)
+    ended = clock()
+    marks = (started, parsed, chunked, deduplicated, ranked_at, ended)
+    times = {name: marks[i + 1] - marks[i] for i, name in enumerate(STAGES)}
+    times["total"] = ended - started
+    times["chunks"] = len(chunks)
+    return times
+
+
+def measure(size: int, runs: int) -> dict[str, object]:
+    """build_prompt for `size` bytes of context, cold and warm: per-stage medians, total
+    p50/p99 (ms), and the whole build_prompt call timed on its own as a check."""
+    load_before = load_average()
+    cold = []
+    for run in range(runs):
+        clear_caches()
+        cold.append(timed_stages(request(size, run)))
+    warm = [timed_stages(request(size, run)) for run in range(runs + 1)][1:]
+    whole = _whole(size, runs)
+    plan = build_prompt(request(size), PROFILE)
+    return {
+        "context_bytes": sum(len(s.text.encode()) for s in request(size).context),
+        "files": len(request(size).context),
+        "chunks": int(cold[0]["chunks"]),
+        "chunks_used": len(plan.chunks_used),
+        "chunks_dropped": len(plan.chunks_dropped),
+        "runs": runs,
+        "cold_ms": _stage_summary(cold),
+        "warm_ms": _stage_summary(warm),
+        "build_prompt_ms": whole,
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+
+
+def _whole(size: int, runs: int) -> dict[str, dict[str, float]]:
+    def once(clear: bool, edit: int) -> float:
+        if clear:
+            clear_caches()
+        prompt = request(size, edit)
+        started = time.perf_counter()
+        build_prompt(prompt, PROFILE)
+        return time.perf_counter() - started
+
+    cold = [once(True, run) for run in range(runs)]
+    warm = [once(False, run) for run in range(runs + 1)][1:]
+    return {
+        "cold": Summary.of(cold).scaled(1000).as_dict(3),
+        "warm": Summary.of(warm).scaled(1000).as_dict(3),
+    }
+
+
+def _stage_summary(runs: list[dict[str, float]]) -> dict[str, object]:
+    medians = {
+        stage: round(Summary.of([run[stage] for run in runs]).p50 * 1000, 3) for stage in STAGES
+    }
+    total = Summary.of([run["total"] for run in runs]).scaled(1000)
+    return {"stage_p50": medians, "total": total.as_dict(3)}
+
+
+# --- dedup scaling ------------------------------------------------------------------------
+
+
+def code_like_chunks(count: int, seed: int = 1, planted_share: float = 0.01) -> list[Chunk]:
+    """`count` random code-like chunks of 20 lines, 1% of them near copies of earlier ones
+    (one line changed), as in tests/unit/test_retrieval_dedup.py."""
+    rng = random.Random(seed)
+    common = ["}", "return result", "", "else:", "pass", "break;", "{", "i += 1"]
+    planted = int(count * planted_share)
+    texts: list[list[str]] = []
+    for _ in range(count - planted):
+        texts.append([
+            rng.choice(common) if rng.random() < 0.3
+            else f"v{rng.randrange(10**6)} = f{rng.randrange(10**4)}(a{rng.randrange(10**5)})"
+            for _ in range(20)
+        ])  # fmt: skip
+    for original in rng.sample(range(len(texts)), planted):
+        lines = list(texts[original])
+        lines[rng.randrange(20)] = f"edited_{original} = 1"
+        texts.append(lines)
+    return [_chunk("\n".join(lines), index) for index, lines in enumerate(texts)]
+
+
+def _chunk(text: str, index: int) -> Chunk:
+    normalized = normalize(text)
+    return Chunk(chunk_id(None, normalized), None, 1, 20, text, index, "python", normalized)
+
+
+def dedup_scaling(repeats: int = 3) -> dict[str, object]:
+    """Cold deduplication time (best of `repeats`) for 1k..20k chunks, and its growth."""
+    load_before = load_average()
+    rows = []
+    for count in SCALING_COUNTS:
+        chunks = code_like_chunks(count)
+        seconds = min(_cold(deduplicate, chunks) for _ in range(repeats))
+        dropped = len(deduplicate(chunks).dropped)
+        rows.append({"chunks": count, "ms": round(seconds * 1000, 2), "dropped": dropped})
+    for previous, row in itertools.pairwise(rows):
+        row["growth"] = round(row["ms"] / previous["ms"], 2)
+        row["exponent"] = round(
+            math.log(row["ms"] / previous["ms"]) / math.log(row["chunks"] / previous["chunks"]), 2
+        )
+    first, last = rows[0], rows[-1]
+    overall = math.log(last["ms"] / first["ms"]) / math.log(last["chunks"] / first["chunks"])
+    return {
+        "rows": rows,
+        "exponent_1k_to_20k": round(overall, 2),
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+
+
+def _cold(function: Callable[[list[Chunk]], object], chunks: list[Chunk]) -> float:
+    clear_dedup_cache()
+    started = time.perf_counter()
+    function(chunks)
+    return time.perf_counter() - started
