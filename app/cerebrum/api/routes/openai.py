@@ -41,6 +41,20 @@ DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
 DEFAULT_CHAT_TOKENS = 256
 
 
+async def _plan(
+    svc: Services, body: OpenAICompletionRequest | OpenAIChatRequest, prompt: PromptRequest
+) -> generation.Job:
+    """The generation of either route: the body's model, temperature, stop words, sampling."""
+    return await generation.plan(
+        svc,
+        model=body.model,
+        prompt=prompt,
+        temperature=body.temperature,
+        stop=body.stop_words(),
+        sampling=body.sampling(),
+    )
+
+
 async def completions(request: Request) -> Response:
     svc = services(request)
     body = await generation.parse(request, OpenAICompletionRequest)
@@ -49,14 +63,7 @@ async def completions(request: Request) -> Response:
         suffix=body.suffix,
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
-    job = await generation.plan(
-        svc,
-        model=body.model,
-        prompt=prompt,
-        temperature=body.temperature,
-        stop=body.stop_words(),
-        sampling=body.sampling(),
-    )
+    job = await _plan(svc, body, prompt)
     ident, created = f"cmpl-{request.state.request_id}", int(time.time())
     if body.stream:
 
@@ -84,14 +91,7 @@ async def chat_completions(request: Request) -> Response:
         history=tuple(turns[:-1]),
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
-    job = await generation.plan(
-        svc,
-        model=body.model,
-        prompt=prompt,
-        temperature=body.temperature,
-        stop=body.stop_words(),
-        sampling=body.sampling(),
-    )
+    job = await _plan(svc, body, prompt)
     ident, created = f"chatcmpl-{request.state.request_id}", int(time.time())
     if body.stream:
         started = [False]
