@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -109,11 +110,35 @@ def run_cerebrum(tmp_path, *args: str, **env_values: str) -> subprocess.Complete
     )  # fmt: skip
 
 
-def test_process_exits_2_with_one_line_naming_the_bad_setting(tmp_path):
-    result = run_cerebrum(tmp_path, CEREBRUM_MODELS=MODELS, CEREBRUM_MAX_IN_FLIGHT="0")
+BACKEND_KEY = "backend-key-that-must-not-leak"
+CLIENT_KEY = "client-key-that-must-not-leak"
+URL_PASSWORD = "url-password-that-must-not-leak"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEREBRUM_MAX_IN_FLIGHT", "0"),
+        ("CEREBRUM_PORT", "not-a-port"),
+        ("CEREBRUM_BREAKER_FAILURES", "-1"),
+        ("CEREBRUM_BACKENDS", f"http://llama:{URL_PASSWORD}@vps:99999"),  # the bad value a secret
+    ],
+)
+def test_process_exits_2_with_one_line_naming_the_bad_setting_and_no_secret(tmp_path, name, value):
+    result = run_cerebrum(
+        tmp_path,
+        CEREBRUM_MODELS=MODELS,
+        CEREBRUM_API_KEY=BACKEND_KEY,
+        CEREBRUM_CLIENT_KEYS=CLIENT_KEY,
+        **{name: value},
+    )
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("cerebrum: invalid setting CEREBRUM_MAX_IN_FLIGHT: ")
+    assert result.stdout == ""
+    assert result.stderr.endswith("\n")
+    (line,) = result.stderr.splitlines()
+    assert re.fullmatch(rf"cerebrum: invalid setting {name}(\[\d+\])?: \w.*", line), line
+    for secret in (BACKEND_KEY, CLIENT_KEY, URL_PASSWORD):
+        assert secret not in result.stderr
 
 
 def test_process_without_models_names_the_missing_setting(tmp_path):

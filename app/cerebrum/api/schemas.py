@@ -1,14 +1,16 @@
 """Request and response bodies: strict (no coercion), unknown fields refused, bounded.
 
 The same models produce the OpenAPI document (routes/schema.py), so what is validated and
-what is documented cannot drift apart.
+what is documented cannot drift apart. Integer fields take any JSON number without a
+fractional part (``256`` or ``256.0``, as JSON Schema's ``integer`` does), never a string
+or a boolean.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -16,6 +18,17 @@ MAX_CONTEXT_ITEMS = 256
 MAX_MESSAGES = 256
 MAX_STOP = 8
 
+
+def _whole_number(value: Any) -> Any:
+    """``256.0`` → ``256``: JSON Schema's ``integer`` counts a number without a fraction."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# The bounds come before the validator, so the document shows them as minimum/maximum.
+TokenCount = Annotated[int, Field(ge=1, le=MAX_TOKENS), BeforeValidator(_whole_number)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_whole_number)]
+# Not Literal[1]: a literal compares by Python equality and so would take ``true`` for 1.
+One = Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole_number)]
 StopWord = Annotated[str, Field(min_length=1, max_length=64)]
 ModelName = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -52,7 +65,7 @@ class CompleteRequest(Strict):
     suffix: str | None = Field(
         default=None, max_length=MAX_PROMPT_CHARS, description="Text after the cursor (FIM)."
     )
-    max_tokens: int = Field(default=256, ge=1, le=MAX_TOKENS)
+    max_tokens: TokenCount = 256
     model: ModelName | None = Field(default=None, description="Model alias; default when absent.")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     stop: list[StopWord] = Field(default_factory=list, max_length=MAX_STOP)
@@ -163,8 +176,8 @@ class _OpenAIBase(Strict):
     stop: StopWord | list[StopWord] | None = Field(default=None)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: Literal[1] | None = Field(default=None, description="Only one choice is supported.")
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    n: One | None = Field(default=None, description="Only one choice is supported.")
+    seed: Seed | None = None
     user: str | None = Field(default=None, max_length=256)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
@@ -191,7 +204,7 @@ class OpenAICompletionRequest(_OpenAIBase):
         ]
     )
     suffix: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_tokens: TokenCount | None = None
 
     def prompt_text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
@@ -217,8 +230,8 @@ class OpenAIChatRequest(_OpenAIBase):
     """Body of POST /v1/chat/completions."""
 
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
 
 
 class Usage(Open):
@@ -235,6 +248,9 @@ class CompletionChoice(Open):
 
 
 class OpenAICompletion(Open):
+    """A /v1/completions answer; also each ``data:`` event of its stream (the last of which
+    may carry only usage)."""
+
     id: str
     object: Literal["text_completion"] = "text_completion"
     created: int
@@ -261,4 +277,30 @@ class OpenAIChatCompletion(Open):
     created: int
     model: str
     choices: list[ChatChoice]
+    usage: Usage | None = None
+
+
+# --------------------------------------------------------------------------- OpenAI streams
+
+
+class ChatDelta(Open):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(Open):
+    index: int
+    delta: ChatDelta
+    finish_reason: str | None
+    logprobs: None = None
+
+
+class OpenAIChatCompletionChunk(Open):
+    """One ``data:`` event of a streamed /v1/chat/completions (the last may carry only usage)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
     usage: Usage | None = None

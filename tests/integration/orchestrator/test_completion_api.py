@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
+from tests.integration.orchestrator.support import CLIENT_KEY
 from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
 
 
@@ -99,12 +102,25 @@ def test_request_id_from_client_is_returned_and_logged(orchestrator):
     )
 
 
-def test_unknown_model_is_a_400_listing_the_known_aliases(orchestrator):
+CHAT = [{"role": "user", "content": "x"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/complete", {"prompt": "x", "model": "nope"}),
+        ("/v1/complete/stream", {"prompt": "x", "model": "nope"}),
+        ("/v1/chat/completions", {"messages": CHAT, "model": "nope", "stream": True}),
+    ],
+)
+def test_unknown_model_is_a_400_naming_it_and_the_known_aliases(orchestrator, path, body):
     with orchestrator.client() as client:
-        response = client.post("/v1/complete", json={"prompt": "x", "model": "nope"})
+        response = client.post(path, json=body)
     error = response.json()["error"]
     assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
     assert error["type"] == "unknown_model"
+    assert "'nope'" in error["message"]
     assert "gemma" in error["message"]
     assert "smol" in error["message"]
 
@@ -122,22 +138,69 @@ def test_invalid_field_is_a_422_naming_the_field(orchestrator):
     }
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/complete", {"prompt": "x", "max_tokens": "ten"}, "max_tokens"),
+        ("/v1/complete", {"prompt": 42}, "prompt"),
+        ("/v1/complete/stream", {"prompt": "x", "context": [{"text": None}]}, "context.0.text"),
+        ("/v1/completions", {"prompt": "x", "stream": "yes"}, "stream"),
+        ("/v1/chat/completions", {"messages": CHAT, "max_tokens": "ten"}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": [{"role": 1, "content": "x"}]}, "messages.0.role"),
+    ],
+)
+def test_wrong_type_is_a_422_naming_the_field(orchestrator, path, body, field):
+    with orchestrator.client() as client:
+        response = client.post(path, json=body)
+    error = response.json()["error"]
+    assert response.status_code == 422, response.text
+    assert (error["type"], error["field"]) == ("validation_error", field)
+    assert error["message"].startswith(f"{field}: ")
+
+
+def oversized_body() -> Iterator[bytes]:
+    """A 2 MB JSON body (the limit is 1 MiB) in 64 KiB pieces."""
+    yield b'{"prompt": "'
+    for _ in range(32):
+        yield b"x" * 65_536
+    yield b'"}'
+
+
 def test_body_over_the_limit_is_a_413(orchestrator):
     with orchestrator.client() as client:
-        response = client.post("/v1/complete", content=b'{"prompt": "' + b"x" * 2_000_000 + b'"}')
+        response = client.post("/v1/complete", content=b"".join(oversized_body()))
+    assert int(response.request.headers["content-length"]) > 2_000_000
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"
 
 
-def test_wrong_client_key_is_a_401(orchestrator):
-    response = httpx.post(
-        f"{orchestrator.url}/v1/complete",
-        json={"prompt": "x"},
-        headers={"Authorization": "Bearer wrong"},
+def test_chunked_body_over_the_limit_is_a_413(orchestrator):
+    with orchestrator.client() as client:
+        response = client.post("/v1/complete", content=oversized_body())
+    assert "content-length" not in response.request.headers
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/complete"), ("POST", "/v1/complete/stream"), ("GET", "/v1/models")],
+)
+def test_wrong_client_key_is_a_401_that_echoes_no_key(orchestrator, method, path):
+    offered = "wrong-" + CLIENT_KEY[::-1]
+    response = httpx.request(
+        method,
+        f"{orchestrator.url}{path}",
+        json={"prompt": "x"} if method == "POST" else None,
+        headers={"Authorization": f"Bearer {offered}"},
     )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json()["error"]["type"] == "unauthorized"
+    assert response.json()["error"] == {"type": "unauthorized", "message": "invalid API key"}
+    for key in (offered, CLIENT_KEY):
+        assert key not in response.text
+        assert key not in str(response.headers)
 
 
 def test_missing_client_key_is_a_401(orchestrator):

@@ -2,6 +2,11 @@
 
 The operation table below is the list of endpoints; the schemas come from api/schemas.py,
 the same models that validate requests, so the document cannot drift from the code.
+
+A ``text/event-stream`` answer is documented one event at a time (before OpenAPI 3.2's
+``itemSchema``, a stream's ``schema`` describes each event): an object whose ``data`` is
+JSON (``contentMediaType``) matching one of the operation's event models
+(``contentSchema``), or the literal ``[DONE]`` that ends an OpenAI-style stream.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ class Operation:
     summary: str
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
-    streams: bool = False  # answers text/event-stream (always, or when "stream": true)
+    # text/event-stream (always, or when "stream": true): what an event's data can be
+    events: tuple[type[BaseModel], ...] = ()
+    done_marker: bool = False  # the stream ends with data: [DONE]
     json_too: bool = True
     errors: tuple[int, ...] = ()
     public: bool = False
@@ -51,8 +58,8 @@ OPERATIONS = (
     Operation("post", "/v1/complete/stream",
               "Stream a completion as SSE: data: {token, total_tokens} per piece, then "
               "data: {done: true, total_tokens, inference_time} (with error on failure).",
-              None, schemas.CompleteRequest, streams=True, json_too=False,
-              errors=_INFERENCE_ERRORS),
+              None, schemas.CompleteRequest, events=(schemas.TokenEvent, schemas.DoneEvent),
+              json_too=False, errors=_INFERENCE_ERRORS),
     Operation("get", "/v1/models", "Configured models and what the backends report.",
               schemas.ModelList, errors=(401, 403)),
     Operation("get", "/v1/stats", "Requests, latency percentiles, tokens/s, circuits, RSS.",
@@ -60,10 +67,12 @@ OPERATIONS = (
     Operation("get", "/metrics", "The same figures for Prometheus.", None, errors=(401, 403),
               text_response=True),
     Operation("post", "/v1/completions", "OpenAI-compatible text completion.",
-              schemas.OpenAICompletion, schemas.OpenAICompletionRequest, streams=True,
+              schemas.OpenAICompletion, schemas.OpenAICompletionRequest,
+              events=(schemas.OpenAICompletion, schemas.ErrorResponse), done_marker=True,
               errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
     Operation("post", "/v1/chat/completions", "OpenAI-compatible chat completion.",
-              schemas.OpenAIChatCompletion, schemas.OpenAIChatRequest, streams=True,
+              schemas.OpenAIChatCompletion, schemas.OpenAIChatRequest,
+              events=(schemas.OpenAIChatCompletionChunk, schemas.ErrorResponse), done_marker=True,
               errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
     Operation("get", "/openapi.json", "This document.", None, errors=(401, 403)),
 )  # fmt: skip
@@ -84,7 +93,7 @@ _ERROR_TEXT = {
 def document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [schemas.ErrorResponse]
     for op in OPERATIONS:
-        models += [m for m in (op.request, op.response) if m is not None]
+        models += [m for m in (op.request, op.response, *op.events) if m is not None]
     keyed: list[tuple[type[BaseModel], Literal["validation"]]] = [
         (model, "validation") for model in dict.fromkeys(models)
     ]
@@ -130,10 +139,10 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
         content["application/json"] = {"schema": ref(op.response)}
     elif op.text_response:
         content["text/plain"] = {"schema": {"type": "string"}}
-    elif not op.streams:
+    elif not op.events:
         content["application/json"] = {"schema": {"type": "object"}}
-    if op.streams:
-        content[SSE] = {"schema": {"type": "string"}}
+    if op.events:
+        content[SSE] = {"schema": _event_schema(op, ref)}
     responses: dict[str, Any] = {str(op.response_status): {"description": "OK", "content": content}}
     error = {"application/json": {"schema": ref(schemas.ErrorResponse)}}
     for status in op.errors:
@@ -147,6 +156,22 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
             "content": {"application/json": {"schema": ref(schemas.VpsHealthResponse)}},
         }
     return responses
+
+
+def _event_schema(op: Operation, ref: Any) -> dict[str, Any]:
+    """One server-sent event as parsed from the stream: its ``data`` is one of ``op.events``."""
+    data: dict[str, Any] = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {"anyOf": [ref(model) for model in op.events]},
+    }
+    if op.done_marker:
+        data = {"anyOf": [{"const": "[DONE]"}, data]}
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": data, "event": {"const": "message"}},
+    }
 
 
 async def openapi(request: Request) -> Response:
