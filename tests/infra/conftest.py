@@ -118,3 +118,8 @@ def unit(host: Any, expected: Any) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def base_url(expected: Any) -> str:
     return f"http://127.0.0.1:{expected.port}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `faults` tests last: they break the appliance on purpose (and heal it)."""
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

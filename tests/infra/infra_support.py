@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import queue
 import re
 import subprocess
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 # Runs on a host with nothing but python3: one HTTP request, the outcome as JSON.
 _HTTP_SCRIPT = r"""
-import json, sys, urllib.error, urllib.request
+import json, sys, time, urllib.error, urllib.request
 method, url, key, body, timeout = sys.argv[1:6]
 headers = {"Content-Type": "application/json"}
 if key:
     headers["Authorization"] = "Bearer " + key
 data = body.encode() if body else None
 req = urllib.request.Request(url, data=data, headers=headers, method=method)
+start = time.monotonic()
 try:
     with urllib.request.urlopen(req, timeout=float(timeout)) as resp:
-        print(json.dumps({"status": resp.status, "body": resp.read().decode(errors="replace")}))
+        out = {"status": resp.status, "headers": dict(resp.headers),
+               "body": resp.read().decode(errors="replace")}
 except urllib.error.HTTPError as err:
-    print(json.dumps({"status": err.code, "body": err.read().decode(errors="replace")}))
+    out = {"status": err.code, "headers": dict(err.headers),
+           "body": err.read().decode(errors="replace")}
 except Exception as err:
-    print(json.dumps({"status": None, "body": f"{type(err).__name__}: {err}"}))
+    out = {"status": None, "headers": {}, "body": f"{type(err).__name__}: {err}"}
+out["elapsed"] = time.monotonic() - start
+print(json.dumps(out))
 """
 
 
@@ -32,6 +40,8 @@ except Exception as err:
 class Reply:
     status: int | None
     body: str
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    elapsed: float = 0.0  # seconds, measured on the host that made the request
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -53,7 +63,8 @@ def http(
     )
     assert cmd.rc == 0, f"python3 on {host.backend.get_pytest_id()} failed: {cmd.stderr}"
     data = json.loads(cmd.stdout)
-    return Reply(data["status"], data["body"])
+    headers = {name.lower(): value for name, value in data["headers"].items()}
+    return Reply(data["status"], data["body"], headers, data["elapsed"])
 
 
 def controller_source_address(target: str) -> str | None:
@@ -151,3 +162,76 @@ def exposure(host: Any, service: str) -> tuple[float, str]:
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", out.stdout)
     assert match, out.stdout + out.stderr
     return float(match.group(1)), out.stdout
+
+
+def ssh_argv(host: Any) -> list[str]:
+    """An ssh command line to `host` from its inventory (address, user, key, port)."""
+    inventory = host.ansible.get_variables()
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=5"]  # fmt: skip
+    if inventory.get("ansible_ssh_private_key_file"):
+        argv += ["-i", str(inventory["ansible_ssh_private_key_file"])]
+    if inventory.get("ansible_port"):
+        argv += ["-p", str(inventory["ansible_port"])]
+    address = str(inventory.get("ansible_host", inventory["inventory_hostname"]))
+    user = inventory.get("ansible_user")
+    return [*argv, f"{user}@{address}" if user else address]
+
+
+class RemoteLines:
+    """A command running on a host over ssh; its stdout lines arrive stamped with this
+    machine's monotonic clock, so that latencies are measured on one clock."""
+
+    def __init__(self, host: Any, command: str) -> None:
+        self.proc = subprocess.Popen(
+            [*ssh_argv(host), command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._lines: queue.Queue[tuple[float, str | None]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put((time.monotonic(), line.rstrip("\n")))
+        self._lines.put((time.monotonic(), None))
+
+    def next_line(self, timeout: float) -> tuple[float, str | None]:
+        """(arrival time, line); line None at the end of the output. TimeoutError if none."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no output within {timeout}s") from None
+
+    def wait_for(self, predicate: Any, timeout: float) -> tuple[float, str]:
+        """The first line for which predicate(line) is true."""
+        deadline = time.monotonic() + timeout
+        while True:
+            arrived, line = self.next_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise EOFError(f"the command ended first: {self.stderr()}")
+            if predicate(line):
+                return arrived, line
+
+    def send(self, text: str) -> float:
+        """Write to the command's stdin; returns the time just before the write."""
+        assert self.proc.stdin is not None
+        sent = time.monotonic()
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+        return sent
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        return self.proc.stderr.read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)

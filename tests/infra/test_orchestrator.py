@@ -6,11 +6,13 @@ through it: real completions from the backends' llama-server. One fact per test.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from conftest import host_name, peer_address, role_var
 from infra_support import http, service_processes
@@ -68,6 +70,25 @@ def backend_key(backend: Any) -> str:
     content = backend.file(f"/etc/{service}/{service}.env").content_string
     value = next(line for line in content.splitlines() if line.startswith("LLAMA_API_KEY="))
     return value.split("=", 1)[1].strip("'")
+
+
+# Debian's architecture names (CM4_ARCH, as lab.sh takes it) -> the kernel's (`uname -m`).
+MACHINE = {"arm64": "aarch64", "amd64": "x86_64"}
+
+
+def test_host_has_the_architecture_the_lab_was_asked_for(host: Any) -> None:
+    """With CM4_ARCH set (molecule's arm64 scenario): the orchestrator really runs on it,
+    its venv's Python included (an x86_64 binary would run here without emulation)."""
+    wanted = os.environ.get("CM4_ARCH")
+    if not wanted:
+        pytest.skip("CM4_ARCH is not set: any architecture will do")
+    machine = host.check_output("uname -m")
+    python = host.check_output(
+        f"{role_var(host, 'cerebrum', 'cerebrum_home')}/.venv/bin/python -c "
+        "'import platform; print(platform.machine())'"
+    )
+    print(f"CM4_ARCH={wanted}: uname -m {machine}, the venv's python {python}")
+    assert machine == python == MACHINE[wanted]
 
 
 def test_service_runs_as_dedicated_user(
@@ -236,3 +257,26 @@ def test_key_is_not_in_the_journal_or_command_lines(
     assert key not in journal, "the backend key appears in the orchestrator's journal"
     procs = service_processes(host, int(unit["MainPID"]))
     assert not [p["pid"] for p in procs if any(key in a for a in p["args"])]
+
+
+@pytest.mark.parametrize("key", ["wrong-key", "backend-key"])
+def test_remote_client_with_a_bad_key_is_refused(
+    host: Any, expected: Expected, settings: dict[str, str], key: str
+) -> None:
+    """From this machine (not loopback): a wrong client key, or the backends' key, gets
+    401 (403 when no client keys are configured), and no key is echoed back."""
+    key = settings["CEREBRUM_API_KEY"] if key == "backend-key" else key
+    address = host.ansible.get_variables().get("ansible_host", host_name(host))
+    try:
+        reply = httpx.post(
+            f"http://{address}:{expected.port}/v1/complete",
+            json={"prompt": PROMPT, "max_tokens": 1},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+    except httpx.TransportError as exc:
+        pytest.skip(f"the orchestrator's port is not reachable from here: {exc}")
+    expected_status = 401 if settings.get("CEREBRUM_CLIENT_KEYS", "[]") not in ("", "[]") else 403
+    assert reply.status_code == expected_status, reply.text
+    assert reply.json()["error"]["message"], reply.text
+    assert settings["CEREBRUM_API_KEY"] not in reply.text
