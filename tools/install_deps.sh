@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the controller needs: the lab (debootstrap, systemd-nspawn, nftables),
-# the local llama.cpp build (cmake, compilers, OpenSSL headers, ccache) and python3-venv.
+# Debian packages the controller needs: the lab (debootstrap, systemd-nspawn, nftables;
+# qemu-user-static and binfmt-support boot the arm64 CM4 of CM4_ARCH=arm64), the local
+# llama.cpp build (cmake, compilers, OpenSSL headers, ccache) and python3-venv.
 set -euo pipefail
 pkgs=(debootstrap systemd-container nftables iproute2 openssh-client ccache cmake
-      build-essential libssl-dev git curl python3-venv rsync)
+      build-essential libssl-dev git curl python3-venv rsync qemu-user-static binfmt-support)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,12 +3,14 @@
 # booted with systemd-nspawn (real systemd as PID 1) on the bridge cerebrum0, reachable over ssh, with NAT to Debian's
 # mirror and PyPI. See tests/lab/README.md.
 #
-#   lab.sh up              boot the hosts (a no-op when they are up; a half-up lab is
-#                          torn down and started clean)
+#   lab.sh up              boot the hosts (a no-op when they are up; a half-up lab, or one
+#                          whose cm4 has another architecture, is torn down and started clean)
 #   lab.sh status          one line per host; exit 0 all up, 3 down, 1 partial
 #   lab.sh down            stop the hosts; remove the bridge, the nftables table, the copies
 #   lab.sh ssh HOST [CMD]  ssh to a host as root with the lab key
 #
+# CM4_ARCH=arm64 makes `cm4` an arm64 host run by qemu-user (binfmt_misc); the default is
+# this machine's architecture. A host that reboots itself is booted again.
 # Runtime state lives in $REPO/.lab/, caches in ${CEREBRUM_CACHE:-~/.cache/cerebrum}/lab/.
 set -euo pipefail
 
@@ -35,6 +37,14 @@ declare -rA HOST_ADDR=([cm4]=10.213.77.10 [vps1]=10.213.77.20 [vps2]=10.213.77.2
 # Extra nspawn binds per host (HOST_PATH:GUEST_PATH); the role uses ccache when present.
 declare -rA HOST_BINDS=([vps1]="${CCACHE_DIR}:/var/cache/ccache" [vps2]="${CCACHE_DIR}:/var/cache/ccache")
 
+# The architecture of each host: `cm4` is CM4_ARCH (this machine's by default, or arm64 like
+# a real CM4, emulated by qemu-user), the backends are always this machine's.
+NATIVE_ARCH=$(dpkg --print-architecture)
+readonly NATIVE_ARCH
+readonly EMULATED_HOST=cm4
+# Debian architecture -> qemu-user's name for it (the binfmt_misc entry is qemu-NAME).
+declare -rA QEMU_NAME=([arm64]=aarch64)
+
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
 readonly PACKAGES=systemd,systemd-sysv,dbus,python3,openssh-server,iproute2,ca-certificates
@@ -44,6 +54,12 @@ readonly RECIPE=1
 readonly BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-120}
 readonly STOP_TIMEOUT=${LAB_STOP_TIMEOUT:-20}
 readonly LOCK_TIMEOUT=${LAB_LOCK_TIMEOUT:-900}
+# Units of systemd 252 that qemu-user 7.2 cannot start at "step CREDENTIALS" (mount APIs
+# it does not emulate): an empty LoadCredential= drop-in makes them start.
+readonly QEMU_NO_CREDENTIALS=(systemd-sysctl systemd-sysusers systemd-tmpfiles-setup
+  systemd-tmpfiles-setup-dev systemd-tmpfiles-clean systemd-firstboot procps)
+# systemd-nspawn's exit status when the guest rebooted itself.
+readonly REBOOT_STATUS=133
 readonly SSH_OPTS=(-i "$SSH_KEY" -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR
                    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null)
 
@@ -71,8 +87,49 @@ require_commands() {
   for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null || missing+=("$cmd (package ${pkg[$cmd]})")
   done
+  if [[ $(wanted_arch "$EMULATED_HOST") != "$NATIVE_ARCH" ]]; then
+    command -v update-binfmts >/dev/null || missing+=("update-binfmts (package binfmt-support)")
+    command -v qemu-aarch64-static >/dev/null ||
+      missing+=("qemu-aarch64-static (package qemu-user-static)")
+  fi
   ((${#missing[@]} == 0)) ||
     die "missing commands: ${missing[*]}; run tools/install_deps.sh (or make deps)"
+}
+
+# CM4_ARCH is this machine's architecture or one that qemu-user runs here.
+check_arch() {
+  local arch
+  arch=$(wanted_arch "$EMULATED_HOST")
+  [[ $arch == "$NATIVE_ARCH" || -n ${QEMU_NAME[$arch]+set} ]] ||
+    die "CM4_ARCH=$arch is not supported: use $NATIVE_ARCH (this machine's, the default) or ${!QEMU_NAME[*]}"
+}
+
+# A foreign architecture needs qemu-user registered with binfmt_misc with the F flag (the
+# kernel opens the interpreter at registration, so it works inside the hosts' own root).
+# Mounts binfmt_misc and registers qemu when needed; fails naming what is wrong.
+ensure_binfmt() {
+  local arch=$1 name entry dir=/proc/sys/fs/binfmt_misc
+  [[ $arch == "$NATIVE_ARCH" ]] && return 0
+  name=qemu-${QEMU_NAME[$arch]}
+  entry=$dir/$name
+  if [[ ! -e $dir/status ]]; then
+    mount -t binfmt_misc binfmt_misc "$dir" 2>/dev/null ||
+      die "cannot mount binfmt_misc at $dir (needed to run $arch binaries for CM4_ARCH=$arch)"
+    log "mounted binfmt_misc at $dir"
+  fi
+  if [[ ! -e $entry ]]; then
+    update-binfmts --enable "$name" >/dev/null 2>&1 || true
+    [[ -e $entry ]] && log "registered $name with binfmt_misc (update-binfmts --enable $name)"
+  fi
+  [[ -e $entry ]] ||
+    die "$name is not registered with binfmt_misc and 'update-binfmts --enable $name' failed:" \
+      "install qemu-user-static and binfmt-support (tools/install_deps.sh), or use CM4_ARCH=$NATIVE_ARCH"
+  grep -qx enabled "$entry" ||
+    die "$name is registered with binfmt_misc but disabled: update-binfmts --enable $name"
+  grep -q '^flags:.*F' "$entry" ||
+    die "$name is registered with binfmt_misc without the F flag ($(grep '^flags:' "$entry")):" \
+      "the hosts' root has no qemu; re-register it:" \
+      "update-binfmts --disable $name && update-binfmts --enable $name"
 }
 
 # One `up` or `down` at a time. fd 9 is closed for the long-lived nspawn processes.
@@ -88,6 +145,17 @@ host_list() {
 }
 host_dir() { printf '%s/hosts/%s' "$LAB_DIR" "$1"; }
 console_log() { printf '%s/%s.console.log' "$LAB_DIR" "$1"; }
+# Written at `up`: the architecture a host was booted with, and, while `down` stops the
+# hosts, a flag that keeps a host's boot loop from booting it again.
+arch_file() { printf '%s/%s.arch' "$LAB_DIR" "$1"; }
+stop_flag() { printf '%s/%s.stopping' "$LAB_DIR" "$1"; }
+
+# The architecture a host is to have at this `up` (CM4_ARCH for cm4), and the one it was
+# booted with (this machine's for a lab booted before the architecture was recorded).
+wanted_arch() {
+  if [[ $1 == "$EMULATED_HOST" ]]; then printf '%s' "${CM4_ARCH:-$NATIVE_ARCH}"; else printf '%s' "$NATIVE_ARCH"; fi
+}
+booted_arch() { cat "$(arch_file "$1")" 2>/dev/null || printf '%s' "$NATIVE_ARCH"; }
 
 known_host() {
   [[ -n ${HOST_ADDR[$1]+set} ]] || die "unknown host '$1' (hosts: ${HOSTS[*]})"
@@ -113,6 +181,25 @@ host_pids() {
       printf '%s\n' "$pid"
   done
   return 0
+}
+
+# The guest's init (PID 1 inside) as seen from this machine: nspawn's child in another PID
+# namespace.
+guest_init_pid() {
+  local pid nspid
+  for pid in $(pgrep -P "$1" || true); do
+    nspid=$(awk '$1 == "NSpid:" { print $NF }' "/proc/$pid/status" 2>/dev/null) || continue
+    [[ $nspid == 1 ]] && { printf '%s' "$pid"; return 0; }
+  done
+  return 0
+}
+
+# Is a guest's init run by qemu-user? (Its executable is then the qemu interpreter.)
+is_emulated() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == *qemu* ]]; }
+
+# The boot loops (`lab.sh boot-loop NAME`, see start_host) of a host, found through /proc.
+loop_pids() {
+  pgrep -f "lab\.sh boot-loop $1\$" || true
 }
 
 bridge_exists() { ip link show dev "$BRIDGE" >/dev/null 2>&1; }
@@ -182,19 +269,24 @@ remove_tree() {
 
 # The cached tarball is keyed by everything that changes its content.
 rootfs_tarball() {
-  local arch key
-  arch=$(dpkg --print-architecture)
+  local arch=$1 key
   key=$(printf '%s\n' "$RECIPE" "$SUITE" "$arch" minbase "$PACKAGES" | sha256sum | cut -c1-12)
   printf '%s/rootfs-%s-%s-%s.tar.gz' "$LAB_CACHE" "$SUITE" "$arch" "$key"
 }
 
 build_rootfs_tarball() {
-  local tarball=$1 work t0 stale
+  local arch=$1 tarball=$2 work t0 stale
   for stale in "$LAB_CACHE"/build.*; do remove_tree "$stale"; done
   work=$(mktemp -d "$LAB_CACHE/build.XXXXXX")
-  log "no cached rootfs: debootstrap $SUITE minbase (+ $PACKAGES), ~100 s the first time"
+  if [[ $arch == "$NATIVE_ARCH" ]]; then
+    log "no cached $arch rootfs: debootstrap $SUITE minbase (+ $PACKAGES), ~100 s the first time"
+  else
+    log "no cached $arch rootfs: debootstrap --arch=$arch $SUITE minbase (+ $PACKAGES)" \
+      "under qemu-user, ~150 s the first time"
+  fi
   t0=$(now_us)
-  if ! debootstrap --variant=minbase --include="$PACKAGES" --cache-dir="$LAB_CACHE/debs" \
+  if ! debootstrap --arch="$arch" --variant=minbase --include="$PACKAGES" \
+    --cache-dir="$LAB_CACHE/debs" \
     "$SUITE" "$work/rootfs" "$MIRROR" >"$LAB_DIR/debootstrap.log" 2>&1; then
     tail -n 20 "$LAB_DIR/debootstrap.log" | indent >&2
     remove_tree "$work"
@@ -210,35 +302,40 @@ build_rootfs_tarball() {
   mv "$work/rootfs.tar.gz" "$tarball"
   remove_tree "$work"
   log "cached $(basename "$tarball") ($(du -h "$tarball" | cut -f1), packed in $(since "$t0"))"
-  for stale in "$LAB_CACHE"/rootfs-*.tar.gz; do
-    [[ $stale == "$tarball" ]] || { rm -f "$stale"; log "removed outdated $(basename "$stale")"; }
+  # Older builds for the same architecture go (another architecture's tarball stays).
+  for stale in "$LAB_CACHE/rootfs-$SUITE-$arch-"*.tar.gz; do
+    [[ ! -e $stale || $stale == "$tarball" ]] ||
+      { rm -f "$stale"; log "removed outdated $(basename "$stale")"; }
   done
 }
 
-ensure_rootfs_tarball() {
-  local tarball
-  tarball=$(rootfs_tarball)
+# The tarball of every architecture the hosts need.
+ensure_rootfs_tarballs() {
+  local tarball arch name
   mkdir -p "$LAB_CACHE/debs"
-  if [[ -f $tarball ]]; then
-    log "cached rootfs: $tarball"
-  else
-    build_rootfs_tarball "$tarball"
-  fi
+  for arch in $(for name in "${HOSTS[@]}"; do wanted_arch "$name"; echo; done | sort -u); do
+    tarball=$(rootfs_tarball "$arch")
+    if [[ -f $tarball ]]; then
+      log "cached rootfs: $tarball"
+    else
+      build_rootfs_tarball "$arch" "$tarball"
+    fi
+  done
 }
 
-# Both copies are unpacked at once (gzip is single-threaded; the machine has 2 cores).
+# All copies are unpacked at once (gzip is single-threaded; the machine has 2 cores).
 unpack_hosts() {
   local tarball name dir t0 pids=()
-  tarball=$(rootfs_tarball)
   t0=$(now_us)
   for name in "${HOSTS[@]}"; do
+    tarball=$(rootfs_tarball "$(wanted_arch "$name")")
     dir=$(host_dir "$name")
     remove_tree "$dir"
     mkdir -p "$dir"
     tar -C "$dir" --numeric-owner --xattrs --xattrs-include='*' -xzf "$tarball" &
     pids+=("$!")
   done
-  for name in "${pids[@]}"; do wait "$name" || die "unpacking $tarball failed"; done
+  for name in "${pids[@]}"; do wait "$name" || die "unpacking a rootfs tarball failed"; done
   log "unpacked ${HOSTS[*]} ($(since "$t0"))"
 }
 
@@ -284,6 +381,12 @@ write_identity() {
 
 write_network() {
   local name=$1 dir=$2 dns=$3
+  rm -f "$dir/etc/resolv.conf"
+  printf 'nameserver %s\n' "$dns" >"$dir/etc/resolv.conf"
+  if [[ $(wanted_arch "$name") != "$NATIVE_ARCH" ]]; then
+    write_emulated_network "$name" "$dir"
+    return 0
+  fi
   # Same name as systemd's own file for host0 (DHCP), which this one replaces.
   cat >"$dir/etc/systemd/network/80-container-host0.network" <<EOF
 [Match]
@@ -297,8 +400,50 @@ LinkLocalAddressing=no
 IPv6AcceptRA=no
 EOF
   systemctl --root="$dir" enable systemd-networkd.service >/dev/null 2>&1
-  rm -f "$dir/etc/resolv.conf"
-  printf 'nameserver %s\n' "$dns" >"$dir/etc/resolv.conf"
+}
+
+# Under qemu-user systemd-networkd cannot start (generic netlink is not emulated): it is
+# masked, and a oneshot unit gives host0 the same address and route with `ip`.
+write_emulated_network() {
+  local name=$1 dir=$2 unit=cerebrum-lab-host0.service
+  systemctl --root="$dir" mask systemd-networkd.service systemd-networkd.socket \
+    systemd-networkd-wait-online.service >/dev/null 2>&1
+  cat >"$dir/etc/systemd/system/$unit" <<EOF
+[Unit]
+Description=Lab network: host0 ${HOST_ADDR[$name]}/24 via ${GATEWAY} (no systemd-networkd under qemu-user)
+DefaultDependencies=no
+After=network-pre.target
+Before=network.target network-online.target shutdown.target
+Wants=network.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/ip link set dev host0 up
+ExecStart=/usr/sbin/ip address replace ${HOST_ADDR[$name]}/24 dev host0
+ExecStart=/usr/sbin/ip route replace default via ${GATEWAY} dev host0
+
+[Install]
+WantedBy=multi-user.target network-online.target
+EOF
+  systemctl --root="$dir" enable "$unit" >/dev/null 2>&1
+}
+
+# The other workarounds an emulated host needs: no credentials for QEMU_NO_CREDENTIALS, and
+# no user namespace for any service (qemu-user 7.2 refuses the clone that PrivateUsers=
+# needs: "Failed to set up user namespacing: Invalid argument", status 217/USER), through
+# systemd's drop-in directory for every service unit. Both are named in the README.
+write_emulation_fixes() {
+  local dir=$1 unit
+  for unit in "${QEMU_NO_CREDENTIALS[@]}"; do
+    install -d "$dir/etc/systemd/system/$unit.service.d"
+    printf '# lab.sh: qemu-user cannot set up credentials\n[Service]\nLoadCredential=\n' \
+      >"$dir/etc/systemd/system/$unit.service.d/10-cerebrum-lab-qemu.conf"
+  done
+  install -d "$dir/etc/systemd/system/service.d"
+  printf '# lab.sh: qemu-user cannot set up user namespaces\n[Service]\nPrivateUsers=no\n' \
+    >"$dir/etc/systemd/system/service.d/10-cerebrum-lab-qemu.conf"
 }
 
 # HTTPS leaves through a proxy whose CA only this machine's bundle has: the hosts get the
@@ -343,6 +488,13 @@ configure_hosts() {
     write_network "$name" "$dir" "$dns"
     write_trust "$dir"
     write_apt "$dir"
+    if [[ $(wanted_arch "$name") != "$NATIVE_ARCH" ]]; then
+      chroot "$dir" /bin/true || die "$name's $(wanted_arch "$name") programs do not run here" \
+        "(binfmt_misc: /proc/sys/fs/binfmt_misc/qemu-${QEMU_NAME[$(wanted_arch "$name")]})"
+      write_emulation_fixes "$dir"
+      log "$name is $(wanted_arch "$name") under qemu-user: systemd-networkd masked (host0 set" \
+        "by ip), no credentials for ${#QEMU_NO_CREDENTIALS[@]} units, no PrivateUsers= for services"
+    fi
     install -d "$dir/var/log/journal"
     mkdir -p "$LAB_CACHE/apt/$name/partial"
   done
@@ -382,10 +534,28 @@ EOF
 
 # --------------------------------------------------------------------------- boot
 
+# Each host runs in a boot loop of its own: a detached `lab.sh boot-loop NAME` in the host's
+# cgroup (NAME.pid holds its pid). systemd-nspawn exits 133 when the guest reboots itself
+# (`systemctl reboot`), and the loop then boots the same directory again, with the same
+# cgroup, binds and console log. Any other exit ends the loop, and so does the stop flag
+# that `down` sets before it stops the hosts.
 start_host() {
-  local name=$1 dir log bind args
-  dir=$(host_dir "$name")
+  local name=$1 log
   log=$(console_log "$name")
+  rm -f "$(stop_flag "$name")"
+  wanted_arch "$name" >"$(arch_file "$name")"
+  (
+    enter_host_cgroup "$name"
+    exec setsid "$BASH" "${BASH_SOURCE[0]}" boot-loop "$name"
+  ) </dev/null >"$log" 2>&1 9>&- &
+  printf '%s\n' "$!" >"$LAB_DIR/$name.pid"
+  log "started $name ($(booted_arch "$name"), boot loop pid $!, console $log)"
+}
+
+cmd_boot_loop() {
+  local name=$1 dir bind rc boots=1 args
+  known_host "$name"
+  dir=$(host_dir "$name")
   args=(--boot --directory="$dir" --machine="$name" --register=no --keep-unit
     --network-bridge="$BRIDGE" --console=read-only --resolv-conf=off --link-journal=no
     --bind="$LAB_CACHE/apt/$name:/var/cache/apt/archives")
@@ -393,12 +563,19 @@ start_host() {
     mkdir -p "${bind%%:*}"
     args+=(--bind="$bind")
   done
-  (
-    enter_host_cgroup "$name"
-    exec setsid systemd-nspawn "${args[@]}"
-  ) </dev/null >"$log" 2>&1 9>&- &
-  printf '%s\n' "$!" >"$LAB_DIR/$name.pid"
-  log "started $name (nspawn pid $!, console $log)"
+  while :; do
+    rc=0
+    systemd-nspawn "${args[@]}" || rc=$?
+    if ((rc != REBOOT_STATUS)) || [[ -e $(stop_flag "$name") ]]; then
+      log "$name: systemd-nspawn exited with status $rc: the boot loop ends"
+      return 0
+    fi
+    boots=$((boots + 1))
+    log "$name rebooted itself (systemd-nspawn exit $rc): boot $boots"
+    # The old veth goes with the old network namespace; nspawn cannot make a new one before.
+    for _ in {1..50}; do ip link show dev "vb-$name" >/dev/null 2>&1 || break; sleep 0.1; done
+    ip link del "vb-$name" 2>/dev/null || true
+  done
 }
 
 # Why a host did not come up: its console and, when it got that far, its journal.
@@ -420,7 +597,7 @@ wait_for_host() {
   t0=$(now_us)
   while (($(now_us) - t0 < BOOT_TIMEOUT * 1000000)); do
     if ! kill -0 "$(<"$LAB_DIR/$name.pid")" 2>/dev/null; then
-      explain_failure "$name" "systemd-nspawn exited"
+      explain_failure "$name" "systemd-nspawn exited (its boot loop with it)"
       return 1
     fi
     state=$(host_state "$name")
@@ -449,29 +626,41 @@ check_dns() {
     host_ssh "$name" getent hosts deb.debian.org pypi.org </dev/null >/dev/null ||
       die "host $name cannot resolve deb.debian.org / pypi.org (resolver $dns)"
   done
-  log "both hosts resolve deb.debian.org and pypi.org"
+  log "every host resolves deb.debian.org and pypi.org"
 }
 
 # --------------------------------------------------------------------------- teardown
 
-# SIGTERM makes nspawn shut the guest down cleanly (~6 s); SIGKILL after STOP_TIMEOUT.
+# SIGTERM makes nspawn shut the guest down cleanly (~6 s). Not under qemu-user, where the
+# signal nspawn sends on (SIGRTMIN+3, halt) reaches the guest as another one (SIGRTMIN+1:
+# rescue mode): an emulated guest's init gets SIGRTMIN+6 instead, which qemu hands on as
+# SIGRTMIN+4, poweroff. SIGKILL after STOP_TIMEOUT. The stop flags, set before the first
+# signal, keep the boot loops from booting a host again.
 stop_hosts() {
-  local name pid pids=() t0
+  local name pid init pids=() t0
   for name in "${HOSTS[@]}"; do
+    if [[ -d $LAB_DIR ]]; then : >"$(stop_flag "$name")"; fi
     for pid in $(host_pids "$name"); do
-      log "stopping $name (nspawn pid $pid)"
+      init=$(guest_init_pid "$pid")
+      if [[ -n $init ]] && is_emulated "$init"; then
+        log "stopping $name (nspawn pid $pid; emulated init, pid $init here: SIGRTMIN+6, poweroff)"
+        kill -s RTMIN+6 "$init" 2>/dev/null || true
+      else
+        log "stopping $name (nspawn pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+      fi
       pids+=("$pid")
     done
+    for pid in $(loop_pids "$name"); do pids+=("$pid"); done
   done
   ((${#pids[@]})) || return 0
-  kill -TERM "${pids[@]}" 2>/dev/null || true
   t0=$(now_us)
   for pid in "${pids[@]}"; do
     while kill -0 "$pid" 2>/dev/null && (($(now_us) - t0 < STOP_TIMEOUT * 1000000)); do
       sleep 0.2
     done
     if kill -0 "$pid" 2>/dev/null; then
-      warn "nspawn pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s: killing it"
+      warn "pid $pid ($(ps -o args= -p "$pid" | cut -c1-60)) still there after ${STOP_TIMEOUT}s: killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
@@ -498,7 +687,9 @@ teardown() {
   fi
   if lab_cgroups_exist; then remove_lab_cgroups && log "removed the lab's cgroups"; fi
   if [[ -d $LAB_DIR/hosts ]]; then remove_tree "$LAB_DIR/hosts" && log "removed host copies"; fi
-  for name in "${HOSTS[@]}"; do rm -f "$LAB_DIR/$name.pid"; done
+  for name in "${HOSTS[@]}"; do
+    rm -f "$LAB_DIR/$name.pid" "$(arch_file "$name")" "$(stop_flag "$name")"
+  done
 }
 
 # Anything at all of a lab on this machine (running, half-up or crashed)?
@@ -509,9 +700,18 @@ lab_leftovers() {
     return 0
   fi
   for name in "${HOSTS[@]}"; do
-    [[ -n $(host_pids "$name") || -f $LAB_DIR/$name.pid ]] && return 0
+    [[ -n $(host_pids "$name")$(loop_pids "$name") || -f $LAB_DIR/$name.pid ]] && return 0
   done
   return 1
+}
+
+# The first host whose architecture is not the one this `up` wants (CM4_ARCH changed).
+arch_mismatch() {
+  local name
+  for name in "${HOSTS[@]}"; do
+    [[ $(booted_arch "$name") == "$(wanted_arch "$name")" ]] || { printf '%s' "$name"; return 0; }
+  done
+  return 0
 }
 
 lab_is_up() {
@@ -528,9 +728,17 @@ lab_is_up() {
 cmd_up() {
   local t0 name dns
   require_root
+  check_arch
   require_commands
   take_lock
-  if lab_is_up; then
+  # Before anything is torn down: an architecture qemu cannot run here stops `up` at once.
+  for name in "${HOSTS[@]}"; do ensure_binfmt "$(wanted_arch "$name")"; done
+  name=$(arch_mismatch)
+  if [[ -n $name ]] && lab_leftovers; then
+    log "the lab's $name is $(booted_arch "$name") and CM4_ARCH wants $(wanted_arch "$name"):" \
+      "tearing the lab down to start it clean"
+    teardown
+  elif lab_is_up; then
     log "already up: $(host_list) (nothing to do)"
     return 0
   fi
@@ -543,7 +751,7 @@ cmd_up() {
   trap 'exit 130' INT TERM
   ensure_ssh_key
   dns=$(pick_dns)
-  ensure_rootfs_tarball
+  ensure_rootfs_tarballs
   unpack_hosts
   configure_hosts "$dns"
   network_up "$dns"
@@ -567,19 +775,20 @@ cmd_down() {
 }
 
 cmd_status() {
-  local name pid state ssh_ok up=0 seen=0
-  printf '%-5s %-14s %-10s %-5s %s\n' HOST ADDRESS NSPAWN-PID SSH SYSTEMD
+  local name pid state ssh_ok arch up=0 seen=0
+  printf '%-5s %-6s %-14s %-10s %-5s %s\n' HOST ARCH ADDRESS NSPAWN-PID SSH SYSTEMD
   for name in "${HOSTS[@]}"; do
     pid=$(host_pids "$name" | paste -sd, -)
-    state='' ssh_ok=no
+    state='' ssh_ok=no arch=-
+    [[ -f $(arch_file "$name") ]] && arch=$(booted_arch "$name")
     if [[ -n $pid ]]; then
       seen=$((seen + 1))
       state=$(host_state "$name")
       [[ -n $state ]] && ssh_ok=yes
       [[ $state =~ ^(running|degraded)$ ]] && up=$((up + 1))
     fi
-    printf '%-5s %-14s %-10s %-5s %s\n' "$name" "${HOST_ADDR[$name]}" "${pid:--}" "$ssh_ok" \
-      "${state:--}"
+    printf '%-5s %-6s %-14s %-10s %-5s %s\n' "$name" "$arch" "${HOST_ADDR[$name]}" "${pid:--}" \
+      "$ssh_ok" "${state:--}"
   done
   printf 'bridge %s: %s; nftables table %s: %s\n' "$BRIDGE" \
     "$(bridge_exists && echo present || echo absent)" "${NFT_TABLE[*]}" \
@@ -612,6 +821,7 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     ssh) cmd_ssh "$@" ;;
+    boot-loop) (($# == 1)) || usage 2; cmd_boot_loop "$1" ;; # internal: see start_host
     -h | --help | help) usage 0 ;;
     *) warn "unknown command '$cmd'"; usage 2 ;;
   esac
