@@ -116,6 +116,14 @@ def unit(host: Any, expected: Any) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def settings(host: Any, expected: Any) -> dict[str, str]:
+    """The orchestrator's deployed .env (the module's `expected.home`), KEY -> value."""
+    content = host.file(f"{expected.home}/.env").content_string
+    pairs = (line.split("=", 1) for line in content.splitlines() if "=" in line)
+    return {k: v.strip().strip("'") for k, v in pairs if not k.startswith("#")}
+
+
+@pytest.fixture(scope="module")
 def base_url(expected: Any) -> str:
     return f"http://127.0.0.1:{expected.port}"
 

@@ -68,12 +68,10 @@ def expected(host: Any) -> Expected:
 
 
 @pytest.fixture(scope="module")
-def secrets(host: Any, expected: Expected) -> list[str]:
+def secrets(settings: dict[str, str]) -> list[str]:
     """The values that must never appear in a body, a log or a command line."""
-    env = host.file(f"{expected.home}/.env").content_string
-    pairs = dict(line.split("=", 1) for line in env.splitlines() if "=" in line)
-    values = [pairs["CEREBRUM_API_KEY"].strip("'")]
-    keys = pairs.get("CEREBRUM_CLIENT_KEYS", "").strip("'")
+    values = [settings["CEREBRUM_API_KEY"]]
+    keys = settings.get("CEREBRUM_CLIENT_KEYS", "")
     values += json.loads(keys) if keys.startswith("[") else []
     return [v for v in values if v]
 

@@ -49,14 +49,6 @@ def expected(host: Any) -> Expected:
     )
 
 
-@pytest.fixture(scope="module")
-def settings(host: Any, expected: Expected) -> dict[str, str]:
-    """The deployed .env, KEY -> value."""
-    content = host.file(f"{expected.home}/.env").content_string
-    pairs = (line.split("=", 1) for line in content.splitlines() if "=" in line)
-    return {k: v.strip().strip("'") for k, v in pairs if not k.startswith("#")}
-
-
 def complete(host: Any, base_url: str, **body: Any) -> Any:
     reply = http(
         host, "POST", f"{base_url}/v1/complete", body={"max_tokens": 8, **body}, timeout=180
