@@ -45,7 +45,10 @@ def main() -> None:
         stream_client = httpx.Client(timeout=120)
         with stream_client.stream("POST", f"{url}/v1/complete/stream", json=body) as response:
             response.raise_for_status()
-            for line in response.iter_lines():
+            # Held until the hang-up below: a dropped line iterator would close the
+            # connection whenever the garbage collector finalizes it.
+            lines = response.iter_lines()
+            for line in lines:
                 if line.startswith("data: ") and '"token"' in line:
                     tokens += 1
                     if tokens >= 2:

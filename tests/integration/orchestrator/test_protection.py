@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import time
 
 import httpx
@@ -28,12 +29,16 @@ def test_client_disconnect_frees_the_backend_slot_promptly(orchestrator, llama_s
             "POST", "/v1/complete/stream", json={"prompt": "Once upon a time", "max_tokens": 1500}
         ) as response,
     ):
+        # Held until the client leaves: a dropped line iterator closes the connection whenever
+        # the garbage collector finalizes it, which would make the client leave early.
+        lines = response.iter_lines()
         tokens = 0
-        for line in response.iter_lines():
+        for line in lines:
             tokens += line.startswith("data: ")
             if tokens == 5:
                 break
-        assert busy_slots(llama_server, "gemma3-270m") == 1
+        gc.collect()
+        assert busy_slots(llama_server, "gemma3-270m") == 1, "the stream should still be running"
     closed = time.monotonic()
     freed = wait_until(lambda: busy_slots(llama_server, "gemma3-270m") == 0, FREED_WITHIN)
     elapsed = time.monotonic() - closed
