@@ -12,7 +12,7 @@ import secrets
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -66,7 +66,7 @@ class LlamaServer(ServiceProcess):
 
     binary: Path
     models_dir: Path
-    api_key: str
+    api_key: str = field(repr=False)  # kept out of failure reports and logs
     models: list[str]
     parallel: int = 2
     ctx_size: int = 4096

@@ -8,7 +8,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -25,7 +25,7 @@ MODELS = {"gemma": ("gemma3-270m", "completion"), "smol": ("smollm2-135m", "chat
 class Orchestrator(ServiceProcess):
     """`python -m cerebrum` under uvicorn on a free loopback port."""
 
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # holds the keys: kept out of failure reports
 
     name = "cerebrum"
 

@@ -193,3 +193,12 @@ def test_backend_key_never_appears_in_responses_or_logs(orchestrator, llama_serv
         ]
     for text in [*texts, orchestrator.log_text()]:
         assert llama_server.api_key not in text
+
+
+def test_failure_reports_show_the_test_servers_without_their_keys(orchestrator, llama_server):
+    """pytest prints the fixtures' reprs when a test fails: the keys must not be in them."""
+    keys = [llama_server.api_key, *(v for k, v in orchestrator.env.items() if k.endswith("KEYS"))]
+    reports = [repr(llama_server), repr(orchestrator)]
+    assert f"port={llama_server.port}" in reports[0]
+    assert f"port={orchestrator.port}" in reports[1]
+    assert not any(key in report for key in keys for report in reports), reports
