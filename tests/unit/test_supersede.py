@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from cerebrum.core.supersede import Supersede
+
+
+def test_a_newer_request_of_the_same_session_supersedes_the_older():
+    table = Supersede()
+    with table.register("alice/main.py") as older:
+        assert not older.is_set()
+        with table.register("alice/main.py") as newer:
+            assert older.is_set()
+            assert not newer.is_set()
+    assert table.superseded_total == 1
+
+
+def test_other_sessions_and_requests_without_a_session_are_left_alone():
+    table = Supersede()
+    with table.register("alice/main.py") as alice, table.register("bob/main.py") as bob:
+        with table.register(None), table.register(None):
+            pass
+        assert not alice.is_set()
+        assert not bob.is_set()
+
+
+def test_entries_live_only_while_their_request_does():
+    table = Supersede()
+    with table.register("a") as older:
+        with table.register("a"):
+            assert len(table) == 1
+        # the newer one finished first: the older one no longer owns the entry
+        assert len(table) == 0
+        assert older.is_set()
+    with table.register("b"):
+        assert len(table) == 1
+    assert len(table) == 0
