@@ -24,13 +24,7 @@ from cerebrum.core.errors import CerebrumError
 from cerebrum.core.generation import Chunk, Generation
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
-from cerebrum.retrieval import (
-    FimTokens,
-    ModelProfile,
-    PromptPlan,
-    PromptRequest,
-    build_prompt,
-)
+from cerebrum.retrieval import ModelProfile, PromptPlan, PromptRequest, build_prompt
 
 log = logging.getLogger("cerebrum.generation")
 
@@ -77,7 +71,7 @@ async def plan(
 ) -> Job:
     spec = svc.registry.resolve(model)
     logs.annotate(model=spec.alias)
-    built = await _build(prompt, _profile(spec))
+    built = await _build(prompt, spec.profile)
     svc.router.check(spec.backends)
     messages = built.messages
     generation = Generation(
@@ -175,12 +169,3 @@ async def _build(prompt: PromptRequest, profile: ModelProfile) -> PromptPlan:
     if size < _INLINE_PROMPT_CHARS:
         return build_prompt(prompt, profile)
     return await anyio.to_thread.run_sync(build_prompt, prompt, profile)
-
-
-def _profile(spec: ModelSpec) -> ModelProfile:
-    fim = (
-        FimTokens(spec.fim.prefix, spec.fim.suffix, spec.fim.middle, spec.fim.file_separator)
-        if spec.fim is not None
-        else None
-    )
-    return ModelProfile(context_size=spec.context_size, format=spec.format, fim=fim)

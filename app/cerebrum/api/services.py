@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from starlette.requests import Request
 
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.limiter import Limiter
-from cerebrum.core.registry import FimTokens, ModelSpec, Registry
+from cerebrum.core.registry import Registry
 from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.transport import LeanTransport
@@ -29,7 +28,6 @@ class Services:
     router: Router
     limiter: Limiter
     stats: Stats
-    started_at: float
 
     @classmethod
     def build(
@@ -37,7 +35,7 @@ class Services:
     ) -> Services:
         """Wire everything from the settings; ``transport`` replaces the network in tests."""
         http = _http_client(settings, transport)
-        registry = _registry(settings)
+        registry = Registry(settings.model_specs(), settings.default_alias)
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         backends = [
             Backend(
@@ -58,7 +56,7 @@ class Services:
             settings.queue_timeout,
             retry_after=settings.shed_retry_after,
         )
-        return cls(settings, http, registry, router, limiter, Stats(), time.time())
+        return cls(settings, http, registry, router, limiter, Stats())
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -104,30 +102,3 @@ def _http_client(
         trust_env=False,
         transport=transport,
     )
-
-
-def _registry(settings: Settings) -> Registry:
-    everywhere = tuple(str(url).rstrip("/") for url in settings.backends)
-    specs = []
-    for model in settings.models:
-        backends = (
-            tuple(str(url).rstrip("/") for url in model.backends) if model.backends else everywhere
-        )
-        fim = (
-            FimTokens(
-                model.fim.prefix, model.fim.suffix, model.fim.middle, model.fim.file_separator
-            )
-            if model.fim
-            else None
-        )
-        specs.append(
-            ModelSpec(
-                alias=model.alias,
-                model=model.model,
-                context_size=model.context_size,
-                format=model.format,
-                backends=backends,
-                fim=fim,
-            )
-        )
-    return Registry(specs, settings.default_alias)
