@@ -202,6 +202,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body (413)."
     )
+    pipeline_cache_mb: int = Field(
+        default=32,
+        ge=0,
+        le=4096,
+        description=(
+            "Megabytes the prompt pipeline keeps about recent context (chunks, line sets, "
+            "identifier counts, token costs), least recently used first out; 0 keeps nothing."
+        ),
+    )
+    pipeline_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds the prompt pipeline may spend on a request's context; past it the "
+            "context is left out and the prompt is sent alone (context_skipped in the plan)."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="debug, info, warning or error."
     )

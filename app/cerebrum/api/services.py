@@ -1,4 +1,5 @@
-"""The parts a request needs (registry, router, limiter, stats), built once from the settings."""
+"""The parts a request needs (registry, router, limiter, stats, the prompt pipeline's cache),
+built once from the settings."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.transport import LeanTransport
 from cerebrum.core.vps_client import VpsClient
+from cerebrum.retrieval import PipelineCache
+from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
 
 
@@ -28,6 +31,7 @@ class Services:
     router: Router
     limiter: Limiter
     stats: Stats
+    pipeline_cache: PipelineCache
 
     @classmethod
     def build(
@@ -56,7 +60,8 @@ class Services:
             settings.queue_timeout,
             retry_after=settings.shed_retry_after,
         )
-        return cls(settings, http, registry, router, limiter, Stats())
+        pipeline_cache = PipelineCache(settings.pipeline_cache_mb * MB)
+        return cls(settings, http, registry, router, limiter, Stats(), pipeline_cache)
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
