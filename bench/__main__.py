@@ -7,7 +7,8 @@ Sections (docs/benchmarks.md explains each figure):
   throughput  streaming tokens/s through the orchestrator / direct, 1 and 8 streams
   proxy       requests/s and p99 on one uvicorn worker with an instant upstream (wrk)
   memory      orchestrator RSS idle and under 64 concurrent streams
-  pipeline    chunk + dedup + rank + assemble on 100 KB and 1 MB; dedup 1k..20k chunks
+  pipeline    chunk + dedup + rank + assemble on 100 KB and 1 MB; dedup 1k..20k chunks;
+              ms per MB on adversarial input beside normal code
   stress      600 mixed requests (streams, completions, abandoned streams) against the real
               llama-server through the orchestrator: none may fail, every slot free after
 
@@ -190,6 +191,7 @@ def run_pipeline(workdir: Path, plan: Plan) -> dict[str, object]:
     return {
         "sizes": {name: pipeline.measure(size, plan.pipeline_runs) for name, size in sizes.items()},
         "dedup_scaling": pipeline.dedup_scaling(),
+        "adversarial": pipeline.adversarial(),
     }
 
 

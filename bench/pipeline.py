@@ -1,11 +1,12 @@
 """Item 5: the prompt pipeline (chunk, dedup, rank, assemble) on 100 KB and 1 MB of context,
-and how deduplication grows from 1k to 20k chunks.
+how deduplication grows from 1k to 20k chunks, and the pipeline's time per MB on adversarial
+input (bench/adversarial.py) beside normal code.
 
 Context is standard-library modules (`bench.prompts.stdlib_files`); the prompt is the end
-of `textwrap.py` (which is not among them). "cold" clears the pipeline's caches before each
-run (the snippets were never seen); "warm" keeps them and changes the prompt's last line
-each run (an editor sending the same files with the next keystroke). Each stage is timed
-by calling the stages `build_prompt` calls, in its order, with its arguments.
+of `textwrap.py` (which is not among them). "cold" gives each run a new PipelineCache (the
+snippets were never seen); "warm" shares one and changes the prompt's last line each run (an
+editor sending the same files with the next keystroke). Each stage is timed by calling the
+stages `build_prompt` calls, in its order, with its arguments.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import random
 import time
 from collections.abc import Callable
 
-from cerebrum.retrieval import ModelProfile, PromptRequest, Snippet, build_prompt
+from cerebrum.retrieval import ModelProfile, PipelineCache, PromptRequest, Snippet, build_prompt
 from cerebrum.retrieval.assembler import assemble
+from cerebrum.retrieval.cache import MB
 from cerebrum.retrieval.chunker import Chunk, chunk_id, chunk_snippets, normalize
-from cerebrum.retrieval.dedup import clear_cache as clear_dedup_cache
 from cerebrum.retrieval.dedup import deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
-from cerebrum.retrieval.pipeline import clear_caches
 from cerebrum.retrieval.ranker import rank_chunks
+from cerebrum.retrieval.tokens import TokenCounter
 
+from bench.adversarial import GENERATORS
 from bench.machine import load_average
 from bench.prompts import STDLIB, stdlib_files
 from bench.stats import Summary
@@ -33,6 +35,9 @@ PROFILE = ModelProfile(context_size=8192)
 MAX_TOKENS = 256
 STAGES = ("parse", "chunk", "dedup", "rank", "assemble")
 SCALING_COUNTS = (1_000, 2_000, 5_000, 10_000, 20_000)
+CACHE_BYTES = 32 * MB  # CEREBRUM_PIPELINE_CACHE_MB's default
+ADVERSARIAL_BYTES = 256 * 1024
+TARGET_MS_PER_MB = 250
 
 
 def request(size: int, edit: int = 0) -> PromptRequest:
@@ -43,22 +48,26 @@ def request(size: int, edit: int = 0) -> PromptRequest:
     return PromptRequest(prompt, "python", context, None, (), MAX_TOKENS)
 
 
-def timed_stages(prompt: PromptRequest) -> dict[str, float]:
+def timed_stages(prompt: PromptRequest, cache: PipelineCache) -> dict[str, float]:
     """Seconds spent in each stage of build_prompt for this request (and in all of them)."""
     clock = time.perf_counter
+    session = cache.session()
     started = clock()
     instruction = parse_instruction(
         prompt.prompt, prompt.language, [(s.path, s.text) for s in prompt.context]
     )
     parsed = clock()
-    chunks = chunk_snippets(prompt.context, instruction.language)
+    chunks = chunk_snippets(prompt.context, instruction.language, cache=session)
     chunked = clock()
-    unique = deduplicate(chunks, prompt.prompt)
+    unique = deduplicate(chunks, prompt.prompt, cache=session)
     deduplicated = clock()
     ranked = rank_chunks(unique.kept, prompt.prompt, instruction.symbols, instruction.language,
-                         prompt.suffix, snippet_count=len(prompt.context))  # fmt: skip
+                         prompt.suffix, snippet_count=len(prompt.context),
+                         cache=session)  # fmt: skip
     ranked_at = clock()
-    assemble(prompt.prompt, ranked, PROFILE, prompt.max_tokens, language=instruction.language)
+    assemble(prompt.prompt, ranked, PROFILE, prompt.max_tokens, language=instruction.language,
+             count=TokenCounter(session))  # fmt: skip
+    session.commit()
     ended = clock()
     marks = (started, parsed, chunked, deduplicated, ranked_at, ended)
     times = {name: marks[i + 1] - marks[i] for i, name in enumerate(STAGES)}
@@ -71,11 +80,9 @@ def measure(size: int, runs: int) -> dict[str, object]:
     """build_prompt for `size` bytes of context, cold and warm: per-stage medians, total
     p50/p99 (ms), and the whole build_prompt call timed on its own as a check."""
     load_before = load_average()
-    cold = []
-    for run in range(runs):
-        clear_caches()
-        cold.append(timed_stages(request(size, run)))
-    warm = [timed_stages(request(size, run)) for run in range(runs + 1)][1:]
+    cold = [timed_stages(request(size, run), PipelineCache(CACHE_BYTES)) for run in range(runs)]
+    shared = PipelineCache(CACHE_BYTES)
+    warm = [timed_stages(request(size, run), shared) for run in range(runs + 1)][1:]
     whole = _whole(size, runs)
     plan = build_prompt(request(size), PROFILE)
     return {
@@ -94,16 +101,16 @@ def measure(size: int, runs: int) -> dict[str, object]:
 
 
 def _whole(size: int, runs: int) -> dict[str, dict[str, float]]:
-    def once(clear: bool, edit: int) -> float:
-        if clear:
-            clear_caches()
+    shared = PipelineCache(CACHE_BYTES)
+
+    def once(cache: PipelineCache, edit: int) -> float:
         prompt = request(size, edit)
         started = time.perf_counter()
-        build_prompt(prompt, PROFILE)
+        build_prompt(prompt, PROFILE, cache=cache)
         return time.perf_counter() - started
 
-    cold = [once(True, run) for run in range(runs)]
-    warm = [once(False, run) for run in range(runs + 1)][1:]
+    cold = [once(PipelineCache(CACHE_BYTES), run) for run in range(runs)]
+    warm = [once(shared, run) for run in range(runs + 1)][1:]
     return {
         "cold": Summary.of(cold).scaled(1000).as_dict(3),
         "warm": Summary.of(warm).scaled(1000).as_dict(3),
@@ -171,7 +178,61 @@ def dedup_scaling(repeats: int = 3) -> dict[str, object]:
 
 
 def _cold(function: Callable[[list[Chunk]], object], chunks: list[Chunk]) -> float:
-    clear_dedup_cache()
-    started = time.perf_counter()
+    started = time.perf_counter()  # no cache: every line set is computed
     function(chunks)
     return time.perf_counter() - started
+
+
+# --- adversarial input --------------------------------------------------------------------
+
+
+def adversarial_request(text: str) -> PromptRequest:
+    """The text as a Python file, a C file and an editor buffer, its end as the prompt."""
+    third = len(text) // 3
+    context = (
+        Snippet(text[:third], "adversarial.py"),
+        Snippet(text[third : 2 * third], "adversarial.c"),
+        Snippet(text[2 * third :]),
+    )
+    return PromptRequest(text[-2000:], None, context, None, (), MAX_TOKENS)
+
+
+def ms_per_mb(prompt: PromptRequest, repeats: int) -> float:
+    """Cold build_prompt (a new cache), best of `repeats`, in milliseconds per MB of input."""
+    size = len(prompt.prompt) + sum(len(s.text) for s in prompt.context)
+    best = min(_timed_build(prompt) for _ in range(repeats))
+    return round(best * 1000 * MB / size, 1)
+
+
+def _timed_build(prompt: PromptRequest) -> float:
+    started = time.perf_counter()
+    build_prompt(prompt, PROFILE, cache=PipelineCache(CACHE_BYTES))
+    return time.perf_counter() - started
+
+
+def adversarial(size: int = ADVERSARIAL_BYTES, repeats: int = 2) -> dict[str, object]:
+    """build_prompt's ms per MB on each adversarial input of `size` characters, beside the
+    same size of standard-library code."""
+    load_before = load_average()
+    normal = ms_per_mb(request(size), repeats)
+    rows = sorted(
+        ((ms_per_mb(adversarial_request(text_of(size)), repeats), name)
+         for name, text_of in GENERATORS.items()),
+        reverse=True,
+    )  # fmt: skip
+    figures = [ms for ms, _ in rows]
+    return {
+        "input_bytes": size,
+        "normal_ms_per_mb": normal,
+        "adversarial_ms_per_mb": {
+            "median": Summary.of(figures).p50,
+            "worst": rows[0][0],
+            "worst_input": rows[0][1],
+            "inputs": len(rows),
+            "over_target": sum(ms > TARGET_MS_PER_MB for ms in figures),
+        },
+        "slowest": [{"input": name, "ms_per_mb": ms} for ms, name in rows[:5]],
+        "target_ms_per_mb": TARGET_MS_PER_MB,
+        "load_before": load_before,
+        "load_after": load_average(),
+    }

@@ -109,13 +109,30 @@ def _pipeline(data: Mapping[str, Any]) -> str:
         (row["chunks"], row["ms"], row.get("growth", "-"), row.get("exponent", "-"), row["dropped"])
         for row in scaling["rows"]
     ]
-    return (
+    text = (
         "build_prompt stages, ms (medians of the stages; total p50/p99):\n"
         f"{table(headers, rows)}\n\n"
         f"dedup, cold, best of 3 (exponent: log(time ratio) / log(size ratio); 1 = linear, "
         f"2 = quadratic):\n"
         f"{table(('chunks', 'ms', 'growth', 'exponent', 'dropped'), scale_rows)}\n"
         f"exponent 1k->20k: {scaling['exponent_1k_to_20k']}; load {load(scaling)}"
+    )
+    if "adversarial" in data:
+        text += "\n\n" + _adversarial(data["adversarial"])
+    return text
+
+
+def _adversarial(data: Mapping[str, Any]) -> str:
+    figures = data["adversarial_ms_per_mb"]
+    headers = ("input", "ms per MB")
+    rows = [("normal code (stdlib)", data["normal_ms_per_mb"])]
+    rows += [(row["input"], row["ms_per_mb"]) for row in data["slowest"]]
+    return (
+        f"build_prompt, cold, ms per MB on {data['input_bytes'] // 1024} KB "
+        f"(target <= {data['target_ms_per_mb']}):\n{table(headers, rows)}\n"
+        f"adversarial inputs: {figures['inputs']}, median {figures['median']:.1f}, worst "
+        f"{figures['worst']} ({figures['worst_input']}), over target {figures['over_target']}; "
+        f"load {load(data)}"
     )
 
 

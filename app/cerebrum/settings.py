@@ -22,26 +22,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cerebrum.core.registry import ModelSpec
+from cerebrum.retrieval.request import FimTokens, ModelProfile, PromptFormat
+
 ENV_PREFIX = "CEREBRUM_"
-
-PromptFormat = Literal["completion", "chat", "fim"]
-
-
-class FimSpec(BaseModel):
-    """The fill-in-the-middle tokens of a model (as its tokenizer spells them)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    prefix: str = Field(min_length=1, description="FIM prefix token, e.g. <|fim_prefix|>.")
-    suffix: str = Field(min_length=1, description="FIM suffix token, e.g. <|fim_suffix|>.")
-    middle: str = Field(min_length=1, description="FIM middle token, e.g. <|fim_middle|>.")
-    file_separator: str | None = Field(
-        default=None, min_length=1, description="Token before each context file, e.g. <|file_sep|>."
-    )
 
 
 class ModelSetting(BaseModel):
-    """One entry of ``CEREBRUM_MODELS``."""
+    """One entry of ``CEREBRUM_MODELS``, validated; ``spec`` builds the registry's entry."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,7 +51,13 @@ class ModelSetting(BaseModel):
         default="completion",
         description="How prompts are sent: plain completion, chat messages, or fill-in-the-middle.",
     )
-    fim: FimSpec | None = Field(default=None, description="FIM tokens; required for format fim.")
+    fim: FimTokens | None = Field(
+        default=None,
+        description=(
+            'FIM tokens as the tokenizer spells them, {"prefix", "suffix", "middle"} and '
+            'optionally "file_separator"; required for format fim.'
+        ),
+    )
     backends: list[AnyHttpUrl] | None = Field(
         default=None, description="Backends serving this model (default: all CEREBRUM_BACKENDS)."
     )
@@ -73,6 +67,12 @@ class ModelSetting(BaseModel):
         if self.format == "fim" and self.fim is None:
             raise ValueError(f"model {self.alias!r} has format 'fim' but no 'fim' tokens")
         return self
+
+    def spec(self, everywhere: tuple[str, ...]) -> ModelSpec:
+        """The registry's entry; ``everywhere`` (CEREBRUM_BACKENDS) serves a model naming none."""
+        own = tuple(str(url).rstrip("/") for url in self.backends or ())
+        profile = ModelProfile(context_size=self.context_size, format=self.format, fim=self.fim)
+        return ModelSpec(self.alias, self.model, own or everywhere, profile)
 
 
 def _json(text: str) -> Any:
@@ -202,6 +202,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body (413)."
     )
+    pipeline_cache_mb: int = Field(
+        default=32,
+        ge=0,
+        le=4096,
+        description=(
+            "Megabytes the prompt pipeline keeps about recent context (chunks, line sets, "
+            "identifier counts, token costs), least recently used first out; 0 keeps nothing."
+        ),
+    )
+    pipeline_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds the prompt pipeline may spend on a request's context; past it the "
+            "context is left out and the prompt is sent alone (context_skipped in the plan)."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="debug, info, warning or error."
     )
@@ -239,6 +257,11 @@ class Settings(BaseSettings):
     @property
     def default_alias(self) -> str:
         return self.default_model or self.models[0].alias
+
+    def model_specs(self) -> list[ModelSpec]:
+        """Every configured model as the registry holds it, in configuration order."""
+        everywhere = tuple(str(url).rstrip("/") for url in self.backends)
+        return [model.spec(everywhere) for model in self.models]
 
 
 def describe_error(error: ValidationError | ValueError) -> str:

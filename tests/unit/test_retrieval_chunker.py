@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 import textwrap
 
-from cerebrum.retrieval import Snippet
+from cerebrum.retrieval import PipelineCache, Snippet
 from cerebrum.retrieval.chunker import (
     chunk_id,
     chunk_snippets,
-    clear_cache,
     normalize,
     split_lines,
 )
@@ -151,10 +150,14 @@ def test_blank_snippet_gives_no_chunks() -> None:
 
 
 def test_cached_chunks_are_the_same_and_carry_the_new_snippet_index() -> None:
-    clear_cache()
+    cache = PipelineCache(1 << 20)
     text = _function("alpha", 10) + "\n" + _function("beta", 10)
-    first = chunk_snippets([Snippet(text, "a.py")])
-    again = chunk_snippets([Snippet("x = 1", "b.py"), Snippet(text, "a.py")])[1:]
+    session = cache.session()
+    first = chunk_snippets([Snippet(text, "a.py")], cache=session)
+    session.commit()
+    assert len(cache) == 1
+    again = chunk_snippets([Snippet("x = 1", "b.py"), Snippet(text, "a.py")], cache=cache.session())
+    again = again[1:]
     assert [(c.id, c.text, c.start_line) for c in first] == [
         (c.id, c.text, c.start_line) for c in again
     ]
@@ -163,8 +166,9 @@ def test_cached_chunks_are_the_same_and_carry_the_new_snippet_index() -> None:
 
 def test_the_cache_tells_snippets_apart_by_path_and_language() -> None:
     text = "x = {\n  a: 1\n}\n\ny = 2\n"
-    as_python = chunk_snippets([Snippet(text, "a.py")])
-    as_javascript = chunk_snippets([Snippet(text, "a.js")])
+    session = PipelineCache(1 << 20).session()
+    as_python = chunk_snippets([Snippet(text, "a.py")], cache=session)
+    as_javascript = chunk_snippets([Snippet(text, "a.js")], cache=session)
     assert as_python[0].language == "python"
     assert as_javascript[0].language == "javascript"
-    assert as_python[0].id != chunk_snippets([Snippet(text, "b.py")])[0].id
+    assert as_python[0].id != chunk_snippets([Snippet(text, "b.py")], cache=session)[0].id

@@ -9,6 +9,7 @@ from cerebrum.retrieval import (
     FimTokens,
     Message,
     ModelProfile,
+    PipelineCache,
     PromptPlan,
     PromptRequest,
     PromptTooLarge,
@@ -16,7 +17,6 @@ from cerebrum.retrieval import (
     build_prompt,
     estimate_tokens,
 )
-from cerebrum.retrieval.pipeline import clear_caches
 
 UTILS = '''import json
 
@@ -152,10 +152,11 @@ def test_chunk_ids_are_stable_across_requests() -> None:
 
 
 def test_a_repeated_request_gives_the_same_plan_from_the_caches() -> None:
-    clear_caches()
+    cache = PipelineCache(8 << 20)
     request = PromptRequest(
         "settings = load_config(", context=[Snippet(MAILER, "m.py"), Snippet(UTILS, "u.py")]
     )
-    cold = build_prompt(request, ModelProfile(4096))
-    warm = build_prompt(request, ModelProfile(4096))
+    cold = build_prompt(request, ModelProfile(4096), cache=cache)
+    assert len(cache) > 0
+    warm = build_prompt(request, ModelProfile(4096), cache=cache)
     assert warm == cold

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from cerebrum.retrieval.cache import PipelineCache
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
-from cerebrum.retrieval.ranker import build_query, clear_cache, rank_chunks, terms_of
+from cerebrum.retrieval.ranker import build_query, rank_chunks, terms_of
 
 
 def _chunk(text: str, index: int = 0, path: str = "a.py", language: str | None = "python") -> Chunk:
@@ -115,7 +116,7 @@ def test_no_chunks_rank_to_nothing() -> None:
 def test_a_context_ranked_again_for_new_queries_ranks_as_if_seen_first() -> None:
     chunks = [_chunk(text, i) for i, text in enumerate(FILLER * 3)]
     queries = ["page = render(", "cache.get(key", "smtp.deliver(mail", "html = template"]
-    warm = [rank_chunks(chunks, query) for query in queries]  # one context, cached after the first
+    session = PipelineCache(8 << 20).session()  # one context, cached after the first query
+    warm = [rank_chunks(chunks, query, cache=session) for query in queries]
     for query, ranked in zip(queries, warm, strict=True):
-        clear_cache()
         assert rank_chunks(chunks, query) == ranked, query

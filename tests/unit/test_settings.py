@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from cerebrum.retrieval import FimTokens, ModelProfile
 from cerebrum.settings import Settings, describe_error
 from pydantic import ValidationError
 
@@ -89,6 +90,36 @@ def test_default_model_must_be_a_configured_alias(env):
     assert error_line() == (
         "CEREBRUM_DEFAULT_MODEL: 'gpt4' is not one of the aliases in CEREBRUM_MODELS (qwen_7b)"
     )
+
+
+def test_model_specs_carry_the_prompt_profile_and_default_backends(env):
+    fim = {"prefix": "<P>", "suffix": "<S>", "middle": "<M>", "file_separator": "<F>"}
+    models = [
+        {"alias": "a", "model": "m-a", "context_size": 2048, "format": "fim", "fim": fim},
+        {"alias": "b", "model": "m-b", "backends": ["http://b:9000/"]},
+    ]
+    env.setenv("CEREBRUM_MODELS", json.dumps(models))
+    env.setenv("CEREBRUM_BACKENDS", "http://x:8080/")
+    first, second = Settings().model_specs()
+    assert (first.alias, first.model, first.backends) == ("a", "m-a", ("http://x:8080",))
+    assert first.profile == ModelProfile(2048, "fim", FimTokens("<P>", "<S>", "<M>", "<F>"))
+    assert second.backends == ("http://b:9000",)
+    assert second.profile == ModelProfile(4096, "completion")
+
+
+@pytest.mark.parametrize(
+    ("fim", "expected"),
+    [
+        ({"prefix": "", "suffix": "<S>", "middle": "<M>"}, "FIM token 'prefix'"),
+        ({"prefix": "<P>", "suffix": "<S>", "middle": "<M>", "extra": "x"}, "fim.extra"),
+    ],
+)
+def test_fim_tokens_are_validated_once(env, fim, expected):
+    models = [{"alias": "a", "model": "m", "format": "fim", "fim": fim}]
+    env.setenv("CEREBRUM_MODELS", json.dumps(models))
+    line = error_line()
+    assert line.startswith("CEREBRUM_MODELS[0.fim")
+    assert expected in line
 
 
 def test_fim_format_requires_fim_tokens(env):

@@ -12,10 +12,12 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from cerebrum import logs
@@ -24,13 +26,7 @@ from cerebrum.core.errors import CerebrumError
 from cerebrum.core.generation import Chunk, Generation
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
-from cerebrum.retrieval import (
-    FimTokens,
-    ModelProfile,
-    PromptPlan,
-    PromptRequest,
-    build_prompt,
-)
+from cerebrum.retrieval import Deadline, ModelProfile, PromptPlan, PromptRequest, build_prompt
 
 log = logging.getLogger("cerebrum.generation")
 
@@ -74,10 +70,13 @@ async def plan(
     temperature: float | None = None,
     stop: Sequence[str] = (),
     sampling: Mapping[str, Any] | None = None,
+    request: Request | None = None,
 ) -> Job:
+    """Resolve the model and build the prompt; with `request`, a client that leaves while a
+    large prompt is being built stops that work (and gets 499)."""
     spec = svc.registry.resolve(model)
     logs.annotate(model=spec.alias)
-    built = await _build(prompt, _profile(spec))
+    built = await _build(svc, prompt, spec.profile, request)
     svc.router.check(spec.backends)
     messages = built.messages
     generation = Generation(
@@ -167,20 +166,27 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T | None:
     return outcome[0] if outcome else None
 
 
-async def _build(prompt: PromptRequest, profile: ModelProfile) -> PromptPlan:
-    """Assemble the prompt; a large request is assembled in a worker thread, so that tens of
-    milliseconds of chunking and ranking do not stall the other streams."""
+async def _build(
+    svc: Services, prompt: PromptRequest, profile: ModelProfile, request: Request | None
+) -> PromptPlan:
+    """Assemble the prompt within CEREBRUM_PIPELINE_TIMEOUT, with the app's pipeline cache.
+
+    A large request is assembled in a worker thread, so that its chunking and ranking do not
+    stall the other streams; if the client leaves (or this task is cancelled) meanwhile, the
+    deadline is cancelled and the worker stops at its next check.
+    """
+    deadline = Deadline(svc.settings.pipeline_timeout)
+    work = partial(build_prompt, prompt, profile, cache=svc.pipeline_cache, deadline=deadline)
     size = len(prompt.prompt) + sum(len(snippet.text) for snippet in prompt.context)
     size += sum(len(message.content) for message in prompt.history) + len(prompt.suffix or "")
     if size < _INLINE_PROMPT_CHARS:
-        return build_prompt(prompt, profile)
-    return await anyio.to_thread.run_sync(build_prompt, prompt, profile)
-
-
-def _profile(spec: ModelSpec) -> ModelProfile:
-    fim = (
-        FimTokens(spec.fim.prefix, spec.fim.suffix, spec.fim.middle, spec.fim.file_separator)
-        if spec.fim is not None
-        else None
-    )
-    return ModelProfile(context_size=spec.context_size, format=spec.format, fim=fim)
+        return work()
+    in_thread = anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    try:
+        built = await (in_thread if request is None else until_disconnect(request, in_thread))
+    finally:
+        deadline.cancel()  # no-op once the work is done; stops it if this task was cancelled
+    if built is None:
+        log.info("client left while its prompt was built")
+        raise HTTPException(499, "client closed the request")
+    return built

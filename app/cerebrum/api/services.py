@@ -1,8 +1,8 @@
-"""The parts a request needs (registry, router, limiter, stats), built once from the settings."""
+"""The parts a request needs (registry, router, limiter, stats, the prompt pipeline's cache),
+built once from the settings."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,11 +13,13 @@ from starlette.requests import Request
 
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.limiter import Limiter
-from cerebrum.core.registry import FimTokens, ModelSpec, Registry
+from cerebrum.core.registry import Registry
 from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.transport import LeanTransport
 from cerebrum.core.vps_client import VpsClient
+from cerebrum.retrieval import PipelineCache
+from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
 
 
@@ -29,7 +31,7 @@ class Services:
     router: Router
     limiter: Limiter
     stats: Stats
-    started_at: float
+    pipeline_cache: PipelineCache
 
     @classmethod
     def build(
@@ -37,7 +39,7 @@ class Services:
     ) -> Services:
         """Wire everything from the settings; ``transport`` replaces the network in tests."""
         http = _http_client(settings, transport)
-        registry = _registry(settings)
+        registry = Registry(settings.model_specs(), settings.default_alias)
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         backends = [
             Backend(
@@ -58,7 +60,8 @@ class Services:
             settings.queue_timeout,
             retry_after=settings.shed_retry_after,
         )
-        return cls(settings, http, registry, router, limiter, Stats(), time.time())
+        pipeline_cache = PipelineCache(settings.pipeline_cache_mb * MB)
+        return cls(settings, http, registry, router, limiter, Stats(), pipeline_cache)
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -104,30 +107,3 @@ def _http_client(
         trust_env=False,
         transport=transport,
     )
-
-
-def _registry(settings: Settings) -> Registry:
-    everywhere = tuple(str(url).rstrip("/") for url in settings.backends)
-    specs = []
-    for model in settings.models:
-        backends = (
-            tuple(str(url).rstrip("/") for url in model.backends) if model.backends else everywhere
-        )
-        fim = (
-            FimTokens(
-                model.fim.prefix, model.fim.suffix, model.fim.middle, model.fim.file_separator
-            )
-            if model.fim
-            else None
-        )
-        specs.append(
-            ModelSpec(
-                alias=model.alias,
-                model=model.model,
-                context_size=model.context_size,
-                format=model.format,
-                backends=backends,
-                fim=fim,
-            )
-        )
-    return Registry(specs, settings.default_alias)

@@ -1,32 +1,23 @@
-"""Model registry: alias → backend model id, context size, prompt format, FIM tokens, backends."""
+"""Model registry: the alias a client sends → backend model id, backends, prompt profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 from cerebrum.core.errors import UnknownModelError
-
-Format = Literal["completion", "chat", "fim"]
-
-
-@dataclass(frozen=True, slots=True)
-class FimTokens:
-    prefix: str
-    suffix: str
-    middle: str
-    file_separator: str | None = None
+from cerebrum.retrieval.request import ModelProfile
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
+    """One configured model: how clients name it, how backends name it, who serves it, and
+    its prompt side (``profile``: context size, format, FIM tokens) for the pipeline."""
+
     alias: str
-    model: str
-    context_size: int
-    format: Format
-    backends: tuple[str, ...]
-    fim: FimTokens | None = None
+    model: str  # the backend's model id
+    backends: tuple[str, ...]  # base URLs without a trailing slash
+    profile: ModelProfile
 
 
 class Registry:

@@ -80,7 +80,6 @@ class Stats:
         self.requests_total = 0
         self.failed_total = 0
         self.cancelled_total = 0
-        self.in_flight = 0
         self.tokens_total = 0
         self.errors: dict[str, int] = {}
         self.models: dict[str, ModelCounts] = {}
@@ -97,7 +96,6 @@ class Stats:
     def begin(self, model: str) -> Tracker:
         """Count a generation request for ``model``; the tracker records how it went."""
         self.requests_total += 1
-        self.in_flight += 1
         self.models.setdefault(model, ModelCounts()).requests += 1
         return Tracker(self, model)
 
@@ -146,7 +144,6 @@ class Tracker:
             return
         self._finished = True
         stats = self._stats
-        stats.in_flight -= 1
         if cancelled:
             stats.cancelled_total += 1
             return

@@ -2,10 +2,13 @@
 
 Public API (the orchestrator's routes use only these names):
 
-    build_prompt(request: PromptRequest, profile: ModelProfile) -> PromptPlan
-    PromptRequest, ModelProfile, PromptPlan, Snippet, Message, FimTokens, PromptTooLarge
+    build_prompt(request, profile, *, cache=None, deadline=None) -> PromptPlan
+    PromptRequest, ModelProfile, PromptPlan, Snippet, Message, FimTokens, PromptFormat,
+    PromptTooLarge, PipelineCache (the app's, bounded in bytes), Deadline, PipelineCancelled
 """
 
+from cerebrum.retrieval.cache import PipelineCache
+from cerebrum.retrieval.deadline import Deadline, PipelineCancelled
 from cerebrum.retrieval.pipeline import build_prompt
 from cerebrum.retrieval.plan import ChunkReport, PromptPlan, PromptTooLarge
 from cerebrum.retrieval.request import (
@@ -20,9 +23,12 @@ from cerebrum.retrieval.tokens import estimate_tokens
 
 __all__ = [
     "ChunkReport",
+    "Deadline",
     "FimTokens",
     "Message",
     "ModelProfile",
+    "PipelineCache",
+    "PipelineCancelled",
     "PromptFormat",
     "PromptPlan",
     "PromptRequest",

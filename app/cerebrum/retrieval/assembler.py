@@ -26,7 +26,7 @@ from cerebrum.retrieval.languages import comment_syntax
 from cerebrum.retrieval.plan import PromptTooLarge
 from cerebrum.retrieval.ranker import Ranked
 from cerebrum.retrieval.request import FimTokens, Message, ModelProfile
-from cerebrum.retrieval.tokens import estimate_floor, estimate_tokens
+from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
 TURN_OVERHEAD = 8  # tokens a chat template adds around one message (role, start/end marks)
 MIN_SECTION_TOKENS = 8  # below this much room left, stop trying further chunks
@@ -57,6 +57,31 @@ def budget_of(profile: ModelProfile, max_tokens: int) -> int:
     return profile.context_size - max_tokens - profile.margin_tokens
 
 
+def check_fits(
+    prompt: str,
+    profile: ModelProfile,
+    max_tokens: int,
+    history: Sequence[Message] = (),
+    count: TokenCounter | None = None,
+) -> int:
+    """The tokens every prompt for this request costs, whatever its context (the prompt, the
+    FIM tokens, or the user turn and the client's system turns); PromptTooLarge if they alone
+    exceed the budget. Cheap (one estimate), so build_prompt runs it before any other stage."""
+    count = count or TokenCounter()
+    budget = budget_of(profile, max_tokens)
+    if profile.format == "chat":
+        system_text = _system_text(history)
+        fixed = _message_cost(Message("user", prompt), count) + (
+            _message_cost(Message("system", system_text), count) if system_text else 0
+        )
+    else:
+        fim = profile.fim if profile.format == "fim" else None
+        fixed = count(prompt) + (_fim_cost(fim, count) if fim else 0)
+    if fixed > budget:
+        raise PromptTooLarge(fixed, budget, max_tokens, profile.context_size)
+    return fixed
+
+
 def assemble(
     prompt: str,
     ranked: Sequence[Ranked],
@@ -65,12 +90,15 @@ def assemble(
     language: str | None = None,
     suffix: str | None = None,
     history: Sequence[Message] = (),
+    count: TokenCounter | None = None,
 ) -> Assembly:
     """The prompt for `profile`, holding as many of the ranked chunks (best first) as fit."""
+    count = count or TokenCounter()
     budget = budget_of(profile, max_tokens)
+    fixed = check_fits(prompt, profile, max_tokens, history, count)
     if profile.format == "chat":
-        return _assemble_chat(prompt, ranked, profile, max_tokens, budget, language, history)
-    return _assemble_text(prompt, ranked, profile, max_tokens, budget, language, suffix)
+        return _assemble_chat(prompt, ranked, budget, fixed, language, history, count)
+    return _assemble_text(prompt, ranked, profile, budget, fixed, language, suffix, count)
 
 
 # --- completion and FIM -----------------------------------------------------------------
@@ -80,27 +108,25 @@ def _assemble_text(
     prompt: str,
     ranked: Sequence[Ranked],
     profile: ModelProfile,
-    max_tokens: int,
     budget: int,
+    prompt_cost: int,
     language: str | None,
     suffix: str | None,
+    count: TokenCounter,
 ) -> Assembly:
     fim = profile.fim if profile.format == "fim" else None
-    prompt_cost = estimate_tokens(prompt) + (_fim_cost(fim) if fim else 0)
-    if prompt_cost > budget:
-        raise PromptTooLarge(prompt_cost, budget, max_tokens, profile.context_size)
     suffix_text, suffix_truncated = "", False
     if fim and suffix:
-        suffix_text = _fit_suffix(suffix, budget - prompt_cost)
+        suffix_text = _fit_suffix(suffix, budget - prompt_cost, count)
         suffix_truncated = suffix_text != suffix
-    base = prompt_cost + estimate_tokens(suffix_text)
+    base = prompt_cost + count(suffix_text)
 
     def section(chunk: Ranked) -> str:
         if fim and fim.file_separator:
             return _file_block(fim.file_separator, chunk)
         return _commented_section(chunk, language)
 
-    used, over = _fill(ranked, section, budget - base)
+    used, over = _fill(ranked, section, budget - base, count)
     while True:
         sections = "".join(section(r) for r in reversed(used))
         if fim is None:
@@ -109,7 +135,7 @@ def _assemble_text(
             text = f"{sections}{fim.prefix}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
         else:
             text = f"{fim.prefix}{sections}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
-        tokens = estimate_tokens(text)
+        tokens = count(text)
         if tokens <= budget or not used:
             break
         over.insert(0, used.pop())  # cannot happen with an additive estimate; stay safe
@@ -124,19 +150,19 @@ def _assemble_text(
     )
 
 
-def _fim_cost(fim: FimTokens) -> int:
-    return estimate_tokens(fim.prefix) + estimate_tokens(fim.suffix) + estimate_tokens(fim.middle)
+def _fim_cost(fim: FimTokens, count: TokenCounter) -> int:
+    return count(fim.prefix) + count(fim.suffix) + count(fim.middle)
 
 
-def _fit_suffix(suffix: str, room: int) -> str:
+def _fit_suffix(suffix: str, room: int, count: TokenCounter) -> str:
     """The longest start of the suffix (whole lines where possible) that fits `room`."""
-    if estimate_tokens(suffix) <= room:
+    if count(suffix) <= room:
         return suffix
     lines = suffix.splitlines(keepends=True)
     low, high = 0, len(lines)  # binary search the number of lines kept
     while low < high:
         middle = (low + high + 1) // 2
-        if estimate_tokens("".join(lines[:middle])) <= room:
+        if count("".join(lines[:middle])) <= room:
             low = middle
         else:
             high = middle - 1
@@ -158,45 +184,46 @@ def _file_block(separator: str, ranked: Ranked) -> str:
 # --- chat -------------------------------------------------------------------------------
 
 
+def _system_text(history: Sequence[Message]) -> str:
+    return "\n\n".join(m.content for m in history if m.role == "system")
+
+
 def _assemble_chat(
     prompt: str,
     ranked: Sequence[Ranked],
-    profile: ModelProfile,
-    max_tokens: int,
     budget: int,
+    fixed: int,
     language: str | None,
     history: Sequence[Message],
+    count: TokenCounter,
 ) -> Assembly:
-    system_text = "\n\n".join(m.content for m in history if m.role == "system")
+    system_text = _system_text(history)
     turns = [m for m in history if m.role != "system"]
     user = Message("user", prompt)
-    fixed = _message_cost(user) + (
-        _message_cost(Message("system", system_text)) if system_text else 0
-    )
-    if fixed > budget:
-        raise PromptTooLarge(fixed, budget, max_tokens, profile.context_size)
-    turn_costs = [_message_cost(m) for m in turns]
+    turn_costs = [_message_cost(m, count) for m in turns]
     dropped = 0
-    while fixed + sum(turn_costs[dropped:]) > budget or (
+    remaining = sum(turn_costs)  # of turns[dropped:]
+    while fixed + remaining > budget or (
         0 < dropped < len(turns) and turns[dropped].role != "user"
     ):
-        dropped += 1  # the oldest turn goes first; a cut history then starts with a user turn
+        remaining -= turn_costs[dropped]  # the oldest turn goes first; a cut history then
+        dropped += 1  # starts with a user turn
     kept_turns = turns[dropped:]
-    base = fixed + sum(turn_costs[dropped:])
+    base = fixed + remaining
     # Context goes into the system message: its intro, and either the blank line after the
     # client's system text or a system turn of its own, are paid for with the first chunk.
-    joint = estimate_tokens("\n\n") if system_text else TURN_OVERHEAD
-    wrapper = estimate_tokens(CHAT_CONTEXT_INTRO) + joint
+    joint = count("\n\n") if system_text else TURN_OVERHEAD
+    wrapper = count(CHAT_CONTEXT_INTRO) + joint
 
     def section(chunk: Ranked) -> str:
         return _fenced_section(chunk, language)
 
-    used, over = _fill(ranked, section, budget - base - wrapper)
+    used, over = _fill(ranked, section, budget - base - wrapper, count)
     while True:
         messages = _chat_messages(
             system_text, [section(r) for r in reversed(used)], kept_turns, user
         )
-        tokens = sum(_message_cost(m) for m in messages)
+        tokens = sum(_message_cost(m, count) for m in messages)
         if tokens <= budget or not used:
             break
         over.insert(0, used.pop())
@@ -228,15 +255,15 @@ def _fenced_section(ranked: Ranked, language: str | None) -> str:
     return f"{where}:\n{fence}{chunk.language or language or ''}\n{chunk.text}\n{fence}\n\n"
 
 
-def _message_cost(message: Message) -> int:
-    return estimate_tokens(message.content) + TURN_OVERHEAD
+def _message_cost(message: Message, count: TokenCounter) -> int:
+    return count(message.content) + TURN_OVERHEAD
 
 
 # --- filling ----------------------------------------------------------------------------
 
 
 def _fill(
-    ranked: Sequence[Ranked], section: _Section, room: int
+    ranked: Sequence[Ranked], section: _Section, room: int, count: TokenCounter
 ) -> tuple[list[Ranked], list[Ranked]]:
     """Greedy by rank: take each chunk whose section still fits the room left; give up
     after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway)."""
@@ -248,7 +275,7 @@ def _fill(
             over.extend(ranked[position:])
             break
         text = section(candidate)
-        if estimate_floor(text) > room or (cost := estimate_tokens(text)) > room:
+        if estimate_floor(text) > room or (cost := count(text)) > room:
             over.append(candidate)
             misses += 1
             continue

@@ -4,8 +4,12 @@ Python splits at top-level definitions (by indentation, tolerant of half-written
 `ast`), brace languages at top-level `{...}` blocks, other text at blank lines; pieces
 smaller than `min_lines` are packed together, and pieces longer than `max_lines` are split
 again one level deeper (a class at its methods), then into overlapping line windows.
-The chunks of recently seen snippets are cached (editors send the same files again and
-again), bounded by CACHE_BYTES of snippet text.
+The chunks of recently seen snippets are kept in the request's `CacheSession` (editors
+send the same files again and again).
+
+Linear in the text: every scan is a single pass (the strings-and-comments pattern consumes
+whatever it starts: an unclosed string or comment runs to the end of its line), and the
+splitter goes deeper at most MAX_DEPTH levels before it falls back to line windows.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import not_, sub
+from typing import cast
 
-from cerebrum.retrieval._lru import LruCache
+from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
+from cerebrum.retrieval.deadline import Deadline
 from cerebrum.retrieval.languages import block_style, language_of_path
 from cerebrum.retrieval.request import Snippet
 
 MAX_LINES = 40
 MIN_LINES = 8
 OVERLAP_LINES = 4
-CACHE_BYTES = 4 << 20  # snippet text whose chunks are kept between requests
+MAX_DEPTH = 8  # nested levels the splitter descends before it cuts line windows
 
 # (lines, levels, start, end, level) -> line numbers where a new piece starts
 _Boundaries = Callable[[Sequence[str], Sequence[int], int, int, int], list[int]]
@@ -52,27 +58,42 @@ def chunk_snippets(
     max_lines: int = MAX_LINES,
     min_lines: int = MIN_LINES,
     overlap: int = OVERLAP_LINES,
+    *,
+    cache: CacheSession | None = None,
+    deadline: Deadline | None = None,
 ) -> list[Chunk]:
     """Chunks of every snippet, in request order; `language` applies to snippets without a
-    recognisable file extension (editor buffers)."""
+    recognisable file extension (editor buffers). The deadline is checked per snippet."""
+    cache = cache or detached()
     chunks: list[Chunk] = []
     for index, snippet in enumerate(snippets):
+        if deadline is not None:
+            deadline.check()
         snippet_language = language_of_path(snippet.path) or language
-        key = (snippet.text, snippet.path, snippet_language, max_lines, min_lines, overlap)
-        cached = _cache.get(key)
-        if cached is None:
-            cached = _chunk_one(snippet, index, snippet_language, max_lines, min_lines, overlap)
-            _cache.put(key, cached, len(snippet.text))
-        if cached and cached[0].snippet_index != index:
-            cached = tuple(_with_index(chunk, index) for chunk in cached)
-            _cache.put(key, cached, len(snippet.text))
+        key = (
+            "chunks",
+            snippet.text,
+            snippet.path,
+            snippet_language,
+            max_lines,
+            min_lines,
+            overlap,
+        )
+        cached = cast("tuple[Chunk, ...] | None", cache.get(key))
+        if cached is None or (cached and cached[0].snippet_index != index):
+            if cached is None:
+                cached = _chunk_one(snippet, index, snippet_language, max_lines, min_lines, overlap)
+            else:
+                cached = tuple(_with_index(chunk, index) for chunk in cached)
+            cache.put(key, cached, _size_of(snippet.text, cached))
         chunks.extend(cached)
     return chunks
 
 
-def clear_cache() -> None:
-    """Forget the chunks of the snippets seen so far."""
-    _cache.clear()
+def _size_of(text: str, chunks: tuple[Chunk, ...]) -> int:
+    """Accounted bytes of a snippet's cache entry: its text (the key) and its chunks."""
+    held = sum(len(chunk.text) + len(chunk.normalized) for chunk in chunks)
+    return len(text) + held + ITEM_OVERHEAD * 4 * len(chunks)
 
 
 def _with_index(chunk: Chunk, index: int) -> Chunk:
@@ -114,10 +135,6 @@ def _chunk_one(
             )
         )
     return tuple(chunks)
-
-
-_CacheKey = tuple[str, str | None, str | None, int, int, int]
-_cache: LruCache[_CacheKey, tuple[Chunk, ...]] = LruCache(CACHE_BYTES)
 
 
 def normalize(text: str) -> str:
@@ -178,8 +195,11 @@ class _Splitter:
     overlap: int
     out: list[tuple[int, int]]
 
-    def __call__(self, start: int, end: int, level: int, cuts: list[int] | None = None) -> None:
-        """Split lines[start:end] at `level`; go one level deeper into oversized pieces."""
+    def __call__(
+        self, start: int, end: int, level: int, cuts: list[int] | None = None, depth: int = 0
+    ) -> None:
+        """Split lines[start:end] at `level`; go one level deeper into oversized pieces, at
+        most MAX_DEPTH levels (each level costs one pass over its lines)."""
         if cuts is None:
             cuts = self.boundaries(self.stripped, self.levels, start, end, level)
         for piece_start, piece_end in _pack([*cuts, end], start, self.max_lines, self.min_lines):
@@ -189,14 +209,18 @@ class _Splitter:
             if piece_end - piece_start <= self.max_lines + self.min_lines:
                 self.out.append((piece_start, piece_end))
                 continue
-            deeper = _body_level(self.levels, piece_start, piece_end, level)
+            deeper = (
+                _body_level(self.levels, piece_start, piece_end, level)
+                if depth < MAX_DEPTH
+                else None
+            )
             inner = (
                 self.boundaries(self.stripped, self.levels, piece_start, piece_end, deeper)
                 if deeper is not None
                 else []
             )
             if deeper is not None and inner:
-                self(piece_start, piece_end, deeper, inner)
+                self(piece_start, piece_end, deeper, inner, depth + 1)
             else:
                 self.out.extend(
                     _windows(self.stripped, piece_start, piece_end, self.max_lines, self.overlap)
@@ -339,7 +363,42 @@ def _python_boundaries(
 
 # --- braces and blank lines -------------------------------------------------------------
 
-_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//.*|/\*.*?\*/|/\*.*')
+
+def _strings_and_comments(unclosed: str) -> re.Pattern[str]:
+    """Strings, character literals and comments on one line, for quotes not in `unclosed`.
+
+    Every alternative is possessive, and a quote that no later quote closes is matched with
+    the rest of its line (groups 1 and 2): one failed scan instead of one per later quote.
+    """
+    parts = [rf"{q}(?:[^{q}\\]++|\\.)*+{q}" for q in "\"'" if q not in unclosed]
+    parts += [r"//.*+", r"/\*(?:[^*]++|\*(?!/))*+(?:\*/)?"]
+    still_open = "".join(q for q in "\"'" if q not in unclosed)
+    if still_open:
+        parts.append(rf"([{still_open}])(.*+)")
+    return re.compile("|".join(parts))
+
+
+# keyed by the quotes known to be unclosed on the rest of the line, sorted
+_STRINGS_AND_COMMENTS = {key: _strings_and_comments(key) for key in ("", '"', "'", "\"'")}
+
+
+def code_of_line(line: str, unclosed: str = "") -> str:
+    """The line without its strings and comments, in one pass (linear in the line).
+
+    A quote that is not closed on the line is plain text, as is any later quote of the same
+    kind (none of them can close either); strings of the other kind and comments after it
+    are still removed.
+    """
+
+    pattern = _STRINGS_AND_COMMENTS[unclosed]
+    parts = pattern.split(line)  # text, (quote, rest) per match, ..., text
+    if pattern.groups and len(parts) > 1 and parts[-3] is not None:
+        quote, rest = parts[-3], parts[-2]  # an unclosed quote took the rest of the line
+        kept = "".join(filter(None, parts[:-3]))
+        return kept + quote + code_of_line(rest, "".join(sorted(unclosed + quote)))
+    return "".join(filter(None, parts))
+
+
 _BLOCK_CONTINUATION = re.compile(r"[)\]}]|else\b|catch\b|finally\b|except\b|while\b")
 
 
@@ -353,7 +412,7 @@ def _brace_levels(lines: Sequence[str]) -> list[int]:
         filled = number + 1
         line = lines[number]
         if '"' in line or "'" in line or "/" in line:
-            line = _STRINGS_AND_COMMENTS.sub("", line)
+            line = code_of_line(line)
         depth = max(0, depth + line.count("{") - line.count("}"))
     levels[filled:] = [depth] * (len(lines) - filled)
     return levels

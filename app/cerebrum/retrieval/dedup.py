@@ -27,13 +27,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import cast
 
-from cerebrum.retrieval._lru import LruCache
+from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
 from cerebrum.retrieval.chunker import Chunk
+from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
 
 SIMILARITY = 0.9
 MAX_POSTINGS = 256
-LINES_CACHE_CHUNKS = 4096  # chunks whose line sets are kept between requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +57,16 @@ def deduplicate(
     prompt: str = "",
     similarity: float = SIMILARITY,
     max_postings: int = MAX_POSTINGS,
+    *,
+    cache: CacheSession | None = None,
+    deadline: Deadline | None = None,
 ) -> Deduplicated:
     """Split chunks into the ones worth keeping and the ones that repeat the prompt or
-    each other; the most recent of a group of duplicates is kept."""
+    each other; the most recent of a group of duplicates is kept. The deadline is checked
+    every CHECK_EVERY chunks."""
+    cache = cache or detached()
     prompt_lines = _line_set(prompt)
-    sets = [_lines_of(chunk) for chunk in chunks]
+    sets = [_lines_of(chunk, cache) for chunk in chunks]
     frequency = Counter(chain.from_iterable(sets))
     repeated = {line for line, count in frequency.items() if count > 1}
     rank: dict[str, int] | None = None  # the global order, built when first needed
@@ -70,6 +76,8 @@ def deduplicate(
     kept: list[int] = []
     dropped: list[Dropped] = []
     for position in range(len(chunks) - 1, -1, -1):
+        if deadline is not None and position % CHECK_EVERY == 0:
+            deadline.check()
         chunk, lines = chunks[position], sets[position]
         if _mostly_in(lines, prompt_lines, similarity):
             dropped.append(Dropped(chunk, "in-prompt"))
@@ -109,20 +117,13 @@ def line_similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b))
 
 
-def clear_cache() -> None:
-    """Forget the line sets of the chunks seen so far."""
-    _lines.clear()
-
-
-_lines: LruCache[str, frozenset[str]] = LruCache(LINES_CACHE_CHUNKS)
-
-
-def _lines_of(chunk: Chunk) -> frozenset[str]:
+def _lines_of(chunk: Chunk, cache: CacheSession) -> frozenset[str]:
     """The chunk's distinct normalised lines; cached by chunk id."""
-    lines = _lines.get(chunk.id)
+    key = ("lines", chunk.id)
+    lines = cast("frozenset[str] | None", cache.get(key))
     if lines is None:
         lines = frozenset(chunk.normalized.split("\n")) if chunk.normalized else frozenset()
-        _lines.put(chunk.id, lines)
+        cache.put(key, lines, len(chunk.normalized) + ITEM_OVERHEAD * len(lines))
     return lines
 
 

@@ -1,4 +1,12 @@
-"""Read the request: which language, what the user wants (intent), which symbols it is about."""
+"""Read the request: which language, what the user wants (intent), which symbols it is about.
+
+Linear in the prompt: a long prompt is read in bounded windows (its head and its tail), at
+most CUE_SNIPPETS context snippets are searched for language cues, and every pattern below
+scans each character a bounded number of times: possessive quantifiers (`*+`, `++`) where
+a pattern could otherwise backtrack, a word-start guard (`(?<![A-Za-z0-9_])`) before a
+pattern that begins with an identifier, and runs that stop at the next opener (`[^<>\n]`)
+where a pattern looks ahead for a closer. tests/unit/test_retrieval_linearity.py keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,8 @@ Intent = Literal["complete", "generate", "explain", "fix"]
 MAX_SYMBOLS = 32
 WINDOW_CHARS = 8000  # a long prompt is read in its last 8000 characters (nearest the cursor)
 HEAD_CHARS = 2000  # ... and its first 2000 (where instructions go)
+CUE_SNIPPETS = 2  # unnamed snippets (most recent first) searched for language cues
+CUE_CHARS = 4000  # ... in their last 4000 characters, as the prompt's code
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +143,19 @@ _SHEBANG_PROGRAMS = {
 _CUES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
     (lang, re.compile(pattern, re.MULTILINE), weight)
     for lang, pattern, weight in (
-        ("python", r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\([^)\n]*\)?[^{\n]*:?[ \t]*$", 3),
-        ("python", r"^[ \t]*class[ \t]+\w+(?:\([^)\n]*\))?[ \t]*:", 3),
-        ("python", r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+\w+[ \t]*(?:,[ \t]*\w+)*$", 2),
-        ("python", r"^[ \t]*(?:for|while|if|elif|with|try|else)\b[^{};\n]*:[ \t]*$", 2),
-        ("python", r"\bself\.\w|\belif\b|__\w+__|\bNone\b|:\s*$", 1),
-        ("rust", r"\b(?:pub[ \t]+)?fn[ \t]+\w+", 3),
-        ("rust", r"\blet[ \t]+mut\b|\bimpl\b|\w+!\(|&str\b|\bVec<|^use[ \t]+\w+::", 2),
-        ("go", r"\bfunc[ \t]+(?:\([^)]*\)[ \t]*)?\w*\(", 3),
-        ("go", r"^package[ \t]+\w+[ \t]*$|:=|\bfmt\.\w+|\bchan\b", 2),
+        ("python", r"^[ \t]*+(?:async[ \t]++)?def[ \t]++\w++[ \t]*+\([^)\n]*+\)?[^{\n]*+$", 3),
+        ("python", r"^[ \t]*+class[ \t]++\w++(?:\([^)\n]*+\))?[ \t]*+:", 3),
+        (
+            "python",
+            r"^[ \t]*+(?:from[ \t]++[\w.]++[ \t]++)?import[ \t]++\w++[ \t]*+(?:,[ \t]*+\w++)*+$",
+            2,
+        ),
+        ("python", r"^[ \t]*+(?:for|while|if|elif|with|try|else)\b[^{};\n]*:[ \t]*+$", 2),
+        ("python", r"\bself\.\w|\belif\b|\b__(?!_)\w{1,64}?__\b|\bNone\b|:[ \t\r\f\v]*+$", 1),
+        ("rust", r"\b(?:pub[ \t]++)?fn[ \t]++\w", 3),
+        ("rust", r"\blet[ \t]++mut\b|\bimpl\b|\b\w++!\(|&str\b|\bVec<|^use[ \t]++\w++::", 2),
+        ("go", r"\bfunc[ \t]++(?:\([^()\n]*+\)[ \t]*+)?\w*+\(", 3),
+        ("go", r"^package[ \t]++\w++[ \t]*+$|:=|\bfmt\.\w|\bchan\b", 2),
         ("c", r"^#[ \t]*include[ \t]*[<\"]", 3),
         ("c", r"\b(?:printf|malloc|free|sizeof)\(|\bNULL\b|\bint[ \t]+main[ \t]*\(", 2),
         (
@@ -149,21 +163,33 @@ _CUES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
             r"\bstd::|\btemplate[ \t]*<|\bnullptr\b|#include[ \t]*<(?:iostream|vector|string)>",
             4,
         ),
-        ("java", r"\bpublic[ \t]+(?:final[ \t]+)?class\b|\bSystem\.out\.|@Override\b", 4),
-        ("java", r"\bimport[ \t]+java\.|\bpublic[ \t]+static[ \t]+void[ \t]+main\b", 4),
-        ("javascript", r"\bfunction\b|\bconst[ \t]+\w+[ \t]*=|\blet[ \t]+\w+[ \t]*=|=>", 2),
+        ("java", r"\bpublic[ \t]++(?:final[ \t]++)?class\b|\bSystem\.out\.|@Override\b", 4),
+        ("java", r"\bimport[ \t]++java\.|\bpublic[ \t]++static[ \t]++void[ \t]++main\b", 4),
+        ("javascript", r"\bfunction\b|\bconst[ \t]++\w++[ \t]*+=|\blet[ \t]++\w++[ \t]*+=|=>", 2),
         ("javascript", r"\bconsole\.log\(|\brequire\(|\bmodule\.exports\b|\bdocument\.", 3),
-        ("typescript", r":[ \t]*(?:string|number|boolean|void)\b|\binterface[ \t]+\w+[ \t]*\{", 3),
-        ("csharp", r"\busing[ \t]+System\b|\bConsole\.Write|\bnamespace[ \t]+[\w.]+[ \t]*\{?$", 4),
-        ("shell", r"^[ \t]*(?:echo|export|fi|done|esac)\b|\$\{\w+\}|\bif[ \t]+\[", 2),
+        (
+            "typescript",
+            r":[ \t]*+(?:string|number|boolean|void)\b|\binterface[ \t]++\w++[ \t]*+\{",
+            3,
+        ),
+        (
+            "csharp",
+            r"\busing[ \t]++System\b|\bConsole\.Write|\bnamespace[ \t]++[\w.]++[ \t]*+\{?$",
+            4,
+        ),
+        ("shell", r"^[ \t]*+(?:echo|export|fi|done|esac)\b|\$\{\w++\}|\bif[ \t]++\[", 2),
         (
             "sql",
             r"(?i)\bselect\b[\s\S]{1,200}?\bfrom\b|\bcreate[ \t]+table\b|\binsert[ \t]+into\b",
             4,
         ),
         ("php", r"<\?php|\$this->", 5),
-        ("ruby", r"^[ \t]*def[ \t]+\w+[!?]?(?:[ \t]*\([^)]*\))?[ \t]*$|\bputs[ \t]|^[ \t]*end$", 2),
-        ("html", r"<(?:html|div|body|span|head|p)\b[^>]*>", 3),
+        (
+            "ruby",
+            r"^[ \t]*+def[ \t]++\w++[!?]?(?:[ \t]*+\([^)\n]*+\))?[ \t]*+$|\bputs[ \t]|^[ \t]*+end$",
+            2,
+        ),
+        ("html", r"<(?:html|div|body|span|head|p)\b[^<>\n]*+>", 3),
     )
 )
 _MIN_CUE_SCORE = 2
@@ -193,15 +219,15 @@ def detect_language(
     language = _language_of_paths(path for path, _ in context)
     if language:
         return language
-    language = _language_of_cues(parts.code[-WINDOW_CHARS:])
+    language = _language_of_cues(parts.code[-CUE_CHARS:])
     if language:
         return language
     # Last resort: the cues of the most recent unnamed snippets (editor buffers).
-    for path, text in reversed(context):
-        if path is None:
-            language = _language_of_cues(text[-WINDOW_CHARS:])
-            if language:
-                return language
+    unnamed = [text for path, text in reversed(context) if path is None]
+    for text in unnamed[:CUE_SNIPPETS]:
+        language = _language_of_cues(text[-CUE_CHARS:])
+        if language:
+            return language
     return None
 
 
@@ -370,9 +396,9 @@ _BACKTICKED = re.compile(r"`([^`\n]{1,120})`")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINED = re.compile(
     r"\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|"
-    r"(?:const|let|var)(?=\s+\w+\s*[:=]))\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:const|let|var)(?=\s++\w++\s*+[:=]))\s++(?:\([^()\n]*+\)\s*+)?([A-Za-z_][A-Za-z0-9_]*+)"
 )
-_CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)\s*+\(")
 _SHAPED = re.compile(r"\b(?:[a-z][a-z0-9]*_[A-Za-z0-9_]+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*)\b")
 _NOT_SYMBOLS = frozenset(
     {

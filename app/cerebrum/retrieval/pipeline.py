@@ -1,36 +1,79 @@
-"""build_prompt: parser -> chunker -> dedup -> ranker -> assembler, with a report of each chunk."""
+"""build_prompt: budget check -> parser -> chunker -> dedup -> ranker -> assembler, with a
+report of each chunk.
+
+What stays true:
+
+- Linear: every stage is linear in the request's size (tests/unit/test_retrieval_linearity.py
+  guards this for each stage and adversarial inputs: one giant line, repeated characters,
+  unbalanced brackets and quotes, long words for each language cue).
+- The prompt alone is checked against the budget first (PromptTooLarge before any work).
+- The deadline is checked between stages and inside the loops over snippets and chunks;
+  past the time budget the context is left out (`PromptPlan.context_skipped`), cancelled
+  raises PipelineCancelled.
+- Caches: read and staged through one session of the app's `PipelineCache`, committed only
+  once the prompt is assembled; a rejected or cancelled request adds nothing.
+"""
 
 from __future__ import annotations
 
-from cerebrum.retrieval import chunker, dedup, ranker
-from cerebrum.retrieval.assembler import assemble
+from cerebrum.retrieval.assembler import assemble, check_fits
+from cerebrum.retrieval.cache import PipelineCache
 from cerebrum.retrieval.chunker import Chunk, chunk_snippets
-from cerebrum.retrieval.dedup import deduplicate
+from cerebrum.retrieval.deadline import Deadline, OutOfTime
+from cerebrum.retrieval.dedup import Dropped, deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
 from cerebrum.retrieval.plan import ChunkReport, PromptPlan
 from cerebrum.retrieval.ranker import Ranked, rank_chunks
 from cerebrum.retrieval.request import ModelProfile, PromptRequest
+from cerebrum.retrieval.tokens import TokenCounter
 
 
-def build_prompt(request: PromptRequest, profile: ModelProfile) -> PromptPlan:
+def build_prompt(
+    request: PromptRequest,
+    profile: ModelProfile,
+    *,
+    cache: PipelineCache | None = None,
+    deadline: Deadline | None = None,
+) -> PromptPlan:
     """The prompt to send for `request` to the model described by `profile`.
 
+    `cache` is the app's PipelineCache (None: nothing is remembered between calls);
+    `deadline` bounds the time spent on the context (None: no limit).
     Raises PromptTooLarge when the prompt (with the client's system turns) alone does not
-    fit context_size - max_tokens - margin_tokens.
+    fit context_size - max_tokens - margin_tokens, PipelineCancelled when the deadline is
+    cancelled.
     """
+    session = PipelineCache(0).session() if cache is None else cache.session()
+    deadline = deadline or Deadline()
+    count = TokenCounter(session)
+    check_fits(request.prompt, profile, request.max_tokens, request.history, count)
     instruction = parse_instruction(
         request.prompt, request.language, [(s.path, s.text) for s in request.context]
     )
-    chunks = chunk_snippets(request.context, instruction.language)
-    unique = deduplicate(chunks, request.prompt)
-    ranked = rank_chunks(
-        unique.kept,
-        request.prompt,
-        instruction.symbols,
-        instruction.language,
-        request.suffix,
-        snippet_count=len(request.context),
-    )
+    ranked: list[Ranked] = []
+    dropped_chunks: list[Dropped] = []
+    skipped = False
+    try:
+        deadline.check()
+        chunks = chunk_snippets(
+            request.context, instruction.language, cache=session, deadline=deadline
+        )
+        deadline.check()
+        unique = deduplicate(chunks, request.prompt, cache=session, deadline=deadline)
+        deadline.check()
+        ranked = rank_chunks(
+            unique.kept,
+            request.prompt,
+            instruction.symbols,
+            instruction.language,
+            request.suffix,
+            snippet_count=len(request.context),
+            cache=session,
+            deadline=deadline,
+        )
+        dropped_chunks = unique.dropped
+    except OutOfTime:
+        ranked, dropped_chunks, skipped = [], [], True
     assembly = assemble(
         request.prompt,
         ranked,
@@ -39,10 +82,12 @@ def build_prompt(request: PromptRequest, profile: ModelProfile) -> PromptPlan:
         language=instruction.language,
         suffix=request.suffix,
         history=request.history,
+        count=count,
     )
+    session.commit()
     dropped = [
         *(_report(r, "budget") for r in assembly.over_budget),
-        *(_report_chunk(d.chunk, d.reason, d.duplicate_of) for d in unique.dropped),
+        *(_report_chunk(d.chunk, d.reason, d.duplicate_of) for d in dropped_chunks),
     ]
     return PromptPlan(
         prompt=assembly.prompt,
@@ -56,15 +101,8 @@ def build_prompt(request: PromptRequest, profile: ModelProfile) -> PromptPlan:
         chunks_dropped=tuple(dropped),
         history_dropped=assembly.history_dropped,
         suffix_truncated=assembly.suffix_truncated,
+        context_skipped=skipped,
     )
-
-
-def clear_caches() -> None:
-    """Forget what was cached about earlier requests' context (chunks, line sets,
-    identifier counts)."""
-    chunker.clear_cache()
-    dedup.clear_cache()
-    ranker.clear_cache()
 
 
 def _report(ranked: Ranked, reason: str | None = None) -> ChunkReport:

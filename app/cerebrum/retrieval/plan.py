@@ -52,6 +52,7 @@ class PromptPlan:
     chunks_dropped: tuple[ChunkReport, ...]
     history_dropped: int = 0  # oldest chat turns left out to fit the budget
     suffix_truncated: bool = False  # "fim": the end of the suffix was cut to fit the budget
+    context_skipped: bool = False  # the time budget ran out: the context was left out
 
     def summary(self, max_dropped: int = 50) -> dict[str, object]:
         """JSON-able account of the plan, for the response and the logs.
@@ -72,6 +73,7 @@ class PromptPlan:
             "budget_tokens": self.budget_tokens,
             "history_dropped": self.history_dropped,
             "suffix_truncated": self.suffix_truncated,
+            "context_skipped": self.context_skipped,
             "chunks_used": len(self.chunks_used),
             "chunks_dropped": len(self.chunks_dropped),
             "dropped_by_reason": reasons,

@@ -9,10 +9,16 @@ score = bm25 + defines + path + recency + language, where
 - path (0.3): the prompt mentions the chunk's file name;
 - recency (0..0.2): later snippets are more recent (editors send the current buffer last);
 - language (0.1): the chunk's language is the request's.
+
+Linear in the request: every scan is one pass over the text, an identifier counts with at
+most MAX_WORD_CHARS characters, and a definition header is looked for within
+MAX_HEADER_CHARS around a symbol. What is learnt about chunks and contexts is kept in the
+request's `CacheSession`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from bisect import bisect_right
@@ -20,9 +26,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, zip_longest
+from typing import cast
 
-from cerebrum.retrieval._lru import LruCache
+from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
 from cerebrum.retrieval.chunker import Chunk
+from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
 
 K1 = 1.2
 B = 0.75
@@ -33,9 +41,8 @@ WEIGHT_LANGUAGE = 0.1
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
-WORDS_CACHE_CHUNKS = 2048  # chunks whose identifier counts are kept between requests
-CONTEXTS_CACHED = 2  # recent requests' whole contexts kept for ranking (see _Context)
-_TERMS_PER_CONTEXT = 4096  # query terms whose identifier searches a context keeps
+MAX_WORD_CHARS = 128  # an identifier is split into terms by its first 128 characters
+MAX_HEADER_CHARS = 256  # a definition's name is this close to its line's start and end
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +61,27 @@ def rank_chunks(
     language: str | None = None,
     suffix: str | None = None,
     snippet_count: int | None = None,
+    *,
+    cache: CacheSession | None = None,
+    deadline: Deadline | None = None,
 ) -> list[Ranked]:
-    """Chunks sorted best first (ties: more recent snippet, then earlier lines)."""
+    """Chunks sorted best first (ties: more recent snippet, then earlier lines). The deadline
+    is checked every CHECK_EVERY chunks."""
     if not chunks:
         return []
-    query = build_query(prompt, symbols, suffix)
-    documents = _documents(chunks, query)
+    cache = cache or detached()
+    query = build_query(prompt, symbols, suffix, cache=cache)
+    documents = _documents(chunks, query, cache, deadline)
     bm25 = _bm25(documents, query)
     best = max(bm25, default=0.0) or 1.0
     snippets = snippet_count or (max(c.snippet_index for c in chunks) + 1)
     mentioned = _mentioned_names(prompt)
     ranked: list[Ranked] = []
-    for chunk, document, relevance in zip(chunks, documents, bm25, strict=True):
+    for position, (chunk, document, relevance) in enumerate(
+        zip(chunks, documents, bm25, strict=True)
+    ):
+        if deadline is not None and position % CHECK_EVERY == 0:
+            deadline.check()
         parts: list[tuple[str, float]] = [("bm25", relevance / best)]
         if document.symbols and _defines(chunk.text, document.symbols):
             parts.append(("defines", WEIGHT_DEFINES))
@@ -94,10 +110,6 @@ _STOPWORD_LIST = """
     str string bool float double char long self this end elif try except catch
 """
 _STOPWORDS = frozenset(_STOPWORD_LIST.split())
-_term_cache: dict[str, tuple[str, ...]] = {}
-_words: LruCache[str, tuple[int, Counter[bytes]]] = LruCache(WORDS_CACHE_CHUNKS)
-_contexts: LruCache[tuple[str, ...], _Context] = LruCache(CONTEXTS_CACHED)
-_TERM_CACHE_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,34 +118,43 @@ class Query:
     symbols: frozenset[str]  # exact identifiers the request is about
 
 
-def build_query(prompt: str, symbols: Sequence[str] = (), suffix: str | None = None) -> Query:
+def build_query(
+    prompt: str,
+    symbols: Sequence[str] = (),
+    suffix: str | None = None,
+    *,
+    cache: CacheSession | None = None,
+) -> Query:
     """Weighted terms: the request's symbols count double; then the identifiers nearest the
     cursor (the end of the prompt, the start of the suffix), up to MAX_QUERY_TERMS in all."""
+    cache = cache or detached()
     weights: dict[str, float] = {}
     for symbol in symbols:
-        for term in terms_of(symbol):
+        for term in terms_of(symbol, cache):
             weights[term] = SYMBOL_WEIGHT
     before = reversed(_identifiers(prompt[-QUERY_TAIL_CHARS:]))
     after = iter(_identifiers(suffix[: QUERY_TAIL_CHARS // 4]) if suffix else ())
     for identifier in chain.from_iterable(zip_longest(before, after, fillvalue="")):
         if len(weights) >= MAX_QUERY_TERMS:
             break
-        for term in terms_of(identifier):
+        for term in terms_of(identifier, cache):
             weights.setdefault(term, 1.0)
     return Query(weights, frozenset(symbols))
 
 
-def terms_of(identifier: str) -> tuple[str, ...]:
+def terms_of(identifier: str, cache: CacheSession | None = None) -> tuple[str, ...]:
     """The lowercased identifier and its snake/camel parts: getHTTPCode -> gethttpcode,
-    get, http, code; stopwords and one-letter parts left out."""
-    terms = _term_cache.get(identifier)
+    get, http, code; stopwords and one-letter parts left out. Only the first MAX_WORD_CHARS
+    characters count (a longer identifier has the terms of that start)."""
+    identifier = identifier[:MAX_WORD_CHARS]
+    key = ("terms", identifier)
+    terms = cast("tuple[str, ...] | None", cache.get(key)) if cache is not None else None
     if terms is None:
         lowered = identifier.lower()
         found = dict.fromkeys([lowered, *(part.lower() for part in _SUBWORD.findall(identifier))])
         terms = tuple(t for t in found if len(t) > 1 and t not in _STOPWORDS and not t.isdigit())
-        if len(_term_cache) >= _TERM_CACHE_LIMIT:
-            _term_cache.clear()
-        _term_cache[identifier] = terms
+        if cache is not None:
+            cache.put(key, terms, 2 * len(identifier) + ITEM_OVERHEAD * (len(terms) + 1))
     return terms
 
 
@@ -152,19 +173,17 @@ class _Document:
     symbols: tuple[str, ...]  # the request's symbols that occur in it
 
 
-def _documents(chunks: Sequence[Chunk], query: Query) -> list[_Document]:
+def _documents(
+    chunks: Sequence[Chunk], query: Query, cache: CacheSession, deadline: Deadline | None
+) -> list[_Document]:
     """Identifier counts of each chunk, for the query's terms only.
 
     Which identifiers hold a query term is decided once per distinct identifier of the whole
     context (a substring search over all of them, then the exact split of the few found),
     so the work per chunk is a few set operations in C. Both the counts and, term by term,
-    those searches are kept for the context (`_Context`), which editors send again and again.
+    those searches are cached for the context (`_Context`), which editors send again and again.
     """
-    key = tuple(chunk.id for chunk in chunks)
-    context = _contexts.get(key)
-    if context is None:
-        context = _Context([_words_of(chunk) for chunk in chunks])
-        _contexts.put(key, context)
+    context = _Context.of(chunks, cache, deadline)
     hits = _identifiers_with_terms(context, query.weights)
     hit_words = hits.keys()
     symbols = {symbol.encode("utf-8", "surrogatepass") for symbol in query.symbols}
@@ -181,39 +200,59 @@ def _documents(chunks: Sequence[Chunk], query: Query) -> list[_Document]:
     return documents
 
 
-def clear_cache() -> None:
-    """Forget the identifier counts of the chunks and the contexts seen so far."""
-    _words.clear()
-    _contexts.clear()
+_Words = tuple[int, Counter[bytes]]  # (number of identifiers, count of each)
 
 
-def _words_of(chunk: Chunk) -> tuple[int, Counter[bytes]]:
+def _words_of(chunk: Chunk, cache: CacheSession) -> _Words:
     """(number of identifiers, count of each) in the chunk; cached by chunk id."""
-    cached = _words.get(chunk.id)
+    key = ("words", chunk.id)
+    cached = cast("_Words | None", cache.get(key))
     if cached is None:
         raw = chunk.text.encode("utf-8", "surrogatepass").translate(_IDENTIFIER_BYTES).split()
-        cached = (len(raw), Counter(raw))
-        _words.put(chunk.id, cached)
+        counts = Counter(raw)
+        cached = (len(raw), counts)
+        cache.put(key, cached, _counts_size(counts))
     return cached
+
+
+def _counts_size(counts: Counter[bytes]) -> int:
+    return sum(map(len, counts)) + ITEM_OVERHEAD * len(counts)
 
 
 class _Context:
     """One request's chunks as ranking sees them, whatever the query: each chunk's identifier
-    counts, and, searched the first time a query asks for a term, the context's distinct
-    identifiers that hold it."""
+    counts and, made when first needed, an index of the context's distinct identifiers and
+    the identifiers found to hold each term. All three are cache entries of their own,
+    keyed by a digest of the chunk ids; none changes once stored."""
 
-    def __init__(self, analysed: list[tuple[int, Counter[bytes]]]) -> None:
+    def __init__(self, key: str, analysed: list[_Words], cache: CacheSession) -> None:
+        self.key = key
         self.analysed = analysed
-        self._index: tuple[list[bytes], bytes, list[int]] | None = None
-        self._holding: dict[str, tuple[bytes, ...]] = {}
+        self._cache = cache
+
+    @classmethod
+    def of(
+        cls, chunks: Sequence[Chunk], cache: CacheSession, deadline: Deadline | None
+    ) -> _Context:
+        ids = "\n".join(chunk.id for chunk in chunks).encode("ascii")
+        key = hashlib.blake2b(ids, digest_size=16).hexdigest()
+        analysed = cast("list[_Words] | None", cache.get(("context", key)))
+        if analysed is None:
+            analysed = []
+            for position, chunk in enumerate(chunks):
+                if deadline is not None and position % CHECK_EVERY == 0:
+                    deadline.check()
+                analysed.append(_words_of(chunk, cache))
+            size = 8 * len(analysed) + sum(_counts_size(counts) for _, counts in analysed)
+            cache.put(("context", key), analysed, size)
+        return cls(key, analysed, cache)
 
     def holding(self, term: str) -> tuple[bytes, ...]:
         """The distinct identifiers of the context that have `term` among their terms."""
-        found = self._holding.get(term)
+        key = ("holding", self.key, term)
+        found = cast("tuple[bytes, ...] | None", self._cache.get(key))
         if found is None:
-            if self._index is None:  # set once, whole (requests may share it across threads)
-                self._index = self._identifier_index()
-            ordered, blob, starts = self._index
+            ordered, blob, starts = self._index()
             candidates: set[int] = set()
             needle = term.encode("ascii", "ignore")
             position = blob.find(needle) if needle else -1
@@ -224,19 +263,23 @@ class _Context:
             found = tuple(
                 ordered[index]
                 for index in candidates
-                if term in terms_of(ordered[index].decode("ascii"))
+                if term in terms_of(ordered[index].decode("ascii"), self._cache)
             )
-            if len(self._holding) >= _TERMS_PER_CONTEXT:
-                self._holding.clear()
-            self._holding[term] = found
+            self._cache.put(key, found, len(term) + sum(map(len, found)) + 8 * len(found))
         return found
 
-    def _identifier_index(self) -> tuple[list[bytes], bytes, list[int]]:
+    def _index(self) -> tuple[list[bytes], bytes, list[int]]:
         """The distinct identifiers, the same lowercased into one newline-separated blob to
         search, and where each starts in it."""
-        ordered = list(set().union(*(counts.keys() for _, counts in self.analysed)))
-        starts = list(accumulate((len(word) + 1 for word in ordered), initial=0))
-        return ordered, b"\n".join(ordered).lower(), starts
+        key = ("index", self.key)
+        index = cast("tuple[list[bytes], bytes, list[int]] | None", self._cache.get(key))
+        if index is None:
+            ordered = list(set().union(*(counts.keys() for _, counts in self.analysed)))
+            starts = list(accumulate((len(word) + 1 for word in ordered), initial=0))
+            index = (ordered, b"\n".join(ordered).lower(), starts)
+            size = len(index[1]) + (8 + ITEM_OVERHEAD) * len(ordered)
+            self._cache.put(key, index, size)
+        return index
 
 
 def _identifiers_with_terms(
@@ -247,7 +290,8 @@ def _identifiers_with_terms(
     for term in weights:
         words.update(context.holding(term))
     return {
-        word: tuple(t for t in terms_of(word.decode("ascii")) if t in weights) for word in words
+        word: tuple(t for t in terms_of(word.decode("ascii"), context._cache) if t in weights)
+        for word in words
     }
 
 
@@ -270,7 +314,8 @@ def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
 
 # --- hints ------------------------------------------------------------------------------
 
-_FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z0-9]{1,8}\b")
+_NAME_RUN = re.compile(r"[\w.-]++")
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,8}(?!\w)")
 
 
 def _file_name(path: str) -> str:
@@ -278,8 +323,19 @@ def _file_name(path: str) -> str:
 
 
 def _mentioned_names(prompt: str) -> frozenset[str]:
-    """File names (`utils.py`, `src/app.ts` -> app.ts) the prompt mentions."""
-    return frozenset(_file_name(match) for match in _FILE_NAME.findall(prompt))
+    """File names (`utils.py`, `src/app.ts` -> app.ts) the prompt mentions: in each run of
+    word characters, dots and dashes, the longest start that ends in a dot and a 1-8 letter
+    or digit extension (one pass over the prompt, then over each run's dots from the end)."""
+    names: set[str] = set()
+    for run in _NAME_RUN.findall(prompt):
+        end = len(run)
+        while (dot := run.rfind(".", 0, end)) > 0:
+            extension = _EXTENSION.match(run, dot + 1)
+            if extension is not None:
+                names.add(run[: extension.end()])
+                break
+            end = dot
+    return frozenset(names)
 
 
 _DEFINERS = (
@@ -290,19 +346,24 @@ _DEFINERS = (
 
 def _defines(text: str, symbols: Iterable[str]) -> bool:
     """Whether the text defines one of the symbols: `def name`, `class name`, `fn name`, or a
-    line starting at column 0 with `... name(` and no `;` (a C-style function header)."""
+    line starting at column 0 with `... name(` and no `;` (a C-style function header). The
+    name must be within MAX_HEADER_CHARS of its line's start; the rest of the line is read
+    up to MAX_HEADER_CHARS, so each occurrence costs a bounded amount."""
     for symbol in symbols:
+        if not symbol:
+            continue
         start = text.find(symbol)
         while start >= 0:
             end = start + len(symbol)
-            if not _is_word_char(text, end) and not _is_word_char(text, start - 1):
-                line_start = text.rfind("\n", 0, start) + 1
+            line_start = text.rfind("\n", max(0, start - MAX_HEADER_CHARS - 1), start) + 1
+            near_start = line_start > 0 or start <= MAX_HEADER_CHARS
+            if near_start and not _is_word_char(text, end) and not _is_word_char(text, start - 1):
                 before = text[line_start:start]
                 words = before.split()
                 if words and words[-1] in _DEFINERS and before.endswith((" ", "\t")):
                     return True
-                line_end = text.find("\n", end)
-                rest = text[end : line_end if line_end >= 0 else len(text)]
+                line_end = text.find("\n", end, end + MAX_HEADER_CHARS)
+                rest = text[end : line_end if line_end >= 0 else end + MAX_HEADER_CHARS]
                 if (
                     rest.lstrip().startswith("(")
                     and before[:1].isalpha()

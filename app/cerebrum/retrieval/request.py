@@ -27,11 +27,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class FimTokens:
-    """A model's fill-in-the-middle tokens, e.g. Qwen2.5-Coder's.
+    """A model's fill-in-the-middle tokens (as its tokenizer spells them), e.g. Qwen2.5-Coder's.
 
     `file_separator` (e.g. "<|file_sep|>"), when the model has one, introduces each context
     file before the prefix token, as llama-server's /infill does; without it the context is
-    written as commented sections inside the prefix.
+    written as commented sections inside the prefix. No token is empty. Settings validate
+    ``CEREBRUM_MODELS[].fim`` straight into this type.
     """
 
     prefix: str  # "<|fim_prefix|>"
@@ -39,10 +40,18 @@ class FimTokens:
     middle: str  # "<|fim_middle|>"
     file_separator: str | None = None  # "<|file_sep|>"
 
+    def __post_init__(self) -> None:
+        for name in ("prefix", "suffix", "middle", "file_separator"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"FIM token {name!r} must be a non-empty string")
+
 
 @dataclass(frozen=True, slots=True)
 class ModelProfile:
-    """What the assembler needs to know about the model behind the request."""
+    """What the prompt pipeline needs to know about a model: its context size, how prompts
+    are written for it, and its FIM tokens. The one description of a model's prompt side:
+    settings build it, the registry holds it, build_prompt reads it."""
 
     context_size: int  # the backend's per-slot context (n_ctx) in tokens
     format: PromptFormat = "completion"

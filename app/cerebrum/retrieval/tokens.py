@@ -11,7 +11,9 @@ letters get a discount:
   the tokenizers fold into the word;
 - a letter run is split at case changes ("getHTTPResponse" -> get, HTTP, Response); a piece
   that every tokenizer has as one token (`_common_words`) costs 1, any other piece 0.25 plus
-  1 per common word found inside it (longest match first) plus 1 per letter left over.
+  1 per common word found inside it (longest match first) plus 1 per letter left over; a
+  piece longer than MAX_SEGMENTED letters is charged its upper bound, 0.25 plus 1 per
+  letter, so that the estimate stays linear in the text.
 
 The weights come from a linear program that minimised the over-count subject to the estimate
 being at least the real count for each of ~5,400 texts (Python, C, C++, JS/TS, shell, JSON,
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import math
 import re
+from typing import cast
 
 from cerebrum.retrieval._common_words import COMMON_WORDS
+from cerebrum.retrieval.cache import CacheSession
 
 NEWLINE_COST = 1.5
 BLANK_RUN_COST = 1.0
@@ -34,6 +38,7 @@ BLANK_CHAR_COST = 0.075
 PIECE_COST = 0.25
 SEGMENT_COST = 1.0
 LETTER_COST = 1.0
+MAX_SEGMENTED = 64  # longer letter pieces are not searched for common words
 
 _PIECE = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _WORDS = frozenset(word.encode("ascii") for word in COMMON_WORDS)
@@ -61,41 +66,55 @@ _BLANKS = _translation({b"s": b"s", b"t": b"t", b"a": b"a"}, b"x")
 _RUN_STARTS = (b"xs", b"as", b"ts", b"xt", b"at", b"st")
 
 
-class _RunCosts(dict[bytes, float]):
-    """Letter run -> cost, computed on first sight (bounded: cleared when it grows large)."""
+class TokenCounter:
+    """estimate_tokens with a memory: the cost of each letter run is computed once per
+    request and read from (and staged into) the request's cache session, if any."""
 
-    limit = 200_000
+    def __init__(self, cache: CacheSession | None = None) -> None:
+        self._costs = _RunCosts(cache)
+
+    def __call__(self, text: str) -> int:
+        """An upper-bound estimate of the tokens in `text` (see estimate_tokens)."""
+        if not text:
+            return 0
+        raw = text.encode("utf-8", "surrogatepass")
+        classes = raw.translate(_CLASSES)
+        blanks = classes.translate(_BLANKS)
+        symbols = classes.count(b"0") + classes.count(b"u") + classes.count(b".")
+        blank_runs = sum(map(blanks.count, _RUN_STARTS)) + blanks.startswith((b"s", b"t"))
+        folded = blanks.count(b"sa") - blanks.count(b"ssa")  # one space then a word: one token
+        cost = (
+            symbols
+            + NEWLINE_COST * classes.count(b"n")
+            + BLANK_RUN_COST * (blank_runs - folded)
+            + BLANK_CHAR_COST * (classes.count(b"s") + classes.count(b"t"))
+        )
+        if classes.count(b"a"):
+            cost += sum(map(self._costs.__getitem__, raw.translate(_ONLY_LETTERS).split()))
+        return math.ceil(cost)
+
+
+class _RunCosts(dict[bytes, float]):
+    """Letter run -> cost for one request, computed on first sight (or found in the cache)."""
+
+    def __init__(self, cache: CacheSession | None) -> None:
+        super().__init__()
+        self._cache = cache
 
     def __missing__(self, run: bytes) -> float:
-        if len(self) >= self.limit:
-            self.clear()
-        cost = sum(map(_piece_cost, _PIECE.findall(run)))
+        cache = self._cache
+        cost = cast("float | None", cache.get(("run", run))) if cache is not None else None
+        if cost is None:
+            cost = sum(map(_piece_cost, _PIECE.findall(run)))
+            if cache is not None:
+                cache.put(("run", run), cost, len(run))
         self[run] = cost
         return cost
 
 
-_run_costs = _RunCosts()
-
-
 def estimate_tokens(text: str) -> int:
     """An upper-bound estimate of the tokens in `text` (no BOS/EOS; the margin covers those)."""
-    if not text:
-        return 0
-    raw = text.encode("utf-8", "surrogatepass")
-    classes = raw.translate(_CLASSES)
-    blanks = classes.translate(_BLANKS)
-    symbols = classes.count(b"0") + classes.count(b"u") + classes.count(b".")
-    blank_runs = sum(map(blanks.count, _RUN_STARTS)) + blanks.startswith((b"s", b"t"))
-    folded = blanks.count(b"sa") - blanks.count(b"ssa")  # one space then a word: one token
-    cost = (
-        symbols
-        + NEWLINE_COST * classes.count(b"n")
-        + BLANK_RUN_COST * (blank_runs - folded)
-        + BLANK_CHAR_COST * (classes.count(b"s") + classes.count(b"t"))
-    )
-    if classes.count(b"a"):
-        cost += sum(map(_run_costs.__getitem__, raw.translate(_ONLY_LETTERS).split()))
-    return math.ceil(cost)
+    return TokenCounter()(text)
 
 
 def estimate_floor(text: str) -> int:
@@ -106,6 +125,8 @@ def estimate_floor(text: str) -> int:
 def _piece_cost(piece: bytes) -> float:
     if piece in _WORDS:
         return 1.0
+    if len(piece) > MAX_SEGMENTED:
+        return PIECE_COST + LETTER_COST * len(piece)
     cost = PIECE_COST
     start, end = 0, len(piece)
     while start < end:

@@ -21,7 +21,7 @@ from cerebrum.retrieval import PromptRequest, Snippet
 log = logging.getLogger("cerebrum.inference")
 
 
-async def _job(svc: Services, body: CompleteRequest) -> generation.Job:
+async def _job(svc: Services, body: CompleteRequest, request: Request) -> generation.Job:
     prompt = PromptRequest(
         prompt=body.prompt,
         language=body.language,
@@ -30,14 +30,19 @@ async def _job(svc: Services, body: CompleteRequest) -> generation.Job:
         max_tokens=body.max_tokens,
     )
     return await generation.plan(
-        svc, model=body.model, prompt=prompt, temperature=body.temperature, stop=body.stop
+        svc,
+        model=body.model,
+        prompt=prompt,
+        temperature=body.temperature,
+        stop=body.stop,
+        request=request,
     )
 
 
 async def complete(request: Request) -> Response:
     """Generate a completion and answer once it is finished."""
     svc = services(request)
-    job = await _job(svc, await generation.parse(request, CompleteRequest))
+    job = await _job(svc, await generation.parse(request, CompleteRequest), request)
     result = await generation.until_disconnect(request, generation.collect(svc, job))
     if result is None:
         return Response(status_code=499)  # the client left; nobody reads this
@@ -63,7 +68,7 @@ async def complete(request: Request) -> Response:
 async def complete_stream(request: Request) -> Response:
     """Stream the completion as SSE in the seed's shape (token events, then one done event)."""
     svc = services(request)
-    job = await _job(svc, await generation.parse(request, CompleteRequest))
+    job = await _job(svc, await generation.parse(request, CompleteRequest), request)
     return sse.EventStream(
         _events(svc, job),
         ping_interval=svc.settings.ping_interval,

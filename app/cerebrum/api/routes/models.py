@@ -40,8 +40,8 @@ async def models(request: Request) -> Response:
         ModelInfo(
             id=spec.alias,
             backend_model=spec.model,
-            context_size=spec.context_size,
-            format=spec.format,
+            context_size=spec.profile.context_size,
+            format=spec.profile.format,
             default=spec.alias == svc.registry.default,
             loaded={url: _status(reports[url], spec.model) for url in spec.backends},
         )

@@ -42,7 +42,10 @@ DEFAULT_CHAT_TOKENS = 256
 
 
 async def _plan(
-    svc: Services, body: OpenAICompletionRequest | OpenAIChatRequest, prompt: PromptRequest
+    request: Request,
+    svc: Services,
+    body: OpenAICompletionRequest | OpenAIChatRequest,
+    prompt: PromptRequest,
 ) -> generation.Job:
     """The generation of either route: the body's model, temperature, stop words, sampling."""
     return await generation.plan(
@@ -52,6 +55,7 @@ async def _plan(
         temperature=body.temperature,
         stop=body.stop_words(),
         sampling=body.sampling(),
+        request=request,
     )
 
 
@@ -63,7 +67,7 @@ async def completions(request: Request) -> Response:
         suffix=body.suffix,
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
-    job = await _plan(svc, body, prompt)
+    job = await _plan(request, svc, body, prompt)
     ident, created = f"cmpl-{request.state.request_id}", int(time.time())
     if body.stream:
 
@@ -91,7 +95,7 @@ async def chat_completions(request: Request) -> Response:
         history=tuple(turns[:-1]),
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
-    job = await _plan(svc, body, prompt)
+    job = await _plan(request, svc, body, prompt)
     ident, created = f"chatcmpl-{request.state.request_id}", int(time.time())
     if body.stream:
         started = [False]
