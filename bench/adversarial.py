@@ -29,13 +29,17 @@ def _repeat(piece: str) -> Generator:
     return lambda size: piece * max(1, size // len(piece))
 
 
-def _long_word_after(word: str) -> Generator:
-    return lambda size: f"{word} " + "a" * max(1, size - len(word) - 1)
+def _long_word_after_each_cue(size: int) -> str:
+    """Each cue word followed by one long word: a pattern that backtracks over a word is
+    quadratic in its block, so the whole text still grows quadratically."""
+    share = max(1, size // len(CUE_WORDS) - 8)
+    return "\n".join(f"{word} " + "a" * share for word in CUE_WORDS)
 
 
-def _unclosed_after(word: str) -> Generator:
-    piece = f"{word} a("
-    return _repeat(piece)
+def _unclosed_after_each_cue(size: int) -> str:
+    """A block per cue word of `word a(` repeated on one line, never closed."""
+    share = max(1, size // len(CUE_WORDS))
+    return "\n".join(_repeat(f"{word} a(")(share) for word in CUE_WORDS)
 
 
 def _one_giant_line(size: int) -> str:
@@ -94,6 +98,6 @@ GENERATORS: dict[str, Generator] = {
     "one giant line": _one_giant_line,
     "deep python": _deep_python,
     "deep braces": _deep_braces,
-    **{f"long word after {word!r}": _long_word_after(word) for word in CUE_WORDS},
-    **{f"unclosed after {word!r}": _unclosed_after(word) for word in CUE_WORDS},
+    "long word after each cue": _long_word_after_each_cue,
+    "unclosed bracket after each cue": _unclosed_after_each_cue,
 }

@@ -169,3 +169,38 @@ async def test_large_context_is_assembled_off_the_event_loop_and_still_served(cl
     )
     assert response.status_code == 200
     assert response.json()["pipeline"]["chunks_used"] >= 1
+
+
+async def test_a_client_that_leaves_stops_the_worker_building_its_prompt(monkeypatch):
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import anyio
+    from cerebrum.api import generation
+    from cerebrum.retrieval import ModelProfile, PipelineCancelled, PromptRequest
+    from starlette.exceptions import HTTPException
+
+    started, stopped = threading.Event(), threading.Event()
+
+    def endless_build(prompt, profile, *, cache, deadline):  # stops only when told to
+        started.set()
+        for _ in range(10_000):
+            try:
+                deadline.check()
+            except PipelineCancelled:
+                stopped.set()
+                raise
+            time.sleep(0.001)
+
+    class Leaving:  # the request of a client that hangs up once the work has started
+        async def receive(self):
+            await anyio.to_thread.run_sync(started.wait)
+            return {"type": "http.disconnect"}
+
+    monkeypatch.setattr(generation, "build_prompt", endless_build)
+    svc = SimpleNamespace(settings=SimpleNamespace(pipeline_timeout=600), pipeline_cache=None)
+    with pytest.raises(HTTPException) as caught:
+        await generation._build(svc, PromptRequest("x" * 40_000), ModelProfile(1 << 20), Leaving())
+    assert caught.value.status_code == 499
+    assert await anyio.to_thread.run_sync(stopped.wait, 5)

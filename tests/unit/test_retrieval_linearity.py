@@ -3,8 +3,10 @@ pipeline, and build_prompt as a whole, on every adversarial input (bench/adversa
 must take about 4x the time for 4x the input.
 
 A growth below 8x for 4x the input passes (linear is 4x, quadratic 16x). Each case is timed
-once at both sizes; only a case over the limit is timed again, best of three, so that noise
-on the shared machine does not fail it. Times below FLOOR seconds count as FLOOR.
+once at both sizes; a case over the limit is timed again, best of three, up to three rounds,
+and fails only if every round is over, so that noise on the shared machine does not fail
+it. Times are the test thread's CPU time (other processes on the machine do not count);
+below FLOOR seconds they count as FLOOR.
 """
 
 from __future__ import annotations
@@ -91,20 +93,22 @@ def _seconds(run: Callable[[Any], object], argument: Any, repeats: int) -> float
     gc.disable()
     try:
         for _ in range(repeats):
-            started = time.perf_counter()
+            started = time.thread_time()
             run(argument)
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.thread_time() - started)
     finally:
         gc.enable()
     return max(best, FLOOR)
 
 
 def growth(entry: Entry, text_of: Callable[[int], str]) -> float:
-    """Time ratio of `entry` on GROWTH times the input (re-measured, best of REPEATS, when
-    the first measurement is over LIMIT)."""
+    """Time ratio of `entry` on GROWTH times the input (re-measured, best of REPEATS, up to
+    REPEATS rounds, while it is over LIMIT)."""
     small, large = entry.prepare(text_of(SMALL)), entry.prepare(text_of(SMALL * GROWTH))
     ratio = _seconds(entry.run, large, 1) / _seconds(entry.run, small, 1)
-    if ratio >= LIMIT:
+    for _ in range(REPEATS):
+        if ratio < LIMIT:
+            break
         ratio = _seconds(entry.run, large, REPEATS) / _seconds(entry.run, small, REPEATS)
     return ratio
 
@@ -124,7 +128,7 @@ def test_the_guard_catches_a_quadratic_scan() -> None:
     """The measurement itself: a quadratic function fails it, a linear one passes."""
 
     def quadratic(text: str) -> int:
-        return sum(text.count("a", i) for i in range(0, len(text), 4))
+        return sum(text.count("a", i) for i in range(len(text)))
 
     assert growth(Entry(lambda t: t, quadratic), GENERATORS["letter"]) >= LIMIT
     assert growth(Entry(lambda t: t, lambda t: t.count("a")), GENERATORS["letter"]) < LIMIT

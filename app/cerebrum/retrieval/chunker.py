@@ -120,7 +120,7 @@ def _chunk_one(
     lines = snippet.text.split("\n")
     stripped = list(map(str.strip, lines))
     chunks: list[Chunk] = []
-    for start, end in _spans(lines, stripped, language, max_lines, min_lines, overlap):
+    for start, end in split_lines(lines, language, max_lines, min_lines, overlap, stripped):
         normalized = "\n".join(filter(None, stripped[start:end]))
         chunks.append(
             Chunk(
@@ -154,19 +154,12 @@ def split_lines(
     max_lines: int = MAX_LINES,
     min_lines: int = MIN_LINES,
     overlap: int = OVERLAP_LINES,
+    stripped: Sequence[str] | None = None,
 ) -> list[tuple[int, int]]:
-    """Half-open (start, end) line spans of the chunks, in order, blank lines trimmed."""
-    return _spans(lines, list(map(str.strip, lines)), language, max_lines, min_lines, overlap)
-
-
-def _spans(
-    lines: Sequence[str],
-    stripped: Sequence[str],
-    language: str | None,
-    max_lines: int,
-    min_lines: int,
-    overlap: int,
-) -> list[tuple[int, int]]:
+    """Half-open (start, end) line spans of the chunks, in order, blank lines trimmed;
+    `stripped` is the lines stripped, when the caller has them already."""
+    if stripped is None:
+        stripped = list(map(str.strip, lines))
     style = block_style(language)
     boundaries: _Boundaries = _block_boundaries
     if style == "indent":

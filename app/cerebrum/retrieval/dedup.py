@@ -153,9 +153,8 @@ def _near_duplicate(
                 continue
             checked.add(position)
             other = sets[position]
-            total = size + len(other)
-            if 2 * min(size, len(other)) <= similarity * total:
+            if 2 * min(size, len(other)) <= similarity * (size + len(other)):
                 continue  # sizes too far apart to be similar
-            if 2 * len(lines & other) > similarity * total:
+            if line_similarity(lines, other) > similarity:
                 return position
     return None
