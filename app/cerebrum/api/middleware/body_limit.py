@@ -1,6 +1,15 @@
-"""Request size limit: bodies over CEREBRUM_MAX_BODY_BYTES get 413, declared or streamed."""
+"""Request bodies: read in full, within a size (413) and a time (408) limit, before the app.
+
+The whole body is read here, before the load-shedding middleware inside takes a place, so
+a client that sends its body slowly holds a connection (bounded by the server's connection
+limit) but never a place. The app then receives the body as one ``http.request`` message
+(``await request.body()`` works as usual), and after it whatever the server sends next
+(``http.disconnect`` when the client leaves).
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,14 +17,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cerebrum.api.errors import error_response
 
 
-class BodyTooLargeError(Exception):
+class _TooLarge(Exception):
+    pass
+
+
+class _ClientLeft(Exception):
     pass
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -25,35 +39,54 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if started:
-                raise
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            response = error_response(
+                408,
+                "request_timeout",
+                f"request body not received within {self.timeout:g} s (CEREBRUM_BODY_TIMEOUT)",
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        except _TooLarge:
             await self._refuse(scope, receive, send)
+            return
+        except _ClientLeft:
+            return  # nobody to answer
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientLeft
+            piece = message.get("body", b"")
+            size += len(piece)
+            if size > self.max_bytes:
+                raise _TooLarge
+            pieces.append(piece)
+            if not message.get("more_body", False):
+                return b"".join(pieces)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
             413,
             "request_too_large",
             f"request body is larger than {self.max_bytes} bytes (CEREBRUM_MAX_BODY_BYTES)",
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
