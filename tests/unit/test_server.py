@@ -58,7 +58,10 @@ async def test_connections_beyond_the_limit_get_503_and_the_limit_frees_up():
 
 
 async def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted():
-    head = b"GET /v1/stats HTTP/1.1\r\nHost: c\r\nX-Forwarded-For: 8.8.8.8\r\nConnection: close\r\n\r\n"
+    head = (
+        b"GET /v1/stats HTTP/1.1\r\nHost: c\r\n"
+        b"X-Forwarded-For: 8.8.8.8\r\nConnection: close\r\n\r\n"
+    )
     async with serving(make_settings()) as address:
         reader, writer = await connect(address, head)
         direct = await read_until_closed(reader)

@@ -17,11 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cerebrum.api.errors import error_response
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
-class _ClientLeft(Exception):
+class _ClientLeftError(Exception):
     pass
 
 
@@ -51,10 +51,10 @@ class BodyLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        except _TooLarge:
+        except _TooLargeError:
             await self._refuse(scope, receive, send)
             return
-        except _ClientLeft:
+        except _ClientLeftError:
             return  # nobody to answer
         replayed = False
 
@@ -73,11 +73,11 @@ class BodyLimitMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _ClientLeft
+                raise _ClientLeftError
             piece = message.get("body", b"")
             size += len(piece)
             if size > self.max_bytes:
-                raise _TooLarge
+                raise _TooLargeError
             pieces.append(piece)
             if not message.get("more_body", False):
                 return b"".join(pieces)
