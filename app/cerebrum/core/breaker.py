@@ -72,7 +72,7 @@ class CircuitBreaker:
         self._probing = False
 
     def record_failure(self, kind: str | None = None) -> None:
-        """Count a failure; ``kind`` (an error type, never a message) is kept as ``last_failure``."""
+        """Count a failure; ``kind`` (an error type, not a message) is kept as ``last_failure``."""
         self.last_failure = kind
         self._probing = False
         self._failures += 1

@@ -8,10 +8,10 @@ here contains it.
 
 Every read from a backend is bounded: an SSE event, a /health or /models answer is at most
 ``max_bytes`` (an error body at most ``_ERROR_BODY_LIMIT``), probes finish within
-``health_timeout`` seconds in total, a compressed answer is refused (the
-client asks for ``Accept-Encoding: identity``: no decompression bomb). Anything a backend sends that does not have the
-expected shape is a ``BackendProtocolError`` (502 ``backend_error``), never a client error
-or a crash.
+``health_timeout`` seconds in total, and a compressed answer is refused (the client asks
+for ``Accept-Encoding: identity``; a decoded size would be unbounded). Anything a backend
+sends that does not have the expected shape is a ``BackendProtocolError`` (502
+``backend_error``), never a client error or a crash.
 """
 
 from __future__ import annotations
