@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import uvicorn
@@ -42,6 +42,15 @@ async def serving(
         server.should_exit = True
         await task
         sock.close()
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], limit: float = WAIT) -> None:
+    """Poll ``predicate`` until it holds (TimeoutError after ``limit`` seconds)."""
+    async with asyncio.timeout(limit):
+        while True:
+            if await predicate():
+                return
+            await asyncio.sleep(0.02)
 
 
 async def read_until_closed(reader: asyncio.StreamReader, limit: float = WAIT) -> bytes:

@@ -163,7 +163,7 @@ async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_bac
 
     from tests.unit.conftest import make_settings
     from tests.unit.fakes import FakeLlama
-    from tests.unit.serving import WAIT, serving
+    from tests.unit.serving import eventually, serving
 
     fake = FakeLlama(tokens=["x" * 65536] * 400)  # 26 MB: far more than the socket buffers
     settings = make_settings(send_timeout=0.5, max_in_flight=1, max_queue=0)
@@ -176,13 +176,20 @@ async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_bac
             b"POST /v1/complete/stream HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )  # and never read
-        async with asyncio.timeout(WAIT):
-            while not fake.generations:  # the stream has started
-                await asyncio.sleep(0.01)
+
+        async def started() -> bool:
+            return bool(fake.generations)
+
+        await eventually(started)
         async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
-            async with asyncio.timeout(WAIT):
-                while (stats := (await http.get("/v1/stats")).json())["requests"]["in_flight"]:
-                    await asyncio.sleep(0.05)
+
+            async def released() -> bool:
+                nonlocal stats
+                stats = (await http.get("/v1/stats")).json()
+                return stats["requests"]["in_flight"] == 0
+
+            stats: dict[str, Any] = {}
+            await eventually(released)
             served = await http.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
         sock.close()
     assert fake.closed == [True, True]

@@ -6,9 +6,10 @@ loading a model, a long prompt), and cancels the producer the moment the client 
 so the producer's ``finally`` closes the backend connection. A client that stays connected
 but stops reading is treated the same way once any write (the response start, an event, the
 end of the body) has waited ``send_timeout`` seconds (uvicorn's ``send`` waits while the
-socket's buffer is full), so it cannot hold a backend slot or a load-shedding place. Events that are already waiting when the previous write is done go out
-together in one write: a burst from a fast backend costs one ``send`` instead of one per
-token, and no event ever waits to be batched.
+socket's buffer is full), so it cannot hold a backend slot or a load-shedding place.
+Events that are already waiting when the previous write is done go out together in one
+write: a burst from a fast backend costs one ``send`` instead of one per token, and no
+event ever waits to be batched.
 """
 
 from __future__ import annotations
