@@ -70,3 +70,42 @@ async def connect(
         writer.write(first)
         await writer.drain()
     return reader, writer
+
+
+Handler = Callable[[str, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def misbehaving_backend(handler: Handler) -> AsyncIterator[tuple[str, list[asyncio.Event]]]:
+    """A raw HTTP server on a loopback port: ``handler(path, writer)`` answers each request
+    however it likes. Yields the base URL and one event per connection, set once the
+    connection is closed (by either side), so a test can see that nothing was left open."""
+    closed: list[asyncio.Event] = []
+
+    async def answer(path: str, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):  # the client hung up: that is what tests expect
+            await handler(path, writer)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        done = asyncio.Event()
+        closed.append(done)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1].decode()
+            answering = asyncio.create_task(answer(path, writer))
+            await reader.read()  # returns when the client closes its side
+            answering.cancel()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            done.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    host, port = server.sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}", closed
+    finally:
+        server.close()
+        for writer_closed in closed:
+            writer_closed.set()
