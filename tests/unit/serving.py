@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NamedTuple
 
 import httpx
 import uvicorn
@@ -72,40 +73,37 @@ async def connect(
     return reader, writer
 
 
-Handler = Callable[[str, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class RawServer(NamedTuple):
+    url: str
+    heads: list[bytes]  # the request heads received, in order
+    closed: list[asyncio.Event]  # one per connection, set once it is closed
 
 
 @contextlib.asynccontextmanager
-async def misbehaving_backend(handler: Handler) -> AsyncIterator[tuple[str, list[asyncio.Event]]]:
-    """A raw HTTP server on a loopback port: ``handler(path, writer)`` answers each request
-    however it likes. Yields the base URL and one event per connection, set once the
-    connection is closed (by either side), so a test can see that nothing was left open."""
-    closed: list[asyncio.Event] = []
-
-    async def answer(path: str, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):  # the client hung up: that is what tests expect
-            await handler(path, writer)
+async def raw_server(handler: Handler) -> AsyncIterator[RawServer]:
+    """A loopback HTTP server that runs ``handler`` on each connection once its request head
+    has been read, then closes it: a backend that answers however a test needs. A client
+    hanging up (a handler's write failing) ends the connection quietly."""
+    served = RawServer("", [], [])
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         done = asyncio.Event()
-        closed.append(done)
+        served.closed.append(done)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode()
-            answering = asyncio.create_task(answer(path, writer))
-            await reader.read()  # returns when the client closes its side
-            answering.cancel()
-        except (OSError, asyncio.IncompleteReadError):
+            served.heads.append(await reader.readuntil(b"\r\n\r\n"))
+            await handler(reader, writer)
+        except OSError:
             pass
         finally:
             writer.close()
             done.set()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    host, port = server.sockets[0].getsockname()[:2]
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{port}", closed
+        yield served._replace(url=f"http://127.0.0.1:{port}")
     finally:
-        server.close()
-        for writer_closed in closed:
-            writer_closed.set()
+        listener.close()

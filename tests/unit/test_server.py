@@ -72,3 +72,11 @@ async def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted():
         writer.close()
     assert direct.startswith(b"HTTP/1.1 200"), direct[:200]  # the loopback peer is the client
     assert proxied.startswith(b"HTTP/1.1 403"), proxied[:200]  # a trusted proxy names 8.8.8.8
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout():
+    async with serving(make_settings(keepalive_timeout=1)) as address:
+        reader, writer = await connect(address, b"GET /health HTTP/1.1\r\nHost: c\r\n\r\n")
+        rest = await read_until_closed(reader)
+        writer.close()
+    assert rest.startswith(b"HTTP/1.1 200")

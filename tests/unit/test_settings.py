@@ -122,6 +122,9 @@ URL_PASSWORD = "url-password-that-must-not-leak"
         ("CEREBRUM_PORT", "not-a-port"),
         ("CEREBRUM_BREAKER_FAILURES", "-1"),
         ("CEREBRUM_BACKENDS", f"http://llama:{URL_PASSWORD}@vps:99999"),  # the bad value a secret
+        ("CEREBRUM_BACKENDS", f"http://llama:{URL_PASSWORD}@vps:9000"),  # credentials refused
+        ("CEREBRUM_BODY_TIMEOUT", "0"),
+        ("CEREBRUM_MAX_CONNECTIONS", "1"),
     ],
 )
 def test_process_exits_2_with_one_line_naming_the_bad_setting_and_no_secret(tmp_path, name, value):

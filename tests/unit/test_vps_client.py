@@ -137,7 +137,7 @@ from cerebrum.core.errors import BackendProtocolError  # noqa: E402
 from cerebrum.core.transport import LeanTransport  # noqa: E402
 from cerebrum.core.vps_client import EventParser  # noqa: E402
 
-from tests.unit.serving import WAIT, misbehaving_backend  # noqa: E402
+from tests.unit.serving import WAIT, raw_server  # noqa: E402
 
 LIMIT = 1_048_576
 
@@ -154,13 +154,14 @@ async def all_closed(closed: list[asyncio.Event]) -> None:
 
 
 async def test_health_dripping_one_byte_at_a_time_ends_within_the_timeout_and_closes():
-    async def drip(path: str, writer: asyncio.StreamWriter) -> None:
+    async def drip(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
         while True:
             writer.write(b"x")
+            await writer.drain()
             await asyncio.sleep(0.05)  # every read succeeds: only a total deadline stops it
 
-    async with misbehaving_backend(drip) as (url, closed):
+    async with raw_server(drip) as (url, _, closed):
         health = await real_client(url, health_timeout=0.5).health()
         await all_closed(closed)
     assert (health.reachable, health.status) == (False, "unreachable")
@@ -171,17 +172,14 @@ async def test_health_dripping_one_byte_at_a_time_ends_within_the_timeout_and_cl
 async def test_an_answer_beyond_max_bytes_is_refused_without_reading_it_all(path):
     sent = [0]
 
-    async def flood(requested: str, writer: asyncio.StreamWriter) -> None:
-        if requested != path:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            return
+    async def flood(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 200000000\r\n\r\n")
         while sent[0] < 200_000_000:
             writer.write(b"x" * 65536)
             sent[0] += 65536
             await writer.drain()
 
-    async with misbehaving_backend(flood) as (url, closed):
+    async with raw_server(flood) as (url, _, closed):
         client = real_client(url, max_bytes=LIMIT)
         if path == "/health":
             health = await client.health()
@@ -195,13 +193,13 @@ async def test_an_answer_beyond_max_bytes_is_refused_without_reading_it_all(path
 
 
 async def test_an_sse_event_that_never_ends_is_refused_at_max_bytes():
-    async def endless(path: str, writer: asyncio.StreamWriter) -> None:
+    async def endless(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ")
         while True:
             writer.write(b"x" * 65536)
             await writer.drain()
 
-    async with misbehaving_backend(endless) as (url, closed):
+    async with raw_server(endless) as (url, _, closed):
         client = real_client(url, max_bytes=LIMIT)
         upstream = await client.open(Generation(model="m", max_tokens=1, prompt="x"))
         try:
@@ -213,10 +211,10 @@ async def test_an_sse_event_that_never_ends_is_refused_at_max_bytes():
 
 
 async def test_a_compressed_answer_is_refused():
-    async def gzipped(path: str, writer: asyncio.StreamWriter) -> None:
+    async def gzipped(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\nxx")
 
-    async with misbehaving_backend(gzipped) as (url, _):
+    async with raw_server(gzipped) as (url, _, _):
         with pytest.raises(BackendProtocolError, match="compressed"):
             await real_client(url).models()
 
