@@ -141,6 +141,15 @@ async def test_a_backend_that_refuses_the_key_fails_over_to_the_next():
     assert router.backends[0].breaker.failures == 1
 
 
+async def test_failing_over_does_not_skew_the_rotation_onto_the_failing_backend():
+    stale, good = FakeLlama(plan=["401"] * 20), FakeLlama()
+    router, urls = make_router(stale, good, retries=1, failures=100)
+    for _ in range(20):
+        await run(router, urls)
+    assert stale.generations == 10  # half the first choices; each then served by the other
+    assert good.generations == 20
+
+
 async def test_refused_keys_open_the_circuit_and_it_says_why():
     fake = FakeLlama(plan=["401"] * 3)
     router, urls = make_router(fake, failures=3)

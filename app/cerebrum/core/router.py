@@ -106,6 +106,8 @@ class Router:
         fresh = [backend for backend in candidates if backend.url not in exclude] or candidates
         least = min(backend.in_flight for backend in fresh)
         best = [backend for backend in fresh if backend.in_flight == least]
+        if len(best) == 1:  # no tie: the turn is not used up (a failover keeps the rotation)
+            return best[0]
         return best[next(self._turn) % len(best)]
 
     async def generate(
