@@ -91,6 +91,15 @@ def report(name: str, held: str, started: float, pid: int, **extra: object) -> N
     print(json.dumps({**line, **extra, **figures(pid)}), flush=True)
 
 
+async def until(check: Callable[[], Awaitable[bool]], limit: float = 60.0) -> None:
+    """Poll ``check`` until it holds; TimeoutError after ``limit`` seconds (a bounded loop)."""
+    async with asyncio.timeout(limit):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.1)
+
+
 async def closed_within(reader: asyncio.StreamReader, limit: float) -> bytes:
     data = b""
     async with asyncio.timeout(limit):
@@ -165,8 +174,11 @@ async def main() -> None:
         refused = (await http.get("/health")).status_code
         for _, writer in many:
             writer.close()
-        while (await http.get("/health")).status_code == 503:  # until uvicorn has let go
-            await asyncio.sleep(0.1)
+
+        async def let_go() -> bool:  # uvicorn has dropped the closed connections
+            return (await http.get("/health")).status_code == 200
+
+        await until(let_go)
         report("70 idle connections against a limit of 64", f"/health answered {refused}",
                started, pid)  # fmt: skip
 
@@ -187,14 +199,18 @@ async def main() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(address)
         payload = json.dumps({**body, "max_tokens": 400}).encode()
-        sock.sendall(
+        sock.sendall(  # still blocking: the request is small
             b"POST /v1/complete/stream HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
         )
-        sock.settimeout(10)
-        status = sock.recv(12)[9:12].decode()  # the status line, then never another byte
-        while (await http.get("/v1/stats")).json()["requests"]["in_flight"]:
-            await asyncio.sleep(0.1)
+        sock.setblocking(False)
+        async with asyncio.timeout(10):  # the status line, then never another byte
+            status = (await asyncio.get_running_loop().sock_recv(sock, 12))[9:12].decode()
+
+        async def freed() -> bool:
+            return not (await http.get("/v1/stats")).json()["requests"]["in_flight"]
+
+        await until(freed)
         sock.close()
         for each in (backend, stale):
             del each.answers["/completion"]
@@ -217,7 +233,8 @@ async def main() -> None:
             health = (await http.get("/v1/vps/health")).json()["backends"][0]
         await asyncio.sleep(0.5)
         report("/health dripping 1 byte every 0.2 s, 10 calls of /v1/vps/health",
-               f"{health['status']}: {health['detail']}; fds before {fds}", started, pid)  # fmt: skip
+               f"{health['status']}: {health['detail']}; fds before {fds}",
+               started, pid)  # fmt: skip
 
         async def huge(writer: asyncio.StreamWriter) -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 157286400\r\n\r\n")
