@@ -27,6 +27,7 @@ from tools.llama_local import free_port
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 TOKEN = b'data: {"content":"x","stop":false,"tokens_predicted":%d}\n\n'
 FINAL = b'data: {"content":"","stop":true,"stop_type":"limit","tokens_predicted":2}\n\n'
+HALF_HEAD = b"GET /health HTTP/1.1\r\nHost: c\r\nX-Slow: "
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
 
 
@@ -100,6 +101,17 @@ async def until(check: Callable[[], Awaitable[bool]], limit: float = 60.0) -> No
             await asyncio.sleep(0.1)
 
 
+async def connections(
+    address: tuple[str, int], count: int, first: bytes
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """``count`` connections that each sent ``first`` (and then nothing)."""
+    opened = [await asyncio.open_connection(*address) for _ in range(count)]
+    for _, writer in opened:
+        writer.write(first)
+    await asyncio.sleep(0.2)  # let the server see them
+    return opened
+
+
 async def closed_within(reader: asyncio.StreamReader, limit: float) -> bytes:
     data = b""
     async with asyncio.timeout(limit):
@@ -143,10 +155,7 @@ async def main() -> None:
         # 3. slow bodies must not hold the 4 places
         started = time.monotonic()
         head = b'POST /v1/complete HTTP/1.1\r\nHost: c\r\nContent-Length: 100\r\n\r\n{"pr'
-        slow = [await asyncio.open_connection(*address) for _ in range(8)]
-        for _, writer in slow:
-            writer.write(head)
-        await asyncio.sleep(0.3)
+        slow = await connections(address, 8, head)
         served = [(await http.post("/v1/complete", json=body)).status_code for _ in range(4)]
         answers = [await closed_within(reader, 10) for reader, _ in slow]
         statuses = sorted({answer[9:12].decode() for answer in answers})
@@ -155,10 +164,7 @@ async def main() -> None:
 
         # 9. connections that never finish their headers; the connection limit
         started = time.monotonic()
-        half = [await asyncio.open_connection(*address) for _ in range(50)]
-        for _, writer in half:
-            writer.write(b"GET /health HTTP/1.1\r\nHost: c\r\nX-Slow: ")
-        await asyncio.sleep(0.2)
+        half = await connections(address, 50, HALF_HEAD)
         limited = (await http.get("/health")).status_code
         closed = [await closed_within(reader, 10) for reader, _ in half]
         after = (await http.get("/health")).status_code
@@ -167,10 +173,7 @@ async def main() -> None:
                f"after {after}", started, pid)  # fmt: skip
 
         started = time.monotonic()
-        many = [await asyncio.open_connection(*address) for _ in range(70)]
-        for _, writer in many:
-            writer.write(b"GET /health HTTP/1.1\r\nHost: c\r\nX-Slow: ")
-        await asyncio.sleep(0.2)
+        many = await connections(address, 70, HALF_HEAD)
         refused = (await http.get("/health")).status_code
         for _, writer in many:
             writer.close()

@@ -36,23 +36,23 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
+        too_large = (
+            413,
+            "request_too_large",
+            f"request body is larger than {self.max_bytes} bytes (CEREBRUM_MAX_BODY_BYTES)",
+        )
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await _refuse(scope, receive, send, *too_large)
             return
         try:
             async with asyncio.timeout(self.timeout):
                 body = await self._read(receive)
         except TimeoutError:
-            response = error_response(
-                408,
-                "request_timeout",
-                f"request body not received within {self.timeout:g} s (CEREBRUM_BODY_TIMEOUT)",
-                headers={"Connection": "close"},
-            )
-            await response(scope, receive, send)
+            message = f"request body not received within {self.timeout:g} s (CEREBRUM_BODY_TIMEOUT)"
+            await _refuse(scope, receive, send, 408, "request_timeout", message)
             return
         except _TooLargeError:
-            await self._refuse(scope, receive, send)
+            await _refuse(scope, receive, send, *too_large)
             return
         except _ClientLeftError:
             return  # nobody to answer
@@ -82,11 +82,10 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 return b"".join(pieces)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            "request_too_large",
-            f"request body is larger than {self.max_bytes} bytes (CEREBRUM_MAX_BODY_BYTES)",
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, kind: str, message: str
+) -> None:
+    """Answer without reading the rest of the body, and close the connection."""
+    response = error_response(status, kind, message, headers={"Connection": "close"})
+    await response(scope, receive, send)
