@@ -190,7 +190,6 @@ def test_a_backend_on_a_stale_key_is_failed_over_and_reported_as_auth(
 ):
     """A half-finished key rotation: a second real llama-server still expects another key."""
     stale = LlamaServer.with_lab_models(tmp_path / "stale")
-    stale.workdir.mkdir()
     stale.start()
     try:
         instance = start_orchestrator(
