@@ -61,19 +61,16 @@ def serve(settings: Settings) -> None:
 
     from cerebrum import logs
     from cerebrum.api.main import create_app
+    from cerebrum.server import uvicorn_config
 
     log_config = logs.configure(settings.log_level)
-    uvicorn.run(
+    config = uvicorn_config(
+        settings,
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
         log_config=log_config,
         access_log=False,  # the log-context middleware writes one JSON line per request
-        ws="none",  # no WebSocket routes: do not load a WebSocket implementation
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -223,6 +223,68 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="debug, info, warning or error."
     )
+    # Exposure to clients and backends: every wait and every read has a bound.
+    body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds a client has to send its whole request body (408 beyond); the body is "
+            "read before the request takes a load-shedding place."
+        ),
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a request's headers; the connection is closed.",
+    )
+    keepalive_timeout: int = Field(
+        default=5, ge=1, le=600, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        default=128,
+        ge=8,
+        le=65536,
+        description="Client connections served at once; requests beyond get 503 at once.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Proxy addresses trusted to set X-Forwarded-For (JSON list or comma-separated; "
+            "uvicorn's syntax). Empty: proxy headers are ignored and the peer address counts."
+        ),
+    )
+    backend_max_bytes: int = Field(
+        default=8 * 1_048_576,
+        ge=65536,
+        le=256 * 1_048_576,
+        description=(
+            "Largest piece read from a backend at once: one SSE event (llama-server's last "
+            "event repeats the prompt) or a /health or /models answer; larger is a backend error."
+        ),
+    )
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _decode_addresses(cls, value: Any) -> Any:
+        return _json_or_csv(value)
+
+    @model_validator(mode="after")
+    def _no_credentials_in_urls(self) -> Self:
+        """A backend URL with ``user:pass@`` would be shown in errors, stats and metrics."""
+        named = [("CEREBRUM_BACKENDS", url) for url in self.backends] + [
+            (f"CEREBRUM_MODELS[{model.alias}].backends", url)
+            for model in self.models
+            for url in model.backends or ()
+        ]
+        for name, url in named:
+            if url.username or url.password:
+                raise ValueError(
+                    f"{name}: a backend URL must not carry credentials (user:pass@); "
+                    "the backend key goes in CEREBRUM_API_KEY"
+                )
+        return self
 
     @field_validator("backends", "client_keys", mode="before")
     @classmethod

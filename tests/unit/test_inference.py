@@ -144,6 +144,27 @@ async def test_vps_health_reports_loading_and_circuit(client, fake_llama):
     assert body["backends"][0]["circuit"] == "closed"
 
 
+async def test_vps_health_reports_a_refused_key_as_auth():
+    import httpx
+    from cerebrum.api.main import create_app
+
+    from tests.unit.conftest import make_settings
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        return httpx.Response(401, json={"error": {"message": "Invalid API Key"}})
+
+    app = create_app(make_settings(), transport=httpx.MockTransport(handle))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://c") as http:
+        response = await http.get("/v1/vps/health")
+    body = response.json()
+    assert response.status_code == 503
+    assert (body["status"], body["backends"][0]["status"]) == ("degraded", "auth")
+    assert "backend-secret-key" not in response.text
+
+
 async def test_health_never_calls_the_backend(client, fake_llama):
     response = await client.get("/health")
     assert response.json()["status"] == "ok"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -12,30 +10,9 @@ from cerebrum.core.generation import Generation
 from cerebrum.core.transport import LeanTransport
 from cerebrum.core.vps_client import VpsClient
 
+from tests.unit.serving import Handler, raw_server
+
 pytestmark = pytest.mark.anyio
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@asynccontextmanager
-async def server(handler: Handler) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A loopback server running `handler` per connection; yields its URL and the request
-    heads it received."""
-    heads: list[bytes] = []
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        heads.append(await reader.readuntil(b"\r\n\r\n"))
-        try:
-            await handler(reader, writer)
-        finally:
-            writer.close()
-
-    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", heads
-    finally:
-        listener.close()
 
 
 def answer(*parts: bytes, pause: float = 0.0) -> Handler:
@@ -65,7 +42,7 @@ async def test_chunked_body_is_streamed_piece_by_piece():
     pieces = [b"data: 1\n\n", b"data: 2\n\n", b"data: 3\n\n"]
     handler = answer(CHUNKED_HEAD, *map(chunk, pieces), b"0\r\n\r\n", pause=0.01)
     async with (
-        server(handler) as (url, _),
+        raw_server(handler) as (url, _, _),
         client() as http,
         http.stream("POST", url + "/completion", content=b"{}") as response,
     ):
@@ -78,7 +55,7 @@ async def test_chunked_body_is_streamed_piece_by_piece():
 
 async def test_content_length_body_is_read_whole():
     handler = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n", b'{"status":"ok"}')
-    async with server(handler) as (url, _), client() as http:
+    async with raw_server(handler) as (url, _, _), client() as http:
         response = await http.get(url + "/health")
     assert response.json() == {"status": "ok"}
     assert response.reason_phrase == "OK"
@@ -86,7 +63,7 @@ async def test_content_length_body_is_read_whole():
 
 async def test_body_without_length_ends_when_the_server_closes():
     handler = answer(b"HTTP/1.1 503 Service Unavailable\r\n\r\n", b"loading")
-    async with server(handler) as (url, _), client() as http:
+    async with raw_server(handler) as (url, _, _), client() as http:
         response = await http.get(url + "/health")
     assert (response.status_code, response.text) == (503, "loading")
 
@@ -98,7 +75,7 @@ async def test_request_asks_for_one_connection_and_carries_headers_and_body():
         received.append(await reader.readexactly(7))
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
-    async with server(handler) as (url, heads), client() as http:
+    async with raw_server(handler) as (url, heads, _), client() as http:
         await http.post(
             url + "/completion?x=1",
             content=b'{"a":1}',
@@ -114,7 +91,7 @@ async def test_request_asks_for_one_connection_and_carries_headers_and_body():
 
 
 async def test_server_closing_before_answering_is_a_protocol_error():
-    async with server(answer()) as (url, _), client() as http:
+    async with raw_server(answer()) as (url, _, _), client() as http:
         with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
             await http.get(url + "/health")
 
@@ -122,7 +99,7 @@ async def test_server_closing_before_answering_is_a_protocol_error():
 async def test_server_closing_inside_a_chunked_body_is_a_protocol_error():
     handler = answer(CHUNKED_HEAD, chunk(b"data: 1\n\n"))
     async with (
-        server(handler) as (url, _),
+        raw_server(handler) as (url, _, _),
         client() as http,
         http.stream("POST", url + "/completion") as response,
     ):
@@ -131,7 +108,7 @@ async def test_server_closing_inside_a_chunked_body_is_a_protocol_error():
 
 
 async def test_refused_connection_is_a_connect_error():
-    async with server(answer()) as (url, _):
+    async with raw_server(answer()) as (url, _, _):
         pass  # the port is closed again
     async with client() as http:
         with pytest.raises(httpx.ConnectError):
@@ -142,7 +119,7 @@ async def test_silent_server_is_a_read_timeout():
     async def silent(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
         await reader.read()
 
-    async with server(silent) as (url, _), client(timeout=0.1) as http:
+    async with raw_server(silent) as (url, _, _), client(timeout=0.1) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(url + "/health")
 
@@ -162,7 +139,7 @@ async def test_closing_a_stream_early_closes_the_connection():
         if await reader.read() == b"":  # the client hung up
             closed.set()
 
-    async with server(handler) as (url, _), client() as http:
+    async with raw_server(handler) as (url, _, _), client() as http:
         async with http.stream("POST", url + "/completion") as response:
             async for _ in response.aiter_raw():
                 break
@@ -177,7 +154,7 @@ async def test_vps_client_streams_a_generation_through_it():
         b'"tokens_evaluated":3}\n\n',
     ]
     handler = answer(CHUNKED_HEAD, *map(chunk, events), b"0\r\n\r\n")
-    async with server(handler) as (url, _), client(timeout=None) as http:
+    async with raw_server(handler) as (url, _, _), client(timeout=None) as http:
         upstream = await VpsClient(url, http).open(Generation("m1", 2, prompt="x"))
         try:
             chunks = [piece async for piece in upstream]
@@ -186,3 +163,17 @@ async def test_vps_client_streams_a_generation_through_it():
     assert [c.text for c in chunks] == ["def", " f", ""]
     assert chunks[-1].done
     assert (chunks[-1].prompt_tokens, chunks[-1].completion_tokens) == (3, 2)
+
+
+async def test_a_response_head_that_never_ends_is_a_protocol_error():
+    async def endless_head(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        while True:
+            writer.write(b"X-Padding: " + b"x" * 4096 + b"\r\n")
+            await writer.drain()
+
+    async with raw_server(endless_head) as (url, _, closed), client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="head larger than"):
+            await http.get(url + "/health")
+        async with asyncio.timeout(20):
+            await closed[0].wait()

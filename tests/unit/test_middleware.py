@@ -206,3 +206,31 @@ async def test_unhandled_error_becomes_a_json_500_with_the_request_id(caplog):
     assert response.headers["x-request-id"] == "r-500"
     assert json.loads(response.text)["error"]["type"] == "internal_error"
     assert "boom" not in response.text
+
+
+async def test_slow_bodies_hold_no_load_shedding_place_and_get_408(fake_llama):
+    from tests.unit.conftest import make_settings
+    from tests.unit.serving import connect, read_until_closed, serving
+
+    settings = make_settings(max_in_flight=1, max_queue=0, body_timeout=1.0)
+    head = b'POST /v1/complete HTTP/1.1\r\nHost: c\r\nContent-Length: 100\r\n\r\n{"pro'
+    async with serving(settings, fake_llama.transport()) as address:
+        slow = [await connect(address, head) for _ in range(4)]
+        async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
+            served = await http.post("/v1/complete", json=BODY)
+        answers = [await read_until_closed(reader) for reader, _ in slow]
+        for _, writer in slow:
+            writer.close()
+        async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
+            stats = (await http.get("/v1/stats")).json()
+    assert served.status_code == 200, served.text
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"CEREBRUM_BODY_TIMEOUT" in answer
+    assert stats["requests"]["in_flight"] == 0
+
+
+async def test_the_route_still_reads_the_body_and_sees_the_disconnect_after_it(client):
+    response = await client.post("/v1/complete", json=BODY)
+    assert response.status_code == 200
+    assert response.json()["completion"]

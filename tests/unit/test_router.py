@@ -51,7 +51,7 @@ async def run(router: Router, urls: list[str]) -> str:
 
 def test_chooses_the_backend_with_the_fewest_requests_in_flight():
     router, urls = make_router(FakeLlama(), FakeLlama())
-    router.backends[0].client.in_flight = 2
+    router.backends[0].in_flight = 2
     assert router.choose(urls).url == urls[1]
 
 
@@ -78,7 +78,7 @@ async def test_streams_every_chunk_and_frees_the_backend():
     fake = FakeLlama()
     router, urls = make_router(fake)
     assert await run(router, urls) == "def f():\n  pass"
-    assert router.backends[0].client.in_flight == 0
+    assert router.backends[0].in_flight == 0
     assert fake.closed == [True]
 
 
@@ -92,7 +92,7 @@ async def test_retries_before_the_first_token_after_a_503():
 async def test_fails_over_to_another_backend_when_one_refuses_connections():
     down, up = FakeLlama(plan=["refuse"] * 5), FakeLlama()
     router, urls = make_router(down, up, retries=1)
-    router.backends[1].client.in_flight = 1  # make the dead one the first choice
+    router.backends[1].in_flight = 1  # make the dead one the first choice
     assert await run(router, [urls[0], urls[1]])
     assert down.generations == 1
     assert up.generations == 1
@@ -122,12 +122,42 @@ async def test_never_retries_once_a_token_was_produced():
     assert fake.generations == 1
 
 
-async def test_backend_auth_error_is_not_retried():
+async def test_a_refused_key_is_not_retried_on_the_same_backend_but_counts_as_a_failure():
     fake = FakeLlama(plan=["401", "ok"])
     router, urls = make_router(fake, retries=3)
     with pytest.raises(BackendAuthError):
         await run(router, urls)
     assert fake.generations == 1
+    assert router.backends[0].breaker.failures == 1
+    assert router.backends[0].in_flight == 0
+
+
+async def test_a_backend_that_refuses_the_key_fails_over_to_the_next():
+    stale, good = FakeLlama(plan=["401"]), FakeLlama()
+    router, urls = make_router(stale, good, retries=1)
+    router.backends[1].in_flight = 1  # make the stale one the first choice
+    assert await run(router, urls) == "def f():\n  pass"
+    assert (stale.generations, good.generations) == (1, 1)
+    assert router.backends[0].breaker.failures == 1
+
+
+async def test_failing_over_does_not_skew_the_rotation_onto_the_failing_backend():
+    stale, good = FakeLlama(plan=["401"] * 20), FakeLlama()
+    router, urls = make_router(stale, good, retries=1, failures=100)
+    for _ in range(20):
+        await run(router, urls)
+    assert stale.generations == 10  # half the first choices; each then served by the other
+    assert good.generations == 20
+
+
+async def test_refused_keys_open_the_circuit_and_it_says_why():
+    fake = FakeLlama(plan=["401"] * 3)
+    router, urls = make_router(fake, failures=3)
+    for _ in range(3):
+        with pytest.raises(BackendAuthError):
+            await run(router, urls)
+    with pytest.raises(CircuitOpenError, match="last: backend_auth_error"):
+        await run(router, urls)
 
 
 async def test_no_first_token_within_the_timeout_is_a_backend_timeout():
@@ -153,7 +183,7 @@ async def test_consumer_leaving_early_closes_the_upstream_at_once():
     ) as chunks:
         await anext(chunks)
     assert fake.closed == [True]
-    assert router.backends[0].client.in_flight == 0
+    assert router.backends[0].in_flight == 0
 
 
 async def test_cancelled_consumer_closes_the_upstream():
@@ -169,7 +199,7 @@ async def test_cancelled_consumer_closes_the_upstream():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert fake.closed == [True]
-    assert router.backends[0].client.in_flight == 0
+    assert router.backends[0].in_flight == 0
 
 
 async def test_retries_stop_with_the_real_error_when_the_circuit_opens():

@@ -153,6 +153,9 @@ URL_PASSWORD = "url-password-that-must-not-leak"
         ("CEREBRUM_PORT", "not-a-port"),
         ("CEREBRUM_BREAKER_FAILURES", "-1"),
         ("CEREBRUM_BACKENDS", f"http://llama:{URL_PASSWORD}@vps:99999"),  # the bad value a secret
+        ("CEREBRUM_BACKENDS", f"http://llama:{URL_PASSWORD}@vps:9000"),  # credentials refused
+        ("CEREBRUM_BODY_TIMEOUT", "0"),
+        ("CEREBRUM_MAX_CONNECTIONS", "1"),
     ],
 )
 def test_process_exits_2_with_one_line_naming_the_bad_setting_and_no_secret(tmp_path, name, value):
@@ -201,3 +204,28 @@ def test_unreadable_env_file_is_named(tmp_path):
     result = run_cerebrum(tmp_path, "--check", "--env-file", str(missing))
     assert result.returncode == 2
     assert result.stderr == f"cerebrum: cannot read the settings file {missing}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEREBRUM_BACKENDS", "http://admin:hunter2@vps:9000"),
+        ("CEREBRUM_BACKENDS", "http://hunter2@vps:9000"),
+        (
+            "CEREBRUM_MODELS",
+            json.dumps([{"alias": "a", "model": "m", "backends": ["http://u:hunter2@vps:1"]}]),
+        ),
+    ],
+)
+def test_backend_urls_with_credentials_are_refused_without_echoing_them(env, name, value):
+    env.setenv(name, value)
+    line = error_line()
+    assert name in line
+    assert "credentials" in line
+    assert "hunter2" not in line
+
+
+def test_forwarded_allow_ips_is_empty_by_default_and_accepts_a_list(env):
+    assert Settings().forwarded_allow_ips == []
+    env.setenv("CEREBRUM_FORWARDED_ALLOW_IPS", "10.0.0.1, 10.0.0.2")
+    assert Settings().forwarded_allow_ips == ["10.0.0.1", "10.0.0.2"]

@@ -129,3 +129,69 @@ async def test_client_that_stops_reading_is_dropped_and_the_producer_closed():
     await asyncio.wait_for(response({"type": "http"}, recorder.receive, recorder.send), 2)
     assert stuck.is_set()
     assert cleaned.is_set()
+
+
+@pytest.mark.parametrize("stuck_on", ["start", "end"])
+async def test_every_write_is_bounded_by_the_send_timeout(stuck_on):
+    """The response start and the body's last (empty) write wait on a full socket too."""
+    cleaned = asyncio.Event()
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        try:
+            yield sse.token_event("a", 1)
+        finally:
+            cleaned.set()
+
+    class StopsReading(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            self.messages.append(message)
+            start = message["type"] == "http.response.start"
+            end = message["type"] == "http.response.body" and not message.get("more_body")
+            if (stuck_on == "start" and start) or (stuck_on == "end" and end):
+                await asyncio.sleep(3600)
+
+    recorder = StopsReading()
+    response = sse.EventStream(events(), ping_interval=10, send_timeout=0.1)
+    await asyncio.wait_for(response({"type": "http"}, recorder.receive, recorder.send), 10)
+    assert cleaned.is_set()
+
+
+async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_backend():
+    import socket
+
+    import httpx
+
+    from tests.unit.conftest import make_settings
+    from tests.unit.fakes import FakeLlama
+    from tests.unit.serving import eventually, serving
+
+    fake = FakeLlama(tokens=["x" * 65536] * 400)  # 26 MB: far more than the socket buffers
+    settings = make_settings(send_timeout=0.5, max_in_flight=1, max_queue=0)
+    body = b'{"prompt": "x", "max_tokens": 400}'
+    async with serving(settings, fake.transport()) as address:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address)
+        sock.sendall(
+            b"POST /v1/complete/stream HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )  # and never read
+
+        async def started() -> bool:
+            return bool(fake.generations)
+
+        await eventually(started)
+        async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
+
+            async def released() -> bool:
+                nonlocal stats
+                stats = (await http.get("/v1/stats")).json()
+                return stats["requests"]["in_flight"] == 0
+
+            stats: dict[str, Any] = {}
+            await eventually(released)
+            served = await http.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
+        sock.close()
+    assert fake.closed == [True, True]
+    assert stats["circuits"]["http://vps.test:9000"]["in_flight"] == 0
+    assert served.status_code == 200

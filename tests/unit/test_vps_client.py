@@ -126,3 +126,203 @@ async def test_health_reports_loading_while_the_backend_answers_503():
 async def test_models_reports_each_model_status():
     fake = FakeLlama(models_status={"m1": "loaded", "c1": "unloaded"})
     assert await client_for(fake).models() == {"m1": "loaded", "c1": "unloaded"}
+
+
+# ---- What a backend sends is bounded in size and time, and checked ----------------------
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+
+from cerebrum.core.errors import BackendProtocolError  # noqa: E402
+from cerebrum.core.transport import LeanTransport  # noqa: E402
+from cerebrum.core.vps_client import EventParser  # noqa: E402
+
+from tests.unit.serving import WAIT, raw_server  # noqa: E402
+
+LIMIT = 1_048_576
+
+
+def real_client(url: str, **options) -> VpsClient:
+    http = httpx.AsyncClient(transport=LeanTransport(), timeout=httpx.Timeout(5.0))
+    return VpsClient(url, http, KEY, **options)
+
+
+async def all_closed(closed: list[asyncio.Event]) -> None:
+    async with asyncio.timeout(WAIT):
+        for event in closed:
+            await event.wait()
+
+
+async def test_health_dripping_one_byte_at_a_time_ends_within_the_timeout_and_closes():
+    async def drip(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        while True:
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.05)  # every read succeeds: only a total deadline stops it
+
+    async with raw_server(drip) as (url, _, closed):
+        health = await real_client(url, health_timeout=0.5).health()
+        await all_closed(closed)
+    assert (health.reachable, health.status) == (False, "unreachable")
+    assert "within 0.5 s" in (health.detail or "")
+
+
+@pytest.mark.parametrize("path", ["/health", "/models"])
+async def test_an_answer_beyond_max_bytes_is_refused_without_reading_it_all(path):
+    sent = [0]
+
+    async def flood(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 200000000\r\n\r\n")
+        while sent[0] < 200_000_000:
+            writer.write(b"x" * 65536)
+            sent[0] += 65536
+            await writer.drain()
+
+    async with raw_server(flood) as (url, _, closed):
+        client = real_client(url, max_bytes=LIMIT)
+        if path == "/health":
+            health = await client.health()
+            assert (health.status, health.reachable) == ("error", True)
+            assert "larger than" in (health.detail or "")
+        else:
+            with pytest.raises(BackendProtocolError, match="larger than"):
+                await client.models()
+        await all_closed(closed)
+    assert sent[0] < 100 * LIMIT  # stopped early (socket buffers hold a few MB at most)
+
+
+async def test_an_sse_event_that_never_ends_is_refused_at_max_bytes():
+    async def endless(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ")
+        while True:
+            writer.write(b"x" * 65536)
+            await writer.drain()
+
+    async with raw_server(endless) as (url, _, closed):
+        client = real_client(url, max_bytes=LIMIT)
+        upstream = await client.open(Generation(model="m", max_tokens=1, prompt="x"))
+        try:
+            with pytest.raises(BackendProtocolError, match="larger than 1048576 bytes"):
+                await anext(upstream)
+        finally:
+            await upstream.aclose()
+        await all_closed(closed)
+
+
+async def test_a_compressed_answer_is_refused():
+    async def gzipped(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\nxx")
+
+    async with raw_server(gzipped) as (url, _, _):
+        with pytest.raises(BackendProtocolError, match="compressed"):
+            await real_client(url).models()
+
+
+def test_the_event_parser_keeps_at_most_max_bytes():
+    parser = EventParser(max_bytes=1000)
+    parser.feed(b"data: " + b"x" * 900)
+    with pytest.raises(BackendProtocolError, match="larger than 1000 bytes"):
+        parser.feed(b"x" * 200)
+
+
+def test_the_event_parser_is_linear_in_an_event_that_arrives_in_small_pieces():
+    """Quadratic re-copying would make 8x the bytes cost ~64x the time; linear, ~8x."""
+    import time
+
+    def cost(size: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            parser = EventParser(max_bytes=64 * 1_048_576)
+            piece = b"x" * 4096
+            started = time.process_time()
+            for _ in range(size // len(piece)):
+                parser.feed(piece)
+            parser.feed(b"\n\n")
+            best = min(best, time.process_time() - started)
+        return best
+
+    small, large = cost(1_048_576), cost(8 * 1_048_576)
+    assert large / max(small, 1e-6) < 24, (small, large)
+
+
+async def test_health_reports_auth_when_the_backend_refuses_the_key():
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+        return httpx.Response(401, json={"error": {"message": "Invalid API Key"}})
+
+    client = VpsClient(
+        "http://vps.test", httpx.AsyncClient(transport=httpx.MockTransport(handle)), KEY
+    )
+    health = await client.health()
+    assert (health.reachable, health.status) == (True, "auth")
+    assert "CEREBRUM_API_KEY" in (health.detail or "")
+    assert KEY not in (health.detail or "")
+
+
+# ---- Malformed upstream events are a 502 backend_error on every route -------------------
+
+BAD_EVENTS = {
+    "/completion": [
+        b'data: {"content": 5}\n\n',
+        b'data: {"content": "a", "tokens_predicted": "x"}\n\n',
+        b'data: {"content": "", "stop": true, "tokens_evaluated": "3"}\n\n',
+        b'data: {"content": "", "stop": true, "tokens_evaluated": 3, "timings": 5}\n\n',
+        b"data: [1, 2]\n\n",
+    ],
+    "/v1/chat/completions": [
+        b'data: {"choices": 5}\n\n',
+        b'data: {"choices": [5]}\n\n',
+        b'data: {"choices": [{"delta": "x"}]}\n\n',
+        b'data: {"choices": [{"delta": {"content": "a"}, "finish_reason": 3}]}\n\n',
+        b'data: {"choices": [{"delta": {"content": "a"}}]}\n\n'
+        b'data: {"choices": [], "usage": {"prompt_tokens": "3"}}\n\ndata: [DONE]\n\n',
+    ],
+}
+ROUTES = [
+    ("/v1/complete", False),
+    ("/v1/complete/stream", True),
+    ("/v1/completions", False),
+    ("/v1/completions", True),
+    ("/v1/chat/completions", False),
+    ("/v1/chat/completions", True),
+]
+
+
+def request_body(path: str, model: str, stream: bool) -> dict[str, object]:
+    if path.startswith("/v1/complete"):
+        return {"model": model, "prompt": "x", "max_tokens": 2}
+    if path == "/v1/completions":
+        return {"model": model, "prompt": "x", "max_tokens": 2, "stream": stream}
+    messages = [{"role": "user", "content": "x"}]
+    return {"model": model, "messages": messages, "max_tokens": 2, "stream": stream}
+
+
+@pytest.mark.parametrize(("path", "stream"), ROUTES)
+@pytest.mark.parametrize(("model", "case"), [(m, i) for m in ("m1", "chat") for i in range(5)])
+async def test_a_malformed_backend_event_is_a_backend_error(path, stream, model, case):
+    from cerebrum.api.main import create_app
+
+    from tests.unit.conftest import make_settings
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        event = BAD_EVENTS[request.url.path][case]
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=event)
+
+    app = create_app(make_settings(), transport=httpx.MockTransport(handle))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://c") as http:
+        response = await http.post(path, json=request_body(path, model, stream))
+    if stream:
+        assert response.status_code == 200
+        errors = [
+            json.loads(line[6:]).get("error")
+            for line in response.text.splitlines()
+            if line.startswith("data: {")
+        ]
+        assert [e["type"] for e in errors if e] == ["backend_error"], response.text
+    else:
+        assert response.status_code == 502, response.text
+        assert response.json()["error"]["type"] == "backend_error"

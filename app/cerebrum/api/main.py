@@ -47,7 +47,11 @@ def create_app(
             keys=[key.get_secret_value() for key in settings.client_keys],
             open_paths=OPEN_PATHS,
         ),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            timeout=settings.body_timeout,  # read before LoadShed takes a place
+        ),
         Middleware(
             LoadShedMiddleware,
             limiter=svc.limiter,

@@ -92,7 +92,7 @@ class _Collector:
         )
         for backend in svc.router.backends:
             circuit.add_metric([backend.url], CIRCUIT_VALUE[backend.breaker.state])
-            in_flight.add_metric([backend.url], backend.client.in_flight)
+            in_flight.add_metric([backend.url], backend.in_flight)
         yield circuit
         yield in_flight
 

@@ -122,7 +122,7 @@ class HealthResponse(Open):
 class BackendHealthInfo(Open):
     url: str
     reachable: bool
-    status: str = Field(description="ok, loading, error or unreachable.")
+    status: str = Field(description="ok, loading, auth (the key is refused), error or unreachable.")
     latency_ms: float | None
     circuit: str = Field(description="closed, open or half_open.")
     in_flight: int

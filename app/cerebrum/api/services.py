@@ -43,7 +43,13 @@ class Services:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         backends = [
             Backend(
-                VpsClient(url, http, api_key, health_timeout=settings.health_timeout),
+                VpsClient(
+                    url,
+                    http,
+                    api_key,
+                    health_timeout=settings.health_timeout,
+                    max_bytes=settings.backend_max_bytes,
+                ),
                 CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown),
             )
             for url in registry.backends

@@ -4,11 +4,12 @@ Events are ``data: <json>\\n\\n`` (orjson). ``EventStream`` sends a keep-alive c
 (``: ping``) whenever the producer has been silent for ``ping_interval`` seconds (a backend
 loading a model, a long prompt), and cancels the producer the moment the client hangs up,
 so the producer's ``finally`` closes the backend connection. A client that stays connected
-but stops reading is treated the same way once one write has waited ``send_timeout``
-seconds (uvicorn's ``send`` waits while the socket's buffer is full), so it cannot hold a
-backend slot forever. Events that are already waiting when the previous write is done go out
-together in one write: a burst from a fast backend costs one ``send`` instead of one per
-token, and no event ever waits to be batched.
+but stops reading is treated the same way once any write (the response start, an event, the
+end of the body) has waited ``send_timeout`` seconds (uvicorn's ``send`` waits while the
+socket's buffer is full), so it cannot hold a backend slot or a load-shedding place.
+Events that are already waiting when the previous write is done go out together in one
+write: a burst from a fast backend costs one ``send`` instead of one per token, and no
+event ever waits to be batched.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import anyio
 import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("cerebrum.sse")
 
@@ -83,9 +84,22 @@ class EventStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=_BUFFER)
         async with anyio.create_task_group() as group:
+
+            async def sent(message: Message) -> bool:
+                """Send within ``send_timeout``; False (and everything stopped) when not."""
+                with anyio.move_on_after(self.send_timeout) as sending:
+                    await send(message)
+                if sending.cancelled_caught:
+                    log.warning("client stopped reading", extra={"timeout": self.send_timeout})
+                    group.cancel_scope.cancel()
+                    return False
+                return True
+
             group.start_soon(self._produce, sender)
             group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+            if not await sent(start):
+                return
             async with receiver:
                 while True:
                     pieces, ended = _ready(receiver)
@@ -102,20 +116,13 @@ class EventStream(Response):
                             pieces += more
                     if pieces:  # every event ready so far, in one write
                         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                        with anyio.move_on_after(self.send_timeout) as sending:
-                            await send(
-                                {"type": "http.response.body", "body": body, "more_body": True}
-                            )
-                        if sending.cancelled_caught:
-                            log.warning(
-                                "client stopped reading", extra={"timeout": self.send_timeout}
-                            )
-                            group.cancel_scope.cancel()
+                        message = {"type": "http.response.body", "body": body, "more_body": True}
+                        if not await sent(message):
                             return
                     if ended:
                         break
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            group.cancel_scope.cancel()
+            if await sent({"type": "http.response.body", "body": b"", "more_body": False}):
+                group.cancel_scope.cancel()
 
     async def _produce(self, sender: MemoryObjectSendStream[bytes]) -> None:
         async with sender, aclosing(self.events) as events:

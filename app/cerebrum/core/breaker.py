@@ -34,6 +34,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probing = False
         self.opened_total = 0
+        self.last_failure: str | None = None  # the kind of the last failure, e.g. backend_timeout
 
     @property
     def state(self) -> State:
@@ -70,7 +71,9 @@ class CircuitBreaker:
         self._failures = 0
         self._probing = False
 
-    def record_failure(self) -> None:
+    def record_failure(self, kind: str | None = None) -> None:
+        """Count a failure; ``kind`` (an error type, not a message) is kept as ``last_failure``."""
+        self.last_failure = kind
         self._probing = False
         self._failures += 1
         if self._state is State.OPEN:

@@ -2,8 +2,14 @@
 
 A generation is retried (tenacity) only while nothing has been produced: connection
 refused, a 5xx, a stream that broke before its first token. Once the first chunk exists it
-is never replayed. Each backend has a circuit breaker; a backend with an open circuit is
-skipped, and when every backend of a model is open the request fails at once.
+is never replayed. A backend that refuses the orchestrator's key counts as failing too (a
+half-finished key rotation must not fail every other request): the request moves to a
+backend not tried yet, never back to one that refused the key. Each backend has a circuit
+breaker; a backend with an open circuit is skipped, and when every backend of a model is
+open the request fails at once.
+
+The router owns each backend's count of open streams (``Backend.in_flight``): it chooses by
+it, and it is the only code that changes it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from tenacity import (
 
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.errors import (
+    BackendAuthError,
     BackendProtocolError,
     BackendTimeoutError,
     BackendUnavailableError,
@@ -43,6 +50,7 @@ _CLOSE_TIMEOUT = 2.0
 class Backend:
     client: VpsClient
     breaker: CircuitBreaker
+    in_flight: int = 0  # streams open on it (opening, or yielding chunks)
 
     @property
     def url(self) -> str:
@@ -56,10 +64,12 @@ class _Started:
     first: Chunk
 
 
+# What counts as the backend failing: the breaker records it and the request may move on.
+_FAILURES = (BackendUnavailableError, BackendProtocolError, BackendAuthError)
+
+
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, BackendUnavailableError | BackendProtocolError) and not isinstance(
-        exc, CircuitOpenError
-    )
+    return isinstance(exc, _FAILURES) and not isinstance(exc, CircuitOpenError)
 
 
 class Router:
@@ -94,8 +104,10 @@ class Router:
         """
         candidates = self._candidates(urls)
         fresh = [backend for backend in candidates if backend.url not in exclude] or candidates
-        least = min(backend.client.in_flight for backend in fresh)
-        best = [backend for backend in fresh if backend.client.in_flight == least]
+        least = min(backend.in_flight for backend in fresh)
+        best = [backend for backend in fresh if backend.in_flight == least]
+        if len(best) == 1:  # no tie: the turn is not used up (a failover keeps the rotation)
+            return best[0]
         return best[next(self._turn) % len(best)]
 
     async def generate(
@@ -119,19 +131,19 @@ class Router:
                         async with asyncio.timeout(self.idle_timeout):
                             chunk = await anext(upstream)
                 except TimeoutError:
-                    backend.breaker.record_failure()
+                    backend.breaker.record_failure(BackendTimeoutError.kind)
                     raise BackendTimeoutError(
                         f"{backend.url} sent nothing for {self.idle_timeout:g} s"
                     ) from None
-                except (BackendUnavailableError, BackendProtocolError):
-                    backend.breaker.record_failure()
+                except _FAILURES as exc:
+                    backend.breaker.record_failure(exc.kind)
                     raise
                 yield chunk
                 if chunk.done:
                     return
         finally:
             await _close(upstream)
-            backend.client.in_flight -= 1
+            backend.in_flight -= 1
             log.debug("upstream closed", extra={"backend": backend.url})
 
     async def _start(self, urls: Sequence[str], generation: Generation) -> _Started:
@@ -142,7 +154,7 @@ class Router:
             wait=wait_exponential(multiplier=self.retry_wait, max=2.0)
             + wait_random(0, self.retry_wait),
             # a failure that opened the last circuit ends the retries with its own message
-            retry=retry_if_exception(lambda exc: _retryable(exc) and self._available(urls)),
+            retry=retry_if_exception(lambda exc: self._worth_retrying(exc, urls, tried)),
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -158,7 +170,7 @@ class Router:
         """Open the stream on one backend and wait for its first chunk."""
         if not backend.breaker.acquire():
             raise self._circuit_open([backend])
-        backend.client.in_flight += 1
+        backend.in_flight += 1
         upstream: Upstream | None = None
         verdict = False
         try:
@@ -168,13 +180,13 @@ class Router:
                     first = await anext(upstream)
             except TimeoutError:
                 verdict = True
-                backend.breaker.record_failure()
+                backend.breaker.record_failure(BackendTimeoutError.kind)
                 raise BackendTimeoutError(
                     f"no first token from {backend.url} within {self.first_token_timeout:g} s"
                 ) from None
-            except (BackendUnavailableError, BackendProtocolError):
+            except _FAILURES as exc:
                 verdict = True
-                backend.breaker.record_failure()
+                backend.breaker.record_failure(exc.kind)
                 raise
             verdict = True
             backend.breaker.record_success()
@@ -184,11 +196,17 @@ class Router:
                 backend.breaker.release()  # cancelled, or the backend refused the request
             if upstream is not None:
                 await _close(upstream)
-            backend.client.in_flight -= 1
+            backend.in_flight -= 1
             raise
 
-    def _available(self, urls: Sequence[str]) -> bool:
-        return any(self._backends[url].breaker.available() for url in urls)
+    def _available(self, urls: Sequence[str], exclude: Sequence[str] = ()) -> bool:
+        return any(self._backends[url].breaker.available() for url in urls if url not in exclude)
+
+    def _worth_retrying(self, exc: BaseException, urls: Sequence[str], tried: list[str]) -> bool:
+        """Retry while a backend may take it; after a refused key, only one not tried yet."""
+        if not _retryable(exc):
+            return False
+        return self._available(urls, exclude=tried if isinstance(exc, BackendAuthError) else ())
 
     def _candidates(self, urls: Sequence[str]) -> list[Backend]:
         backends = [self._backends[url] for url in urls]
@@ -201,8 +219,10 @@ class Router:
     def _circuit_open(backends: Sequence[Backend]) -> CircuitOpenError:
         retry_after = min(backend.breaker.retry_after() for backend in backends)
         names = ", ".join(backend.url for backend in backends)
+        last = sorted({b.breaker.last_failure for b in backends if b.breaker.last_failure})
+        why = f" (last: {', '.join(last)})" if last else ""
         return CircuitOpenError(
-            f"circuit open for {names} after repeated failures; retry in {retry_after} s",
+            f"circuit open for {names} after repeated failures{why}; retry in {retry_after} s",
             retry_after=retry_after,
         )
 

@@ -24,6 +24,7 @@ import httptools
 import httpx
 
 _READ_SIZE = 65536
+MAX_HEAD_BYTES = 65536  # a response's status line and headers; beyond, a protocol error
 _NO_TIMEOUT: dict[str, float | None] = {}
 
 
@@ -114,9 +115,13 @@ class _ResponseStream(httpx.AsyncByteStream):
         self.status = 0
 
     async def read_head(self) -> _Parsed:
+        received = 0
         while not self._parsed.headers_done:
-            if not await self._feed():
+            if received > MAX_HEAD_BYTES:
+                raise httpx.RemoteProtocolError(f"response head larger than {MAX_HEAD_BYTES} bytes")
+            if not (read := await self._feed()):
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            received += read
         self.status = self._parser.get_status_code()
         names = {name.lower() for name, _ in self._parsed.headers}
         self._until_close = b"content-length" not in names and b"transfer-encoding" not in names
@@ -140,8 +145,8 @@ class _ResponseStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         self._writer.close()
 
-    async def _feed(self) -> bool:
-        """Read what has arrived into the parser; False at end of stream."""
+    async def _feed(self) -> int:
+        """Read what has arrived into the parser: how many bytes (0 at end of stream)."""
         try:
             if self._timeout is None:
                 data = await self._reader.read(_READ_SIZE)
@@ -153,12 +158,12 @@ class _ResponseStream(httpx.AsyncByteStream):
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from None
         if not data:
-            return False
+            return 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             raise httpx.RemoteProtocolError(f"invalid HTTP response: {exc}") from None
-        return True
+        return len(data)
 
 
 def _head(request: httpx.Request) -> bytes:

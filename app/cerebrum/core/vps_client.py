@@ -5,14 +5,22 @@ Generations always stream from the backend (native ``/completion`` for a prompt,
 orchestrator sees the first token, applies its idle timeout and can hang up at any moment.
 The key (``CEREBRUM_API_KEY``) goes only into the ``Authorization`` header; no message built
 here contains it.
+
+Every read from a backend is bounded: an SSE event, a /health or /models answer is at most
+``max_bytes`` (an error body at most ``_ERROR_BODY_LIMIT``), probes finish within
+``health_timeout`` seconds in total, and a compressed answer is refused (the client asks
+for ``Accept-Encoding: identity``; a decoded size would be unbounded). Anything a backend
+sends that does not have the expected shape is a ``BackendProtocolError`` (502
+``backend_error``), never a client error or a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -26,16 +34,18 @@ from cerebrum.core.errors import (
 from cerebrum.core.generation import Chunk, Generation
 
 _MESSAGE_LIMIT = 300
+_ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, no further
 _GENERATION_PATHS = ("/completion", "/v1/chat/completions")
+T = TypeVar("T")
+DEFAULT_MAX_BYTES = 8 * 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
 class BackendHealth:
     url: str
     reachable: bool
-    status: str  # ok | loading | error | unreachable
+    status: str  # ok | loading | auth | error | unreachable
     latency_ms: float | None
-    http_status: int | None = None
     detail: str | None = None
 
 
@@ -48,10 +58,13 @@ class VpsClient:
         http: httpx.AsyncClient,
         api_key: str | None = None,
         health_timeout: float = 2.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.url = url.rstrip("/")
         self._http = http
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._headers = {"Accept-Encoding": "identity"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
         # One connection per generation: llama-server b11312's router intermittently drops a
         # reused connection ("Server disconnected without sending a response"), and a stream
         # closed early must not leave a half-read connection in the pool anyway.
@@ -62,7 +75,7 @@ class VpsClient:
         }
         self._urls = {path: httpx.URL(self.url + path) for path in _GENERATION_PATHS}
         self._health_timeout = health_timeout
-        self.in_flight = 0
+        self.max_bytes = max_bytes
 
     def __repr__(self) -> str:
         return f"VpsClient({self.url!r})"
@@ -85,64 +98,103 @@ class VpsClient:
             raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
         if response.status_code != 200:
             try:
-                await response.aread()
-            except httpx.HTTPError:
-                pass
+                body = await _read(response, _ERROR_BODY_LIMIT, truncate=True)
+            except (httpx.HTTPError, BackendProtocolError):
+                body = b""
             finally:
                 await response.aclose()
-            raise _status_error(self.url, response)
-        return Upstream(response, chat=generation.is_chat)
+            raise _status_error(self.url, response.status_code, response.reason_phrase, body)
+        try:
+            _uncompressed(response)
+        except BackendProtocolError:
+            await response.aclose()
+            raise
+        return Upstream(response, chat=generation.is_chat, max_bytes=self.max_bytes)
 
     async def health(self) -> BackendHealth:
-        """GET /health (open on llama-server): 200 ok, 503 while a model loads."""
+        """GET /health (open on llama-server: 200 ok, 503 while a model loads), then, when it
+        is ok, GET /models with the key: a backend that refuses the key reports ``auth``."""
         started = time.perf_counter()
         try:
-            response = await self._http.get(self.url + "/health", timeout=self._health_timeout)
+            async with asyncio.timeout(self._health_timeout):
+                status, reason, body = await self._get("/health")
+                latency = round((time.perf_counter() - started) * 1000, 2)
+                if status == 200:
+                    status, reason, body = await self._get("/models")
+                    if status not in (401, 403):
+                        return BackendHealth(self.url, True, "ok", latency)
+                    detail = _auth_message(self.url, status)
+                    return BackendHealth(self.url, True, "auth", latency, detail)
+        except TimeoutError:
+            detail = f"no complete answer within {self._health_timeout:g} s"
+            return BackendHealth(self.url, False, "unreachable", None, detail)
         except httpx.HTTPError as exc:
-            return BackendHealth(self.url, False, "unreachable", None, detail=_describe(exc))
-        latency = round((time.perf_counter() - started) * 1000, 2)
-        if response.status_code == 200:
-            return BackendHealth(self.url, True, "ok", latency, 200)
-        status = "loading" if response.status_code == 503 else "error"
-        detail = _error_message(response)
-        return BackendHealth(self.url, True, status, latency, response.status_code, detail)
+            return BackendHealth(self.url, False, "unreachable", None, _describe(exc))
+        except BackendProtocolError as exc:
+            return BackendHealth(self.url, True, "error", None, exc.message)
+        state = "loading" if status == 503 else "error"
+        return BackendHealth(self.url, True, state, latency, _error_message(body, reason))
 
     async def models(self) -> dict[str, str]:
         """Backend model id -> status (loaded, unloaded, loading, ...) from GET /models."""
-        response = await self._http.get(
-            self.url + "/models", headers=self._headers, timeout=self._health_timeout
-        )
-        if response.status_code != 200:
-            raise _status_error(self.url, response)
-        listing = response.json()
+        try:
+            async with asyncio.timeout(self._health_timeout):
+                status, reason, body = await self._get("/models")
+        except TimeoutError:
+            raise BackendUnavailableError(
+                f"{self.url}/models: no complete answer within {self._health_timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
+        if status != 200:
+            raise _status_error(self.url, status, reason, body)
+        try:
+            listing = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BackendProtocolError(f"{self.url}/models: the answer is not JSON") from None
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(entries, list):
+            raise BackendProtocolError(f"{self.url}/models: the answer has no list of models")
         result: dict[str, str] = {}
-        for entry in listing.get("data", []) if isinstance(listing, dict) else []:
+        for entry in entries:
             if not isinstance(entry, dict) or "id" not in entry:
                 continue
-            status = entry.get("status")
-            value = status.get("value") if isinstance(status, dict) else None
+            status_of = entry.get("status")
+            value = status_of.get("value") if isinstance(status_of, dict) else None
             result[str(entry["id"])] = str(value) if value else "loaded"
         return result
+
+    async def _get(self, path: str) -> tuple[int, str, bytes]:
+        """GET ``path`` with the key: status, reason and body (at most ``max_bytes``)."""
+        async with self._http.stream(
+            "GET", self.url + path, headers=self._headers, timeout=self._health_timeout
+        ) as response:
+            body = await _read(response, self.max_bytes)
+            return response.status_code, response.reason_phrase, body
 
 
 class Upstream:
     """An open streamed response from one backend, read as ``Chunk``s.
 
     Iteration ends after the chunk with ``done`` set; a stream that ends before it raises
-    ``BackendProtocolError``. ``aclose()`` closes the connection, which is what tells
+    ``BackendProtocolError``, as does an event larger than ``max_bytes`` or one without the
+    shape llama-server gives it. ``aclose()`` closes the connection, which is what tells
     llama-server to stop generating and free its slot.
     """
 
-    def __init__(self, response: httpx.Response, chat: bool) -> None:
+    def __init__(
+        self, response: httpx.Response, chat: bool, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.response = response
         self._chat = chat
         self._body = response.aiter_bytes()
-        self._events = EventParser()
+        self._events = EventParser(max_bytes)
         self._pending: deque[bytes] = deque()
         self._finished = False
         self._tokens = 0
         self._finish_reason: str | None = None
-        self._usage: dict[str, Any] = {}
+        self._prompt_tokens: int | None = None
+        self._completion_tokens: int | None = None
         self._timings: dict[str, Any] | None = None
 
     def __aiter__(self) -> Upstream:
@@ -178,13 +230,14 @@ class Upstream:
 
     def _parse(self, data: bytes) -> Chunk | None:
         if self._chat and data.strip() == b"[DONE]":
+            completion_tokens = self._completion_tokens
             return Chunk(
                 "",
                 0,
                 done=True,
                 finish_reason=self._finish_reason,
-                prompt_tokens=self._usage.get("prompt_tokens"),
-                completion_tokens=self._usage.get("completion_tokens", self._tokens),
+                prompt_tokens=self._prompt_tokens,
+                completion_tokens=self._tokens if completion_tokens is None else completion_tokens,
                 timings=self._timings,
             )
         try:
@@ -195,47 +248,55 @@ class Upstream:
             raise BackendProtocolError("backend sent an unexpected event")
         if "error" in payload:
             raise BackendProtocolError(f"backend error: {_message_of(payload)}")
-        return self._parse_chat(payload) if self._chat else self._parse_completion(payload)
+        try:
+            return self._parse_chat(payload) if self._chat else self._parse_completion(payload)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # the checks below name what is wrong; this guards whatever they did not foresee
+            raise BackendProtocolError(
+                f"backend sent a malformed event ({type(exc).__name__})"
+            ) from None
 
     def _parse_completion(self, payload: dict[str, Any]) -> Chunk | None:
-        text = str(payload.get("content") or "")
-        predicted = payload.get("tokens_predicted")
-        if isinstance(predicted, int):
+        text = _typed(payload, "content", str) or ""
+        predicted = _count(payload, "tokens_predicted")
+        if predicted is not None:
             tokens, self._tokens = max(0, predicted - self._tokens), max(predicted, self._tokens)
         else:
             tokens = 1 if text else 0
             self._tokens += tokens
         if payload.get("stop"):
-            evaluated = payload.get("tokens_evaluated")
-            timings = payload.get("timings")
             return Chunk(
                 text,
                 tokens,
                 done=True,
                 finish_reason=_finish_reason(payload.get("stop_type")),
-                prompt_tokens=evaluated if isinstance(evaluated, int) else None,
+                prompt_tokens=_count(payload, "tokens_evaluated"),
                 completion_tokens=self._tokens,
-                timings=timings if isinstance(timings, dict) else None,
+                timings=_typed(payload, "timings", dict),
             )
         if not text and not tokens:
             return None  # progress or an incomplete UTF-8 sequence
         return Chunk(text, tokens)
 
     def _parse_chat(self, payload: dict[str, Any]) -> Chunk | None:
-        usage = payload.get("usage")
-        if isinstance(usage, dict):
-            self._usage = usage
-        timings = payload.get("timings")
-        if isinstance(timings, dict):
+        usage = _typed(payload, "usage", dict)
+        if usage is not None:
+            self._prompt_tokens = _count(usage, "prompt_tokens")
+            self._completion_tokens = _count(usage, "completion_tokens")
+        timings = _typed(payload, "timings", dict)
+        if timings is not None:
             self._timings = timings
-        choices = payload.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choices = _typed(payload, "choices", list)
+        if not choices:
             return None
         choice = choices[0]
-        if choice.get("finish_reason"):
-            self._finish_reason = str(choice["finish_reason"])
-        delta = choice.get("delta") or {}
-        text = str(delta.get("content") or "") if isinstance(delta, dict) else ""
+        if not isinstance(choice, dict):
+            raise BackendProtocolError("backend sent a choice that is not an object")
+        finish_reason = _typed(choice, "finish_reason", str)
+        if finish_reason:
+            self._finish_reason = finish_reason
+        delta = _typed(choice, "delta", dict) or {}
+        text = _typed(delta, "content", str) or ""
         if not text:
             return None
         self._tokens += 1
@@ -245,10 +306,16 @@ class Upstream:
 class EventParser:
     """Server-Sent Events to their data: ``feed`` bytes as they arrive, get back the data of
     each event completed so far (its ``data:`` lines joined by newlines; comments, ``event``,
-    ``id`` and ``retry`` fields and events without data are skipped)."""
+    ``id`` and ``retry`` fields and events without data are skipped).
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    Work is linear in the bytes fed: each byte is searched once for the blank line that ends
+    its event, and only the unfinished event is kept. An event longer than ``max_bytes``
+    raises ``BackendProtocolError``, so the buffer never holds more than that.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._buffer = bytearray()
         self._after_cr = False  # the last piece ended with CR: a LF starting the next is its pair
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -257,18 +324,32 @@ class EventParser:
         self._after_cr = data.endswith(b"\r")
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer = self._buffer + data
-        *blocks, self._buffer = buffer.split(b"\n\n")
+        buffer = self._buffer
+        search = max(0, len(buffer) - 1)  # what was kept holds no blank line
+        buffer += data
         events = []
-        for block in blocks:
+        start = 0
+        while (end := buffer.find(b"\n\n", search)) >= 0:
+            self._check(end - start)
             lines = [
                 line[5:].removeprefix(b" ") if line.startswith(b"data:") else b""
-                for line in block.split(b"\n")
+                for line in bytes(buffer[start:end]).split(b"\n")
                 if line.startswith(b"data:") or line == b"data"
             ]
             if lines:
                 events.append(b"\n".join(lines))
+            start = search = end + 2
+        if start:
+            del buffer[:start]
+        self._check(len(buffer))
         return events
+
+    def _check(self, size: int) -> None:
+        if size > self.max_bytes:
+            raise BackendProtocolError(
+                f"backend sent an event larger than {self.max_bytes} bytes "
+                "(CEREBRUM_BACKEND_MAX_BYTES)"
+            )
 
 
 def _request_body(generation: Generation) -> tuple[str, dict[str, Any]]:
@@ -293,25 +374,70 @@ def _finish_reason(stop_type: Any) -> str:
     return "length" if stop_type == "limit" else "stop"
 
 
-def _status_error(url: str, response: httpx.Response) -> Exception:
-    status = response.status_code
+def _status_error(url: str, status: int, reason: str, body: bytes) -> Exception:
     if status in (401, 403):
-        return BackendAuthError(
-            f"{url} refused the orchestrator's key (HTTP {status}): check CEREBRUM_API_KEY "
-            "against the backend's key (LLAMA_API_KEY)"
-        )
-    message = _error_message(response)
+        return BackendAuthError(_auth_message(url, status))
+    message = _error_message(body, reason)
     if status == 429 or status >= 500:
         return BackendUnavailableError(f"{url} answered HTTP {status}: {message}")
     return BackendRejectedError(f"backend answered HTTP {status}: {message}", status)
 
 
-def _error_message(response: httpx.Response) -> str:
+def _auth_message(url: str, status: int) -> str:
+    return (
+        f"{url} refused the orchestrator's key (HTTP {status}): check CEREBRUM_API_KEY "
+        "against the backend's key (LLAMA_API_KEY)"
+    )
+
+
+def _error_message(body: bytes, reason: str) -> str:
     try:
-        payload = orjson.loads(response.content)
-    except (orjson.JSONDecodeError, httpx.ResponseNotRead):
-        return response.reason_phrase or "error"
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return reason or "error"
     return _message_of(payload) if isinstance(payload, dict) else "error"
+
+
+async def _read(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """The response body, at most ``limit`` bytes: beyond, the first ``limit`` bytes when
+    ``truncate``, else ``BackendProtocolError``."""
+    _uncompressed(response)
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > limit:
+            if truncate:
+                return bytes(body[:limit])
+            raise BackendProtocolError(
+                f"{response.url.host}: answer larger than {limit} bytes "
+                "(CEREBRUM_BACKEND_MAX_BYTES)"
+            )
+    return bytes(body)
+
+
+def _uncompressed(response: httpx.Response) -> None:
+    """Refuse a compressed body: its size once decoded is unbounded."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", ""):
+        raise BackendProtocolError(f"backend sent a compressed answer ({encoding[:20]})")
+
+
+def _count(payload: dict[str, Any], key: str) -> int | None:
+    """A token count the backend may leave out; anything but a whole number >= 0 is an error."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BackendProtocolError(f"backend sent {key!r} that is not a count")
+    return value
+
+
+def _typed(payload: dict[str, Any], key: str, kind: type[T]) -> T | None:
+    """``payload[key]`` when it is a ``kind`` or absent/null; any other type is an error."""
+    value = payload.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise BackendProtocolError(f"backend sent {key!r} of the wrong type")
 
 
 def _message_of(payload: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import gc
+import json
 import time
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from tests.integration.orchestrator.support import wait_until
 from tests.seed_examples import sse_data
+from tools.llama_local import LlamaServer
 
 # Typically freed 0.1-0.3 s after the client leaves; the bound leaves room for a loaded 2-core
 # CI machine. Without the orchestrator closing its upstream, the slot would stay busy until
@@ -169,6 +171,7 @@ def test_wrong_backend_key_is_reported_clearly_and_never_echoed(start_orchestrat
         ) as response:
             lines = list(response.iter_lines())
         models = client.get("/v1/models")
+        health = client.get("/v1/vps/health")
     assert plain.status_code == 502
     error = plain.json()["error"]
     assert error["type"] == "backend_auth_error"
@@ -176,9 +179,37 @@ def test_wrong_backend_key_is_reported_clearly_and_never_echoed(start_orchestrat
     final = sse_data(lines)[-1]
     assert final["done"] is True
     assert final["error"]["type"] == "backend_auth_error"
-    for text in (plain.text, "\n".join(lines), models.text, instance.log_text()):
+    assert health.json()["backends"][0]["status"] == "auth"
+    for text in (plain.text, "\n".join(lines), models.text, health.text, instance.log_text()):
         assert wrong_key not in text
         assert llama_server.api_key not in text
+
+
+def test_a_backend_on_a_stale_key_is_failed_over_and_reported_as_auth(
+    start_orchestrator, llama_server, tmp_path
+):
+    """A half-finished key rotation: a second real llama-server still expects another key."""
+    stale = LlamaServer.with_lab_models(tmp_path / "stale")
+    stale.start()
+    try:
+        instance = start_orchestrator(
+            backends=json.dumps([llama_server.url, stale.url]), breaker_failures=100
+        )
+        with instance.client() as client:
+            codes = [
+                client.post("/v1/complete", json={"prompt": "x", "max_tokens": 2}).status_code
+                for _ in range(6)
+            ]
+            health = client.get("/v1/vps/health").json()
+            circuits = client.get("/v1/stats").json()["circuits"]
+    finally:
+        stale.stop()
+    assert codes == [200] * 6
+    statuses = {backend["url"]: backend["status"] for backend in health["backends"]}
+    assert statuses == {llama_server.url: "ok", stale.url: "auth"}
+    assert health["status"] == "ok"
+    assert circuits[stale.url]["failures"] == 3  # half the first choices, each then failed over
+    assert circuits[llama_server.url]["failures"] == 0
 
 
 def test_backend_key_never_appears_in_responses_or_logs(orchestrator, llama_server):

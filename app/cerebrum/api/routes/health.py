@@ -33,7 +33,7 @@ async def vps_health(request: Request) -> Response:
             status=probe.status,
             latency_ms=probe.latency_ms,
             circuit=backend.breaker.state.value,
-            in_flight=backend.client.in_flight,
+            in_flight=backend.in_flight,
             detail=probe.detail,
         )
         for backend, probe in zip(backends, probes, strict=True)

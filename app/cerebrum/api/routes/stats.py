@@ -45,7 +45,7 @@ async def stats(request: Request) -> Response:
                 "state": backend.breaker.state.value,
                 "failures": backend.breaker.failures,
                 "opened_total": backend.breaker.opened_total,
-                "in_flight": backend.client.in_flight,
+                "in_flight": backend.in_flight,
             }
             for backend in svc.router.backends
         },
