@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import string
+from dataclasses import replace
 
 import pytest
 from cerebrum.retrieval import FimTokens, Message, ModelProfile, PromptTooLarge, estimate_tokens
 from cerebrum.retrieval.assembler import TURN_OVERHEAD, Assembly, assemble
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import Ranked
+from cerebrum.retrieval.tokens import TokenCounter
 
 QWEN_FIM = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 QWEN_REPO_FIM = FimTokens("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>")
@@ -39,14 +41,16 @@ def _chat_tokens(assembly: Assembly) -> int:
     return sum(estimate_tokens(m.content) + TURN_OVERHEAD for m in assembly.messages)
 
 
-def test_completion_puts_commented_sections_before_the_prompt_best_last() -> None:
-    result = assemble("def main():", [BEST, SECOND], ModelProfile(2048), 256, "python")
-    assert result.prompt == (
-        "# path: second.py\ndef second():\n    return 'second'\n\n"
-        "# path: best.py\ndef best():\n    return 'best'\n\n"
-        "def main():"
-    )
-    assert result.used == (BEST, SECOND)
+def test_completion_puts_commented_sections_before_the_prompt_in_request_order() -> None:
+    first = _ranked("def first():\n    return 1", 0.2, "first.py")
+    result = assemble("def main():", [BEST, SECOND, first], ModelProfile(2048), 256, "python")
+    # the rank decides which chunks go in; where they go is the order of the request
+    # (snippet, then line): BEST and SECOND come from snippet 0, first from snippet 0 too,
+    # so the order is the order of their ids' insertion: by (snippet, line), stable
+    assert result.prompt is not None
+    assert result.prompt.endswith("def main():")
+    assert [r.chunk.path for r in result.used] == ["best.py", "second.py", "first.py"]
+    assert result.prompt.index("# path: best.py") < result.prompt.index("# path: second.py")
 
 
 def test_completion_without_chunks_is_the_prompt_unchanged() -> None:
@@ -55,13 +59,18 @@ def test_completion_without_chunks_is_the_prompt_unchanged() -> None:
     assert result.prompt_tokens == estimate_tokens("def fibonacci(n):")
 
 
-def test_section_headers_use_the_languages_comment_syntax() -> None:
+def test_section_headers_use_the_chunks_comment_syntax_else_the_requests() -> None:
     result = assemble("int main() {", [BEST], ModelProfile(2048), 256, "c")
     assert result.prompt is not None
-    assert result.prompt.startswith("// path: best.py\n")
-    html = assemble("<div>", [BEST], ModelProfile(2048), 256, "html")
+    assert result.prompt.startswith("# path: best.py\n")  # a Python chunk: '#' whatever asks
+    unknown = _ranked("x", 0.5, "notes")
+    unknown = Ranked(replace(unknown.chunk, language=None), 0.5, ())
+    c = assemble("int main() {", [unknown], ModelProfile(2048), 256, "c")
+    assert c.prompt is not None
+    assert c.prompt.startswith("// path: notes\n")
+    html = assemble("<div>", [unknown], ModelProfile(2048), 256, "html")
     assert html.prompt is not None
-    assert html.prompt.startswith("<!-- path: best.py -->\n")
+    assert html.prompt.startswith("<!-- path: notes -->\n")
 
 
 def test_chunks_that_do_not_fit_are_reported_over_budget() -> None:
@@ -108,10 +117,14 @@ def test_fim_wraps_context_and_prompt_in_prefix_and_suffix_in_suffix() -> None:
 def test_fim_with_file_separator_puts_context_files_before_the_prefix() -> None:
     profile = ModelProfile(2048, format="fim", fim=QWEN_REPO_FIM)
     result = assemble("x = ", [BEST], profile, 64, "python", suffix="")
-    assert result.prompt == (
+    assert result.prompt == (  # as llama-server's /infill writes it
         "<|file_sep|>best.py\ndef best():\n    return 'best'\n"
-        "<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"
+        "<|file_sep|>filename\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"
     )
+    repo = replace(QWEN_REPO_FIM, repo_name="<|repo_name|>")
+    with_repo = assemble("x = ", [BEST], ModelProfile(2048, format="fim", fim=repo), 64)
+    assert with_repo.prompt is not None
+    assert with_repo.prompt.startswith("<|repo_name|>myproject\n<|file_sep|>best.py\n")
 
 
 def test_fim_suffix_is_cut_from_its_far_end_to_fit() -> None:
@@ -228,7 +241,7 @@ def test_never_exceeds_the_budget_on_random_inputs() -> None:
         used = result.prompt_tokens
         assert used <= result.budget_tokens, case
         if result.prompt is not None:
-            assert estimate_tokens(result.prompt) == used, case
+            assert estimate_tokens(result.prompt) <= used, case  # the parts' sum bounds it
             assert prompt in result.prompt, case
         else:
             assert _chat_tokens(result) == used, case
@@ -237,3 +250,85 @@ def test_never_exceeds_the_budget_on_random_inputs() -> None:
         assert set(result.used) | set(result.over_budget) == set(chunks), case
         assert not set(result.used) & set(result.over_budget), case
     assert min(outcomes.count(kind) for kind in ("too large", "with chunks")) >= 40, outcomes
+
+
+# --- editors: a prompt that keeps the backend's cache warm ---------------------------------
+
+
+def _file(name: str, score: float, index: int) -> Ranked:
+    text = "\n".join(f"def {name}_{i}(x):\n    return x + {i}" for i in range(6))
+    ranked = _ranked(text, score, f"{name}.py")
+    return Ranked(replace(ranked.chunk, snippet_index=index), score, ranked.parts)
+
+
+FILES = [_file(name, score, i) for i, (name, score) in enumerate([("a", 0.9), ("b", 0.1),
+         ("c", 0.5), ("d", 0.7)])]  # fmt: skip
+PROFILE = ModelProfile(2048, format="fim", fim=QWEN_REPO_FIM)
+
+
+def _paths(result: Assembly) -> list[str | None]:
+    return [r.chunk.path for r in result.used]
+
+
+def test_the_chunks_of_the_previous_prompt_keep_their_place_and_new_ones_follow() -> None:
+    layout = [FILES[3].chunk.id, FILES[1].chunk.id]  # d then b, as the previous prompt had them
+    result = assemble("x = ", FILES, PROFILE, 64, layout=layout)
+    assert _paths(result) == ["d.py", "b.py", "a.py", "c.py"]
+    assert result.prompt is not None
+    sections = [result.prompt.index(f"<|file_sep|>{p}") for p in _paths(result)]
+    assert sections == sorted(sections)
+
+
+def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor() -> None:
+    first = assemble("def f(x):\n    ret", FILES, PROFILE, 64, suffix="\n")
+    layout = [r.chunk.id for r in first.used]
+    second = assemble("def f(x):\n    retur", FILES[::-1], PROFILE, 64, suffix="\n", layout=layout)
+    assert first.prompt is not None and second.prompt is not None
+    shared = first.prompt.index("def f(x):\n    ret") + len("def f(x):\n    ret")
+    assert second.prompt[:shared] == first.prompt[:shared]
+
+
+def test_an_incumbent_is_not_pushed_out_by_a_chunk_that_ranks_only_a_little_higher() -> None:
+    section = estimate_tokens(f"# path: a.py\n{FILES[0].chunk.text}\n\n")
+    tight = ModelProfile(section * 2 + 8, margin_tokens=0)
+    higher = Ranked(FILES[2].chunk, 0.8, ())  # c, a little above d (0.7)
+    fresh = assemble("x", [FILES[0], higher, FILES[3]], tight, 0)
+    assert _paths(fresh) == ["a.py", "c.py"]
+    kept = assemble("x", [FILES[0], higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
+    assert sorted(p or "" for p in _paths(kept)) == ["a.py", "d.py"]
+    far_higher = Ranked(FILES[2].chunk, 1.5, ())
+    moved = assemble("x", [FILES[0], far_higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
+    assert "c.py" in _paths(moved)
+
+
+def test_a_reserve_keeps_room_for_the_next_request() -> None:
+    whole = assemble("", FILES, PROFILE, 0)
+    reserve = whole.prompt_tokens // 2
+    reserved = assemble("", FILES, PROFILE, 0, reserve=whole.budget_tokens - reserve)
+    assert 0 < len(reserved.used) < len(whole.used)
+    assert reserved.prompt_tokens <= reserve
+
+
+def test_a_trimmed_prompt_keeps_its_end_and_its_start_moves_in_steps() -> None:
+    lines = [f"value_{i} = compute({i})\n" for i in range(400)]
+    small = ModelProfile(1024, format="fim", fim=QWEN_REPO_FIM, margin_tokens=0)
+    with pytest.raises(PromptTooLarge):
+        assemble("".join(lines), [], small, 64)
+    typed = [assemble("".join(lines) + "res" + "ult"[:n], [], small, 64, trim=True) for n in
+             range(4)]  # fmt: skip
+    for result in typed:
+        assert result.prompt is not None and result.prompt_tokens <= result.budget_tokens
+        assert "value_399 = compute(399)\nres" in result.prompt
+    starts = {r.prompt.split("<|fim_prefix|>")[1][:20] for r in typed if r.prompt}
+    assert len(starts) == 1  # typing on the last line does not move the start
+
+
+def test_exact_counts_replace_the_estimate_for_the_parts_they_cover() -> None:
+    counter = TokenCounter()
+    estimated = assemble("x = ", FILES, PROFILE, 64, count=counter)
+    assert len(counter.estimated) == len(FILES) + 1  # the sections and the prompt
+    exact = dict.fromkeys(counter.estimated, 10)  # say the tokenizer counts 10 each
+    result = assemble("x = ", FILES, PROFILE, 64, count=TokenCounter(exact=exact))
+    assert result.prompt == estimated.prompt
+    saved = sum(counter(text) - 10 for text in counter.estimated.values())
+    assert result.prompt_tokens == estimated.prompt_tokens - saved

@@ -11,22 +11,27 @@ from typing import Any
 class Generation:
     """One generation request, in backend terms.
 
-    Exactly one of ``prompt`` (sent to llama-server's native ``/completion``) and
-    ``messages`` (sent to ``/v1/chat/completions``, which applies the model's chat template)
-    is set.
+    Exactly one of ``prompt`` (sent to llama-server's native ``/completion``: a string, or
+    the token/mixed arrays that route accepts) and ``messages`` (sent to
+    ``/v1/chat/completions``, which applies the model's chat template) is set.
+    ``completions`` is llama-server's ``n_cmpl``: that many completions of one prompt,
+    streamed interleaved, each event carrying its ``index``.
     """
 
     model: str
     max_tokens: int
-    prompt: str | None = None
+    prompt: str | list[Any] | None = None
     messages: tuple[tuple[str, str], ...] | None = None
     temperature: float | None = None
     stop: tuple[str, ...] = ()
     sampling: Mapping[str, Any] = field(default_factory=dict)
+    completions: int = 1
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("a generation has either a prompt or messages")
+        if self.completions < 1 or (self.completions > 1 and self.messages is not None):
+            raise ValueError("several completions need a prompt (llama-server's n_cmpl)")
 
     @property
     def is_chat(self) -> bool:
@@ -35,7 +40,14 @@ class Generation:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of generated text; the last chunk of a stream has ``done`` set."""
+    """A piece of generated text; the last chunk of a stream has ``done`` set.
+
+    ``prompt_tokens`` is the whole prompt as the backend counted it, ``cached_tokens`` the
+    part of it the backend took from its KV cache instead of processing it (llama-server's
+    ``timings.cache_n``). ``event`` is the backend's own event for a native ``/completion``
+    generation (what the llama.cpp-compatible routes pass on), ``index`` which of several
+    completions it belongs to.
+    """
 
     text: str
     tokens: int
@@ -44,3 +56,6 @@ class Chunk:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     timings: Mapping[str, Any] | None = None
+    cached_tokens: int | None = None
+    index: int = 0
+    event: Mapping[str, Any] | None = field(default=None, repr=False)

@@ -30,6 +30,7 @@ from tenacity import (
     wait_random,
 )
 
+from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.errors import (
     BackendAuthError,
@@ -81,8 +82,10 @@ class Router:
         first_token_timeout: float,
         idle_timeout: float,
         retry_wait: float = 0.1,
+        slots: int = 2,
     ) -> None:
         self._backends = {backend.url: backend for backend in backends}
+        self.slots = slots
         self.retries = retries
         self.first_token_timeout = first_token_timeout
         self.idle_timeout = idle_timeout
@@ -97,13 +100,22 @@ class Router:
         """Fail fast (``CircuitOpenError``) when no backend in ``urls`` would take a request."""
         self._candidates(urls)
 
-    def choose(self, urls: Sequence[str], exclude: Sequence[str] = ()) -> Backend:
-        """The available backend with the fewest requests in flight (ties take turns).
+    def choose(
+        self, urls: Sequence[str], exclude: Sequence[str] = (), affinity: str | None = None
+    ) -> Backend:
+        """The backend for the next attempt; those in ``exclude`` (already tried) are avoided
+        while another one is available.
 
-        Backends in ``exclude`` (already tried) are avoided while another one is available.
+        With an ``affinity`` key (a session), the session's backend by rendezvous hashing,
+        so that its prompt is still in that backend's KV cache; the next in the key's order
+        when that one is open, already tried or saturated (``slots`` requests in flight).
+        Without one, the backend with the fewest requests in flight (ties take turns).
         """
         candidates = self._candidates(urls)
         fresh = [backend for backend in candidates if backend.url not in exclude] or candidates
+        if affinity is not None:
+            ranked = [self._backends[url] for url in rank(affinity, [b.url for b in fresh])]
+            return next((b for b in ranked if b.in_flight < self.slots), ranked[0])
         least = min(backend.in_flight for backend in fresh)
         best = [backend for backend in fresh if backend.in_flight == least]
         if len(best) == 1:  # no tie: the turn is not used up (a failover keeps the rotation)
@@ -111,14 +123,14 @@ class Router:
         return best[next(self._turn) % len(best)]
 
     async def generate(
-        self, urls: Sequence[str], generation: Generation
+        self, urls: Sequence[str], generation: Generation, affinity: str | None = None
     ) -> AsyncGenerator[Chunk, None]:
         """Stream a generation's chunks; the upstream is closed when the caller stops.
 
         Use it with ``contextlib.aclosing`` so that a cancelled or abandoned consumer
         closes the backend connection at once (which frees llama-server's slot).
         """
-        started = await self._start(urls, generation)
+        started = await self._start(urls, generation, affinity)
         backend, upstream = started.backend, started.upstream
         try:
             yield started.first
@@ -146,7 +158,9 @@ class Router:
             backend.in_flight -= 1
             log.debug("upstream closed", extra={"backend": backend.url})
 
-    async def _start(self, urls: Sequence[str], generation: Generation) -> _Started:
+    async def _start(
+        self, urls: Sequence[str], generation: Generation, affinity: str | None
+    ) -> _Started:
         tried: list[str] = []
         started: _Started | None = None
         retrying = AsyncRetrying(
@@ -160,7 +174,7 @@ class Router:
         )
         async for attempt in retrying:
             with attempt:
-                backend = self.choose(urls, exclude=tried)
+                backend = self.choose(urls, exclude=tried, affinity=affinity)
                 tried.append(backend.url)
                 started = await self._start_on(backend, generation)
         assert started is not None

@@ -109,7 +109,12 @@ class VpsClient:
         except BackendProtocolError:
             await response.aclose()
             raise
-        return Upstream(response, chat=generation.is_chat, max_bytes=self.max_bytes)
+        return Upstream(
+            response,
+            chat=generation.is_chat,
+            max_bytes=self.max_bytes,
+            completions=generation.completions,
+        )
 
     async def health(self) -> BackendHealth:
         """GET /health (open on llama-server: 200 ok, 503 while a model loads), then, when it
@@ -183,7 +188,11 @@ class Upstream:
     """
 
     def __init__(
-        self, response: httpx.Response, chat: bool, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        response: httpx.Response,
+        chat: bool,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        completions: int = 1,
     ) -> None:
         self.response = response
         self._chat = chat
@@ -192,6 +201,8 @@ class Upstream:
         self._pending: deque[bytes] = deque()
         self._finished = False
         self._tokens = 0
+        self._predicted: dict[int, int] = {}  # tokens predicted so far, per completion index
+        self._open = completions  # completions whose last event has not come yet
         self._finish_reason: str | None = None
         self._prompt_tokens: int | None = None
         self._completion_tokens: int | None = None
@@ -239,6 +250,7 @@ class Upstream:
                 prompt_tokens=self._prompt_tokens,
                 completion_tokens=self._tokens if completion_tokens is None else completion_tokens,
                 timings=self._timings,
+                cached_tokens=_count(self._timings, "cache_n") if self._timings else None,
             )
         try:
             payload = orjson.loads(data)
@@ -258,25 +270,33 @@ class Upstream:
 
     def _parse_completion(self, payload: dict[str, Any]) -> Chunk | None:
         text = _typed(payload, "content", str) or ""
+        index = _count(payload, "index") or 0
         predicted = _count(payload, "tokens_predicted")
         if predicted is not None:
-            tokens, self._tokens = max(0, predicted - self._tokens), max(predicted, self._tokens)
+            before = self._predicted.get(index, 0)
+            tokens = max(0, predicted - before)
+            self._predicted[index] = max(predicted, before)
         else:
             tokens = 1 if text else 0
-            self._tokens += tokens
+        self._tokens += tokens
         if payload.get("stop"):
+            self._open -= 1
+            timings = _typed(payload, "timings", dict)
             return Chunk(
                 text,
                 tokens,
-                done=True,
+                done=self._open <= 0,
                 finish_reason=_finish_reason(payload.get("stop_type")),
                 prompt_tokens=_count(payload, "tokens_evaluated"),
                 completion_tokens=self._tokens,
-                timings=_typed(payload, "timings", dict),
+                timings=timings,
+                cached_tokens=_count(timings, "cache_n") if timings is not None else None,
+                index=index,
+                event=payload,
             )
         if not text and not tokens:
             return None  # progress or an incomplete UTF-8 sequence
-        return Chunk(text, tokens)
+        return Chunk(text, tokens, index=index, event=payload)
 
     def _parse_chat(self, payload: dict[str, Any]) -> Chunk | None:
         usage = _typed(payload, "usage", dict)
@@ -359,6 +379,8 @@ def _request_body(generation: Generation) -> tuple[str, dict[str, Any]]:
     if generation.stop:
         body["stop"] = list(generation.stop)
     body.update(generation.sampling)
+    if generation.completions > 1:
+        body["n_cmpl"] = generation.completions
     if generation.messages is not None:
         body["messages"] = [{"role": r, "content": c} for r, c in generation.messages]
         body["max_tokens"] = generation.max_tokens

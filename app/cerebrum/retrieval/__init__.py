@@ -4,7 +4,8 @@ Public API (the orchestrator's routes use only these names):
 
     build_prompt(request, profile, *, cache=None, deadline=None) -> PromptPlan
     PromptRequest, ModelProfile, PromptPlan, Snippet, Message, FimTokens, PromptFormat,
-    PromptTooLarge, PipelineCache (the app's, bounded in bytes), Deadline, PipelineCancelled
+    PromptTooLarge, PipelineCache (the app's, bounded in bytes), Deadline, PipelineCancelled,
+    text_key (the key of an exact token count in PromptRequest.token_counts)
 """
 
 from cerebrum.retrieval.cache import PipelineCache
@@ -19,7 +20,7 @@ from cerebrum.retrieval.request import (
     PromptRequest,
     Snippet,
 )
-from cerebrum.retrieval.tokens import estimate_tokens
+from cerebrum.retrieval.tokens import estimate_tokens, text_key
 
 __all__ = [
     "ChunkReport",
@@ -36,4 +37,5 @@ __all__ = [
     "Snippet",
     "build_prompt",
     "estimate_tokens",
+    "text_key",
 ]

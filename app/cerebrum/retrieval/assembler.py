@@ -2,19 +2,25 @@
 
 budget = context_size - max_tokens - margin_tokens. The request's own text (prompt, pinned
 system turns, the chat history that fits, the FIM suffix that fits) is placed first; the
-ranked chunks then go in best first while their estimated cost fits what is left; in the
-prompt they are written in ascending rank, so the best chunk sits right before the prompt.
-Every cost is `estimate_tokens` (an upper bound) and the assembled prompt is estimated again
-as a whole, so the result never exceeds the budget.
+ranked chunks then go in best first while their cost fits what is left. Costs are the
+estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's tokenizer has
+counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is the sum of its
+parts, so the result never exceeds the budget.
+
+Where the chunks go is kept stable for the backend's prompt cache: the chunks of the
+session's previous prompt (`layout`) keep their order, new ones follow in the order of the
+request's context, and the text nearest the cursor comes last. The rank decides only which
+chunks go in (with a bonus for the incumbents, so the set does not flip between keystrokes).
 
 Formats:
-- "completion": the chunks as file sections headed by a comment in the request's language
+- "completion": the chunks as file sections headed by a comment in the chunk's language
   (`# path: utils.py`), then the prompt;
 - "chat": one system message (the client's system turns, then the chunks in fenced blocks),
   the history, the prompt as the last user turn; oldest turns are dropped when short of room;
-- "fim": prefix token, chunks (as sections, or as `<file_sep>path` blocks before the prefix
-  token when the model has a file separator), prompt, suffix token, suffix, middle token;
-  the suffix is cut from its far end when short of room.
+- "fim": as llama-server's /infill writes it: with a file separator, the repo-name token and
+  `myproject`, each chunk as `<file_sep>path` and its text, `<file_sep>filename`, then prefix
+  token, prompt, suffix token, suffix, middle token; without one, the chunks as commented
+  sections after the prefix token. The suffix is cut from its far end when short of room.
 """
 
 from __future__ import annotations
@@ -63,10 +69,12 @@ def check_fits(
     max_tokens: int,
     history: Sequence[Message] = (),
     count: TokenCounter | None = None,
+    trim: bool = False,
 ) -> int:
     """The tokens every prompt for this request costs, whatever its context (the prompt, the
     FIM tokens, or the user turn and the client's system turns); PromptTooLarge if they alone
-    exceed the budget. Cheap (one estimate), so build_prompt runs it before any other stage."""
+    exceed the budget (with ``trim``, only if the FIM tokens alone do: the prompt is cut to
+    fit). Cheap (one estimate), so build_prompt runs it before any other stage."""
     count = count or TokenCounter()
     budget = budget_of(profile, max_tokens)
     if profile.format == "chat":
@@ -75,8 +83,7 @@ def check_fits(
             _message_cost(Message("system", system_text), count) if system_text else 0
         )
     else:
-        fim = profile.fim if profile.format == "fim" else None
-        fixed = count(prompt) + (_fim_cost(fim, count) if fim else 0)
+        fixed = _frame_cost(_fim_of(profile), count) + (0 if trim else count.part(prompt))
     if fixed > budget:
         raise PromptTooLarge(fixed, budget, max_tokens, profile.context_size)
     return fixed
@@ -91,17 +98,53 @@ def assemble(
     suffix: str | None = None,
     history: Sequence[Message] = (),
     count: TokenCounter | None = None,
+    *,
+    layout: Sequence[str] = (),
+    reserve: int = 0,
+    trim: bool = False,
 ) -> Assembly:
-    """The prompt for `profile`, holding as many of the ranked chunks (best first) as fit."""
+    """The prompt for `profile`, holding as many of the ranked chunks (best first; those in
+    `layout` first of all) as fit the budget less `reserve`; `trim` cuts a prompt too long
+    for the budget near its start instead of refusing it (completion and FIM formats)."""
     count = count or TokenCounter()
     budget = budget_of(profile, max_tokens)
-    fixed = check_fits(prompt, profile, max_tokens, history, count)
+    fixed = check_fits(prompt, profile, max_tokens, history, count, trim=trim)
     if profile.format == "chat":
         return _assemble_chat(prompt, ranked, budget, fixed, language, history, count)
-    return _assemble_text(prompt, ranked, profile, budget, fixed, language, suffix, count)
+    return _assemble_text(
+        prompt, ranked, profile, budget, language, suffix, count, layout, reserve, trim
+    )
 
 
 # --- completion and FIM -----------------------------------------------------------------
+
+REPO_NAME = "myproject"  # what llama-server's /infill writes after the repo-name token
+CURRENT_FILE = "filename"  # and after the file separator that opens the file being edited
+PROMPT_SHARE = 0.75  # a trimmed prompt takes at most this share of the budget (/infill: 3/4)
+SUFFIX_SHARE = 0.25  # ... and a trimmed request's suffix at most this share
+TRIM_STEP = 16  # a trimmed prompt loses whole lines in steps of this many, so that the
+#                 text before the cursor keeps the same start while the user types
+INCUMBENT_BONUS = 0.3  # score added to chunks the session's previous prompt held
+
+
+def _fim_of(profile: ModelProfile) -> FimTokens | None:
+    return profile.fim if profile.format == "fim" else None
+
+
+def _frame(fim: FimTokens | None) -> tuple[str, str]:
+    """What a FIM prompt with a file separator writes before the context and between the
+    context and the prefix token, as llama-server's /infill does."""
+    if fim is None or fim.file_separator is None:
+        return "", ""
+    head = f"{fim.repo_name}{REPO_NAME}\n" if fim.repo_name else ""
+    return head, f"{fim.file_separator}{CURRENT_FILE}\n"
+
+
+def _frame_cost(fim: FimTokens | None, count: TokenCounter) -> int:
+    if fim is None:
+        return 0
+    head, tail = _frame(fim)
+    return sum(map(count, (fim.prefix, fim.suffix, fim.middle, head, tail)))
 
 
 def _assemble_text(
@@ -109,54 +152,104 @@ def _assemble_text(
     ranked: Sequence[Ranked],
     profile: ModelProfile,
     budget: int,
-    prompt_cost: int,
     language: str | None,
     suffix: str | None,
     count: TokenCounter,
+    layout: Sequence[str],
+    reserve: int,
+    trim: bool,
 ) -> Assembly:
-    fim = profile.fim if profile.format == "fim" else None
+    fim = _fim_of(profile)
+    frame = _frame_cost(fim, count)
+    room = budget - frame
+    if trim:
+        prompt = _trim_start(prompt, int(room * (PROMPT_SHARE if fim else 1.0)), count)
+    prompt_cost = count.part(prompt)
     suffix_text, suffix_truncated = "", False
     if fim and suffix:
-        suffix_text = _fit_suffix(suffix, budget - prompt_cost, count)
+        suffix_room = room - prompt_cost
+        if trim:
+            suffix_room = min(suffix_room, int(room * SUFFIX_SHARE))
+        suffix_text = _fit_suffix(suffix, suffix_room, count)
         suffix_truncated = suffix_text != suffix
-    base = prompt_cost + count(suffix_text)
+    base = frame + prompt_cost + count.part(suffix_text)
 
     def section(chunk: Ranked) -> str:
         if fim and fim.file_separator:
             return _file_block(fim.file_separator, chunk)
         return _commented_section(chunk, language)
 
-    used, over = _fill(ranked, section, budget - base, count)
-    while True:
-        sections = "".join(section(r) for r in reversed(used))
-        if fim is None:
-            text = sections + prompt
-        elif fim.file_separator:
-            text = f"{sections}{fim.prefix}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
-        else:
-            text = f"{fim.prefix}{sections}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
-        tokens = count(text)
-        if tokens <= budget or not used:
-            break
-        over.insert(0, used.pop())  # cannot happen with an additive estimate; stay safe
+    used, over, cost = _fill(_preferring(ranked, layout), section, budget - base - reserve, count)
+    sections = "".join(section(r) for r in _in_layout(used, layout))
+    head, tail = _frame(fim)
+    if fim is None:
+        text = sections + prompt
+    elif fim.file_separator:
+        text = f"{head}{sections}{tail}{fim.prefix}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
+    else:
+        text = f"{fim.prefix}{sections}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
     return Assembly(
         prompt=text,
         messages=None,
-        prompt_tokens=tokens,
+        prompt_tokens=base + cost,
         budget_tokens=budget,
-        used=tuple(used),
+        used=tuple(_in_layout(used, layout)),
         over_budget=tuple(over),
         suffix_truncated=suffix_truncated,
     )
 
 
-def _fim_cost(fim: FimTokens, count: TokenCounter) -> int:
-    return count(fim.prefix) + count(fim.suffix) + count(fim.middle)
+def _preferring(ranked: Sequence[Ranked], layout: Sequence[str]) -> list[Ranked]:
+    """The fill order: by score, plus INCUMBENT_BONUS for the chunks in `layout`, so that a
+    chunk does not leave the prompt for one that ranks only a little higher (hysteresis)."""
+    if not layout:
+        return list(ranked)
+    incumbents = frozenset(layout)
+    return sorted(ranked, key=lambda r: -(r.score + INCUMBENT_BONUS * (r.chunk.id in incumbents)))
+
+
+def _in_layout(used: Sequence[Ranked], layout: Sequence[str]) -> list[Ranked]:
+    """Where the chunks go in the prompt: those of the previous prompt in their old order,
+    then the new ones in the order of the request's context; the rank decides which chunks
+    go in, never where, so consecutive prompts share the longest possible start."""
+    position = {chunk_id: index for index, chunk_id in enumerate(layout)}
+    late = len(position)
+    return sorted(
+        used,
+        key=lambda r: (
+            position.get(r.chunk.id, late),
+            r.chunk.snippet_index,
+            r.chunk.start_line,
+        ),
+    )
+
+
+def _trim_start(prompt: str, room: int, count: TokenCounter) -> str:
+    """The prompt without as few of its first lines (a multiple of TRIM_STEP) as make it
+    fit `room`; the end of its last line when even that line alone does not fit."""
+    if count(prompt) <= room:
+        return prompt
+    lines = prompt.splitlines(keepends=True)
+    steps = (len(lines) - 1) // TRIM_STEP  # the last line always stays
+    low, high = 1, steps  # binary search the number of steps cut
+    while low <= high:
+        middle = (low + high) // 2
+        if count("".join(lines[middle * TRIM_STEP :])) <= room:
+            high = middle - 1
+        else:
+            low = middle + 1
+    if low <= steps:
+        return "".join(lines[low * TRIM_STEP :])
+    last = lines[-1]
+    keep = len(last)
+    while keep and count(last[-keep:]) > room:
+        keep //= 2
+    return last[-keep:] if keep else ""
 
 
 def _fit_suffix(suffix: str, room: int, count: TokenCounter) -> str:
     """The longest start of the suffix (whole lines where possible) that fits `room`."""
-    if count(suffix) <= room:
+    if count.part(suffix) <= room:
         return suffix
     lines = suffix.splitlines(keepends=True)
     low, high = 0, len(lines)  # binary search the number of lines kept
@@ -171,7 +264,7 @@ def _fit_suffix(suffix: str, room: int, count: TokenCounter) -> str:
 
 def _commented_section(ranked: Ranked, language: str | None) -> str:
     chunk = ranked.chunk
-    opener, closer = comment_syntax(language or chunk.language)
+    opener, closer = comment_syntax(chunk.language or language)  # stable per chunk
     where = f"path: {chunk.path}" if chunk.path else "snippet"
     return f"{opener} {where}{closer}\n{chunk.text}\n\n"
 
@@ -218,7 +311,7 @@ def _assemble_chat(
     def section(chunk: Ranked) -> str:
         return _fenced_section(chunk, language)
 
-    used, over = _fill(ranked, section, budget - base - wrapper, count)
+    used, over, _ = _fill(ranked, section, budget - base - wrapper, count)
     while True:
         messages = _chat_messages(
             system_text, [section(r) for r in reversed(used)], kept_turns, user
@@ -264,22 +357,25 @@ def _message_cost(message: Message, count: TokenCounter) -> int:
 
 def _fill(
     ranked: Sequence[Ranked], section: _Section, room: int, count: TokenCounter
-) -> tuple[list[Ranked], list[Ranked]]:
-    """Greedy by rank: take each chunk whose section still fits the room left; give up
-    after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway)."""
+) -> tuple[list[Ranked], list[Ranked], int]:
+    """Greedy in the given order: take each chunk whose section still fits the room left;
+    give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway).
+    Returns the chunks taken, those left out, and the tokens taken."""
     used: list[Ranked] = []
     over: list[Ranked] = []
+    taken = 0
     misses = 0
     for position, candidate in enumerate(ranked):
         if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
             over.extend(ranked[position:])
             break
         text = section(candidate)
-        if estimate_floor(text) > room or (cost := count(text)) > room:
+        if estimate_floor(text) > room or (cost := count.part(text)) > room:
             over.append(candidate)
             misses += 1
             continue
         used.append(candidate)
         room -= cost
+        taken += cost
         misses = 0
-    return used, over
+    return used, over, taken

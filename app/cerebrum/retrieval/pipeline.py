@@ -45,8 +45,10 @@ def build_prompt(
     """
     session = PipelineCache(0).session() if cache is None else cache.session()
     deadline = deadline or Deadline()
-    count = TokenCounter(session)
-    check_fits(request.prompt, profile, request.max_tokens, request.history, count)
+    count = TokenCounter(session, exact=request.token_counts)
+    check_fits(
+        request.prompt, profile, request.max_tokens, request.history, count, request.trim_prompt
+    )
     instruction = parse_instruction(
         request.prompt, request.language, [(s.path, s.text) for s in request.context]
     )
@@ -83,6 +85,9 @@ def build_prompt(
         suffix=request.suffix,
         history=request.history,
         count=count,
+        layout=request.layout,
+        reserve=request.reserve_tokens,
+        trim=request.trim_prompt,
     )
     session.commit()
     dropped = [
@@ -102,6 +107,7 @@ def build_prompt(
         history_dropped=assembly.history_dropped,
         suffix_truncated=assembly.suffix_truncated,
         context_skipped=skipped,
+        uncounted=count.estimated if assembly.over_budget else {},
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cerebrum.retrieval.request import Message
 
@@ -53,6 +54,9 @@ class PromptPlan:
     history_dropped: int = 0  # oldest chat turns left out to fit the budget
     suffix_truncated: bool = False  # "fim": the end of the suffix was cut to fit the budget
     context_skipped: bool = False  # the time budget ran out: the context was left out
+    # When chunks were left out for the budget: the parts whose cost was estimated
+    # (text_key -> text); exact counts for them may let more context in.
+    uncounted: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def summary(self, max_dropped: int = 50) -> dict[str, object]:
         """JSON-able account of the plan, for the response and the logs.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 PromptFormat = Literal["completion", "chat", "fim"]
@@ -39,9 +39,10 @@ class FimTokens:
     suffix: str  # "<|fim_suffix|>"
     middle: str  # "<|fim_middle|>"
     file_separator: str | None = None  # "<|file_sep|>"
+    repo_name: str | None = None  # "<|repo_name|>", opens the context as llama-server does
 
     def __post_init__(self) -> None:
-        for name in ("prefix", "suffix", "middle", "file_separator"):
+        for name in ("prefix", "suffix", "middle", "file_separator", "repo_name"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"FIM token {name!r} must be a non-empty string")
@@ -71,7 +72,19 @@ class ModelProfile:
 
 @dataclass(frozen=True, slots=True)
 class PromptRequest:
-    """One completion request as the pipeline sees it."""
+    """One completion request as the pipeline sees it.
+
+    For editors, which send a request per keystroke, three fields keep the backend's prompt
+    cache useful (llama-server reuses the longest common start of consecutive prompts):
+    ``layout`` lists the chunk ids the session's previous prompt held, in their order
+    (chunks that stay keep their place and are preferred when the budget is short, new
+    ones go after them); ``reserve_tokens`` keeps room free for what the session's next
+    request will add (a warm-up prepares the context for the completion after it);
+    ``trim_prompt`` cuts a prompt too long for the budget at a line near its start instead
+    of refusing it, as llama.cpp's /infill keeps the text nearest the cursor.
+    ``token_counts`` are exact counts by ``text_key`` (the backend's tokenizer), used for
+    the parts they cover instead of the estimate.
+    """
 
     prompt: str
     language: str | None = None  # explicit, wins over detection
@@ -79,3 +92,7 @@ class PromptRequest:
     suffix: str | None = None  # text after the cursor (used by "fim")
     history: Sequence[Message] = ()  # earlier chat turns; `prompt` is the last user turn
     max_tokens: int = 256
+    layout: Sequence[str] = ()
+    reserve_tokens: int = 0
+    trim_prompt: bool = False
+    token_counts: Mapping[str, int] = field(default_factory=dict)

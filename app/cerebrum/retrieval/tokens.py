@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 import re
+import hashlib
+from collections.abc import Mapping
 from typing import cast
 
 from cerebrum.retrieval._common_words import COMMON_WORDS
@@ -38,6 +40,7 @@ BLANK_CHAR_COST = 0.075
 PIECE_COST = 0.25
 SEGMENT_COST = 1.0
 LETTER_COST = 1.0
+MAX_WANTED = 512  # texts a request lists for exact counting
 MAX_SEGMENTED = 64  # longer letter pieces are not searched for common words
 
 _PIECE = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
@@ -66,12 +69,31 @@ _BLANKS = _translation({b"s": b"s", b"t": b"t", b"a": b"a"}, b"x")
 _RUN_STARTS = (b"xs", b"as", b"ts", b"xt", b"at", b"st")
 
 
+def text_key(text: str) -> str:
+    """The key of a text's exact token count (``TokenCounter(exact=...)``): 32 hex digits of
+    its hash, so that callers keep counts without keeping the texts."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+    return digest.hexdigest()
+
+
 class TokenCounter:
     """estimate_tokens with a memory: the cost of each letter run is computed once per
-    request and read from (and staged into) the request's cache session, if any."""
+    request and read from (and staged into) the request's cache session, if any.
 
-    def __init__(self, cache: CacheSession | None = None) -> None:
+    ``exact`` holds counts the backend's tokenizer gave, keyed by ``text_key``; a text found
+    there costs exactly that. The texts that were estimated instead (those ``exact_wanted``
+    allows, up to MAX_WANTED) are listed in ``estimated``, so that the caller can ask the
+    tokenizer for them and build the prompt again with exact counts.
+    """
+
+    def __init__(
+        self,
+        cache: CacheSession | None = None,
+        exact: Mapping[str, int] | None = None,
+    ) -> None:
         self._costs = _RunCosts(cache)
+        self._exact = exact or {}
+        self.estimated: dict[str, str] = {}  # text_key -> text, of the wanted ones
 
     def __call__(self, text: str) -> int:
         """An upper-bound estimate of the tokens in `text` (see estimate_tokens)."""
@@ -92,6 +114,20 @@ class TokenCounter:
         if classes.count(b"a"):
             cost += sum(map(self._costs.__getitem__, raw.translate(_ONLY_LETTERS).split()))
         return math.ceil(cost)
+
+    def part(self, text: str) -> int:
+        """The tokens of a part of the prompt whose count the tokenizer may know exactly
+        (a context section, the prompt, the suffix): exact when known, else the estimate,
+        and the text is listed in ``estimated``."""
+        if not text:
+            return 0
+        key = text_key(text)
+        exact = self._exact.get(key)
+        if exact is not None:
+            return exact
+        if len(self.estimated) < MAX_WANTED:
+            self.estimated[key] = text
+        return self(text)
 
 
 class _RunCosts(dict[bytes, float]):
