@@ -55,7 +55,7 @@ class ModelSetting(BaseModel):
         default=None,
         description=(
             'FIM tokens as the tokenizer spells them, {"prefix", "suffix", "middle"} and '
-            'optionally "file_separator"; required for format fim.'
+            'optionally "file_separator" and "repo_name"; required for format fim.'
         ),
     )
     backends: list[AnyHttpUrl] | None = Field(
@@ -218,6 +218,15 @@ class Settings(BaseSettings):
         description=(
             "Seconds the prompt pipeline may spend on a request's context; past it the "
             "context is left out and the prompt is sent alone (context_skipped in the plan)."
+        ),
+    )
+    backend_slots: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description=(
+            "Requests one backend serves at once (llama-server's --parallel). A session stays "
+            "on its backend, where its prompt is cached, until that many are in flight there."
         ),
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cerebrum.api.native import Completions, answer, select_fields
 
 FINAL = {

@@ -25,7 +25,12 @@ async def test_completion_has_the_openai_shape(client):
     assert body["choices"] == [
         {"index": 0, "text": "def f():", "finish_reason": "length", "logprobs": None}
     ]
-    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}
+    assert body["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": 3,
+        "total_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
 
 
 async def test_completion_defaults_to_openais_16_tokens(client, fake_llama):

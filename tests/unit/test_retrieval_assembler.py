@@ -283,7 +283,8 @@ def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor() -> None:
     first = assemble("def f(x):\n    ret", FILES, PROFILE, 64, suffix="\n")
     layout = [r.chunk.id for r in first.used]
     second = assemble("def f(x):\n    retur", FILES[::-1], PROFILE, 64, suffix="\n", layout=layout)
-    assert first.prompt is not None and second.prompt is not None
+    assert first.prompt is not None
+    assert second.prompt is not None
     shared = first.prompt.index("def f(x):\n    ret") + len("def f(x):\n    ret")
     assert second.prompt[:shared] == first.prompt[:shared]
 
@@ -317,7 +318,8 @@ def test_a_trimmed_prompt_keeps_its_end_and_its_start_moves_in_steps() -> None:
     typed = [assemble("".join(lines) + "res" + "ult"[:n], [], small, 64, trim=True) for n in
              range(4)]  # fmt: skip
     for result in typed:
-        assert result.prompt is not None and result.prompt_tokens <= result.budget_tokens
+        assert result.prompt is not None
+        assert result.prompt_tokens <= result.budget_tokens
         assert "value_399 = compute(399)\nres" in result.prompt
     starts = {r.prompt.split("<|fim_prefix|>")[1][:20] for r in typed if r.prompt}
     assert len(starts) == 1  # typing on the last line does not move the start

@@ -33,3 +33,12 @@ def test_entries_live_only_while_their_request_does():
     with table.register("b"):
         assert len(table) == 1
     assert len(table) == 0
+
+
+def test_the_table_is_bounded_whatever_the_number_of_sessions():
+    table = Supersede(capacity=8)
+    tickets = [table.enter(f"session-{n}") for n in range(100)]
+    assert len(table) == 8
+    for ticket in tickets:
+        table.leave(ticket)
+    assert len(table) == 0

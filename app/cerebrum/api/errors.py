@@ -22,12 +22,14 @@ from cerebrum.core.errors import (
     BackendUnavailableError,
     CerebrumError,
     OverloadedError,
+    SupersededError,
     UnknownModelError,
 )
 from cerebrum.retrieval import PromptTooLarge
 
 _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (UnknownModelError, 400),
+    (SupersededError, 409),
     (OverloadedError, 503),
     (BackendUnavailableError, 503),
     (BackendAuthError, 502),

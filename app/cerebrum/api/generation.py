@@ -8,10 +8,12 @@ streaming response has started, and so becomes an ordinary HTTP error.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,10 +24,12 @@ from starlette.requests import Request
 
 from cerebrum import logs
 from cerebrum.api.services import Services
-from cerebrum.core.errors import CerebrumError
+from cerebrum.api.sessions import Memory, Session
+from cerebrum.core.errors import CerebrumError, SupersededError
 from cerebrum.core.generation import Chunk, Generation
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
+from cerebrum.core.supersede import Ticket
 from cerebrum.retrieval import Deadline, ModelProfile, PromptPlan, PromptRequest, build_prompt
 
 log = logging.getLogger("cerebrum.generation")
@@ -39,8 +43,10 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Job:
     spec: ModelSpec
-    plan: PromptPlan
+    plan: PromptPlan | None  # None: the client's prompt is sent as it is
     generation: Generation
+    affinity: str | None = None  # the session key: its backend holds its prompt
+    ticket: Ticket = field(default_factory=lambda: Ticket(None))  # latest wins
 
 
 @dataclass(slots=True)
@@ -51,6 +57,7 @@ class Result:
     tokens: int = 0
     finish_reason: str | None = None
     prompt_tokens: int | None = None
+    cached_tokens: int | None = None
     elapsed: float = 0.0
     ttft: float | None = None
     tokens_per_second: float | None = None
@@ -71,13 +78,27 @@ async def plan(
     stop: Sequence[str] = (),
     sampling: Mapping[str, Any] | None = None,
     request: Request | None = None,
+    session: Session | None = None,
+    completions: int = 1,
 ) -> Job:
     """Resolve the model and build the prompt; with `request`, a client that leaves while a
-    large prompt is being built stops that work (and gets 499)."""
+    large prompt is being built stops that work (and gets 499).
+
+    With a `session`, the prompt keeps the layout of the session's previous one, a warm-up
+    (no prompt, nothing to generate) leaves room for what the session's completions add,
+    the job goes to the session's backend, and an exclusive session's newer request
+    supersedes this one from the moment this one arrives.
+    """
     spec = svc.registry.resolve(model)
     logs.annotate(model=spec.alias)
-    built = await _build(svc, prompt, spec.profile, request)
-    svc.router.check(spec.backends)
+    affinity = session.key_for(spec.alias) if session else None
+    ticket = svc.sessions.supersede.enter(affinity if session and session.exclusive else None)
+    try:
+        built = await _build_for(svc, spec, prompt, request, affinity)
+        svc.router.check(spec.backends)
+    except BaseException:
+        svc.sessions.supersede.leave(ticket)
+        raise
     messages = built.messages
     generation = Generation(
         model=spec.model,
@@ -87,19 +108,97 @@ async def plan(
         temperature=temperature,
         stop=tuple(stop),
         sampling=dict(sampling or {}),
+        completions=completions,
     )
-    return Job(spec, built, generation)
+    return Job(spec, built, generation, affinity, ticket)
+
+
+def passthrough(
+    svc: Services,
+    spec: ModelSpec,
+    prompt: str | list[Any],
+    *,
+    max_tokens: int,
+    temperature: float | None = None,
+    stop: Sequence[str] = (),
+    sampling: Mapping[str, Any] | None = None,
+    session: Session | None = None,
+    completions: int = 1,
+) -> Job:
+    """A job for a prompt the client wrote itself (llama.cpp's /completion): no pipeline,
+    the same routing, session affinity and protection as every other job."""
+    logs.annotate(model=spec.alias)
+    svc.router.check(spec.backends)
+    affinity = session.key_for(spec.alias) if session else None
+    ticket = svc.sessions.supersede.enter(affinity if session and session.exclusive else None)
+    generation = Generation(
+        model=spec.model,
+        max_tokens=max_tokens,
+        prompt=prompt,
+        temperature=temperature,
+        stop=tuple(stop),
+        sampling=dict(sampling or {}),
+        completions=completions,
+    )
+    return Job(spec, None, generation, affinity, ticket)
+
+
+async def _build_for(
+    svc: Services,
+    spec: ModelSpec,
+    prompt: PromptRequest,
+    request: Request | None,
+    affinity: str | None,
+) -> PromptPlan:
+    """The prompt for ``spec``, built with what the session remembers and with exact token
+    counts where they are known; built once more when context was left out for the budget
+    and the backend's tokenizer could count the estimated parts."""
+    memory = svc.sessions.recall(affinity) if affinity else None
+    warmup = prompt.max_tokens == 0 and not prompt.prompt and not prompt.suffix
+    budget = spec.profile.context_size - prompt.max_tokens - spec.profile.margin_tokens
+    reserve = (memory.own_tokens if memory else budget // 2) if warmup else 0
+    counts = svc.token_counts.view(spec.model)
+    prompt = replace(
+        prompt,
+        layout=memory.layout if memory else (),
+        reserve_tokens=reserve,
+        token_counts=counts,
+    )
+    built = await _build(svc, prompt, spec.profile, request)
+    if built.uncounted:
+        backend = svc.router.choose(spec.backends, affinity=affinity).client
+        timeout = svc.settings.health_timeout
+        found = await svc.token_counts.count(backend, spec.model, built.uncounted, timeout)
+        if found:
+            logs.annotate(tokens_counted=len(found))
+            built = await _build(svc, prompt, spec.profile, request)
+    if affinity is not None:
+        own = built.own_tokens + prompt.max_tokens
+        layout = tuple(chunk.id for chunk in built.chunks_used)
+        svc.sessions.remember(affinity, Memory(layout, own if not warmup else reserve))
+    return built
 
 
 async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker], None]:
-    """The job's chunks as they come, each with the tracker that times the request."""
+    """The job's chunks as they come, each with the tracker that times the request.
+
+    A job whose session gets a newer request stops (SupersededError), wherever it is."""
     tracker = svc.stats.begin(job.spec.alias)
+    superseded = job.ticket.superseded
     try:
-        stream = svc.router.generate(job.spec.backends, job.generation)
+        stream = svc.router.generate(job.spec.backends, job.generation, job.affinity)
         async with aclosing(stream) as pieces:
-            async for chunk in pieces:
+            while True:
+                if job.ticket.key is None:
+                    chunk = await anext(pieces, None)
+                else:
+                    chunk = await _unless(superseded, anext(pieces, None))
+                if chunk is None:
+                    break
                 if chunk.tokens or chunk.text:
                     tracker.add(chunk.tokens or 1)
+                if chunk.done:
+                    tracker.prompt(chunk.prompt_tokens, chunk.cached_tokens)
                 yield chunk, tracker
     except CerebrumError as exc:
         tracker.finish(error=exc.kind)
@@ -117,6 +216,26 @@ async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker
             tokens=tracker.tokens,
             ttft_ms=None if tracker.ttft is None else round(tracker.ttft * 1000, 1),
         )
+    finally:
+        svc.sessions.supersede.leave(job.ticket)
+
+
+async def _unless(superseded: anyio.Event, step: Awaitable[T]) -> T:
+    """``step``'s result, unless ``superseded`` is set first: then ``step`` is cancelled
+    (which closes the backend stream) and SupersededError raised."""
+    work = asyncio.ensure_future(step)
+    stop = asyncio.ensure_future(superseded.wait())
+    try:
+        await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if work.cancelled():
+        raise SupersededError("a newer request of the same session arrived")
+    return work.result()
 
 
 async def collect(svc: Services, job: Job) -> Result:
@@ -130,6 +249,7 @@ async def collect(svc: Services, job: Job) -> Result:
             if chunk.done:
                 result.finish_reason = chunk.finish_reason
                 result.prompt_tokens = chunk.prompt_tokens
+                result.cached_tokens = chunk.cached_tokens
                 result.timings = chunk.timings
                 if chunk.completion_tokens is not None:
                     result.tokens = chunk.completion_tokens

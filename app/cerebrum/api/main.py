@@ -14,13 +14,20 @@ from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
 from cerebrum.api.middleware.request_id import RequestIdMiddleware
-from cerebrum.api.routes import health, inference, models, openai, schema, stats
+from cerebrum.api.routes import health, inference, llama, models, openai, schema, stats
 from cerebrum.api.services import Services
 from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import PromptTooLarge
 from cerebrum.settings import Settings, load_settings
 
-INFERENCE_PATHS = ("/v1/complete", "/v1/complete/stream", "/v1/completions", "/v1/chat/completions")
+INFERENCE_PATHS = (
+    "/v1/complete",
+    "/v1/complete/stream",
+    "/v1/completions",
+    "/v1/chat/completions",
+    "/infill",
+    "/completion",
+)
 OPEN_PATHS = ("/health",)
 
 
@@ -37,6 +44,7 @@ def create_app(
         *models.routes,
         *stats.routes,
         *openai.routes,
+        *llama.routes,
         *schema.routes,
     ]
     middleware = [

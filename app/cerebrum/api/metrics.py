@@ -73,6 +73,19 @@ class _Collector:
             errors.add_metric([kind], count)
         yield errors
         yield CounterMetricFamily(
+            "cerebrum_prompt_tokens", "Prompt tokens the backends reported.",
+            stats.prompt_tokens_total,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "cerebrum_prompt_tokens_cached",
+            "Prompt tokens the backends took from their KV cache instead of processing them.",
+            stats.cached_tokens_total,
+        )
+        yield CounterMetricFamily(
+            "cerebrum_requests_superseded", "Requests stopped for a newer one of their session.",
+            svc.sessions.supersede.superseded_total,
+        )  # fmt: skip
+        yield CounterMetricFamily(
             "cerebrum_generations_cancelled", "Generations abandoned by their client.",
             stats.cancelled_total,
         )  # fmt: skip

@@ -71,3 +71,8 @@ def answer(results: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Any:
     """The non-streamed body: one object, or an array for several completions."""
     selected = [select_fields(result, fields) for result in results]
     return selected[0] if len(selected) == 1 else selected
+
+
+def error_event(status: int, kind: str, message: str) -> dict[str, Any]:
+    """An error as llama-server sends it in a stream (``code``, ``message``, ``type``)."""
+    return {"error": {"code": status, "message": message, "type": kind}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -70,6 +70,15 @@ class CompleteRequest(Strict):
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     stop: list[StopWord] = Field(default_factory=list, max_length=MAX_STOP)
     context: list[ContextItem] = Field(default_factory=list, max_length=MAX_CONTEXT_ITEMS)
+    session: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description=(
+            "An editor session, e.g. the file being edited: a newer request of the same "
+            "client and session supersedes an older one still running (409 superseded)."
+        ),
+    )
 
 
 class CompleteResponse(Open):
@@ -79,6 +88,9 @@ class CompleteResponse(Open):
     completion: str
     finish_reason: str | None
     prompt_tokens: int | None = Field(description="Prompt tokens as counted by the backend.")
+    cached_tokens: int | None = Field(
+        default=None, description="Of those, the ones the backend took from its prompt cache."
+    )
     completion_tokens: int
     total_tokens: int = Field(description="Tokens generated (as in the stream's events).")
     inference_time: float = Field(description="Seconds from request to last token.")
@@ -100,6 +112,10 @@ class DoneEvent(Open):
     done: Literal[True]
     total_tokens: int
     inference_time: float
+    prompt_tokens: int | None = Field(default=None, description="As counted by the backend.")
+    cached_tokens: int | None = Field(
+        default=None, description="Of those, the ones the backend took from its prompt cache."
+    )
     error: dict[str, Any] | None = None
 
 
@@ -158,6 +174,10 @@ class StatsResponse(Open):
     models: dict[str, Any]
     latency: dict[str, Any]
     tokens: dict[str, Any]
+    prompt_cache: dict[str, Any] = Field(
+        description="Prompt tokens the backends reported, the part they took from their KV "
+        "cache (hit_ratio), editor sessions remembered, requests superseded by a newer one."
+    )
     circuits: dict[str, Any]
     process: dict[str, Any]
 
@@ -234,10 +254,15 @@ class OpenAIChatRequest(_OpenAIBase):
     max_completion_tokens: TokenCount | None = None
 
 
+class PromptTokensDetails(Open):
+    cached_tokens: int = Field(description="Prompt tokens the backend took from its cache.")
+
+
 class Usage(Open):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails | None = None
 
 
 class CompletionChoice(Open):
@@ -304,3 +329,104 @@ class OpenAIChatCompletionChunk(Open):
     model: str
     choices: list[ChatChunkChoice]
     usage: Usage | None = None
+
+
+# ------------------------------------------------------------ llama.cpp's native API
+# The bodies llama.vim, llama.vscode and Continue send to llama-server's /infill and
+# /completion. As llama-server does, fields it does not know are accepted and ignored by
+# the orchestrator, and passed on to the backend (sampling options: llama-server checks
+# them); the fields below are checked, bounded, and used by the orchestrator itself.
+
+MAX_NATIVE_STOP = 32
+MAX_COMPLETIONS = 8
+NativeCount = Annotated[int, Field(ge=-1, le=MAX_TOKENS), BeforeValidator(_whole_number)]
+
+
+class Native(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+    model: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Model alias; empty or unknown on /infill: the first FIM model.",
+    )
+    n_predict: NativeCount = Field(
+        default=-1,
+        validation_alias=AliasChoices("n_predict", "max_tokens", "max_completion_tokens"),
+        description="Tokens to generate; 0: only process the prompt (a warm-up).",
+    )
+    n_cmpl: Annotated[int, Field(ge=1, le=MAX_COMPLETIONS), BeforeValidator(_whole_number)] = Field(
+        default=1,
+        validation_alias=AliasChoices("n_cmpl", "n"),
+        description="Completions of the one prompt (an array answer when > 1).",
+    )
+    stream: bool = False
+    stop: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=MAX_NATIVE_STOP
+    )
+    temperature: float | None = Field(default=None, ge=0.0, le=10.0)
+    response_fields: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Keep only these paths of the answer, each under its path: timings/prompt_n.",
+    )
+    id_slot: int | None = Field(
+        default=None, description="Ignored: the orchestrator chooses backend and slot."
+    )
+
+    def passed_on(self) -> dict[str, Any]:
+        """What goes to the backend unchanged: the fields the orchestrator does not own."""
+        return dict(self.model_extra or {})
+
+
+class ExtraContext(BaseModel):
+    """One ``input_extra`` chunk: a piece of another file (``time`` and others ignored)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    text: str = Field(max_length=MAX_PROMPT_CHARS)
+    filename: str | None = Field(default=None, max_length=1024)
+
+
+class InfillRequest(Native):
+    """Body of POST /infill (llama.vim, llama.vscode): fill in at the cursor."""
+
+    input_prefix: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    input_suffix: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    input_extra: list[ExtraContext] = Field(default_factory=list, max_length=MAX_CONTEXT_ITEMS)
+    prompt: str = Field(
+        default="", max_length=MAX_PROMPT_CHARS, description="The cursor's line up to the cursor."
+    )
+
+
+class LlamaCompletionRequest(Native):
+    """Body of POST /completion (Continue's llama.cpp provider, scripts): a prompt as the
+    client wrote it (a string; or token ids and strings mixed), passed on as it is."""
+
+    prompt: (
+        Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+        | Annotated[
+            list[int | Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
+            Field(min_length=1, max_length=MAX_PROMPT_CHARS),
+        ]
+    )
+
+
+class LlamaAnswer(Open):
+    """llama-server's answer (an array of these for several completions); with
+    ``response_fields`` only the paths asked for, each under its path."""
+
+    content: str | None = None
+    tokens_cached: int | None = Field(default=None, description="Tokens in the slot's cache.")
+    timings: dict[str, Any] | None = Field(
+        default=None, description="prompt_n, cache_n (prompt tokens reused), predicted_n, ..."
+    )
+
+
+class LlamaEvent(Open):
+    """One event of a streamed answer: a piece of ``content`` (``stop`` false), the last
+    (``stop`` true, with timings), or ``error``; no ``[DONE]``."""
+
+    content: str | None = None
+    stop: bool | None = None
+    error: dict[str, Any] | None = None

@@ -11,11 +11,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from cerebrum.api.sessions import Sessions
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.limiter import Limiter
 from cerebrum.core.registry import Registry
 from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
+from cerebrum.core.token_counts import TokenCounts
 from cerebrum.core.transport import LeanTransport
 from cerebrum.core.vps_client import VpsClient
 from cerebrum.retrieval import PipelineCache
@@ -32,6 +34,8 @@ class Services:
     limiter: Limiter
     stats: Stats
     pipeline_cache: PipelineCache
+    sessions: Sessions
+    token_counts: TokenCounts
 
     @classmethod
     def build(
@@ -59,6 +63,7 @@ class Services:
             retries=settings.retries,
             first_token_timeout=settings.first_token_timeout,
             idle_timeout=settings.idle_timeout,
+            slots=settings.backend_slots,
         )
         limiter = Limiter(
             settings.max_in_flight,
@@ -67,7 +72,17 @@ class Services:
             retry_after=settings.shed_retry_after,
         )
         pipeline_cache = PipelineCache(settings.pipeline_cache_mb * MB)
-        return cls(settings, http, registry, router, limiter, Stats(), pipeline_cache)
+        return cls(
+            settings,
+            http,
+            registry,
+            router,
+            limiter,
+            Stats(),
+            pipeline_cache,
+            Sessions(),
+            TokenCounts(),
+        )
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:

@@ -28,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 log = logging.getLogger("cerebrum.sse")
 
 PING = b": ping\n\n"
+BARE_PING = b":\n\n"  # llama-server's keep-alive (Continue stops reading at ": ping")
 DONE = b"data: [DONE]\n\n"
 
 _BUFFER = 16  # events the producer may run ahead of the client
@@ -49,13 +50,20 @@ def token_event(token: str, total_tokens: int) -> bytes:
 
 
 def done_event(
-    total_tokens: int, inference_time: float, error: Mapping[str, Any] | None = None
+    total_tokens: int,
+    inference_time: float,
+    error: Mapping[str, Any] | None = None,
+    prompt_tokens: int | None = None,
+    cached_tokens: int | None = None,
 ) -> bytes:
     data: dict[str, Any] = {
         "done": True,
         "total_tokens": total_tokens,
         "inference_time": round(inference_time, 3),
     }
+    if prompt_tokens is not None:
+        data["prompt_tokens"] = prompt_tokens
+        data["cached_tokens"] = cached_tokens or 0
     if error is not None:
         data["error"] = dict(error)
     return event(data)
@@ -70,8 +78,10 @@ class EventStream(Response):
         ping_interval: float = 5.0,
         send_timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
+        ping: bytes = PING,
     ) -> None:
         self.events = events
+        self.ping = ping
         self.ping_interval = ping_interval
         self.send_timeout = send_timeout
         self.status_code = 200
@@ -110,7 +120,7 @@ class EventStream(Response):
                             except anyio.EndOfStream:
                                 ended = True
                         if waited.cancelled_caught:
-                            pieces = [PING]
+                            pieces = [self.ping]
                         elif not ended:
                             more, ended = _ready(receiver)
                             pieces += more

@@ -64,6 +64,12 @@ class BackendRejectedError(CerebrumError):
         self.status = status
 
 
+class SupersededError(CerebrumError):
+    """A newer request of the same session arrived: this one stopped (latest wins)."""
+
+    kind = "superseded"
+
+
 class BackendTimeoutError(CerebrumError):
     kind = "backend_timeout"
 

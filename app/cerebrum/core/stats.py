@@ -81,6 +81,8 @@ class Stats:
         self.failed_total = 0
         self.cancelled_total = 0
         self.tokens_total = 0
+        self.prompt_tokens_total = 0  # prompt tokens the backends reported
+        self.cached_tokens_total = 0  # ... of which they took from their KV cache
         self.errors: dict[str, int] = {}
         self.models: dict[str, ModelCounts] = {}
         self.ttft = Window(window)
@@ -88,6 +90,13 @@ class Stats:
         self.tokens_per_second = Window(window)
         self.ttft_histogram = Histogram()
         self.latency_histogram = Histogram()
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """The share of prompt tokens the backends took from their KV cache."""
+        if not self.prompt_tokens_total:
+            return None
+        return round(self.cached_tokens_total / self.prompt_tokens_total, 4)
 
     @property
     def uptime(self) -> float:
@@ -131,6 +140,13 @@ class Tracker:
         self.tokens += tokens
         self._stats.tokens_total += tokens
         self._stats.models[self.model].tokens += tokens
+
+    def prompt(self, prompt_tokens: int | None, cached_tokens: int | None) -> None:
+        """The backend's count of the prompt and of its part taken from the KV cache."""
+        if prompt_tokens is None:
+            return
+        self._stats.prompt_tokens_total += prompt_tokens
+        self._stats.cached_tokens_total += min(cached_tokens or 0, prompt_tokens)
 
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.tokens < 2:

@@ -169,6 +169,35 @@ class VpsClient:
             result[str(entry["id"])] = str(value) if value else "loaded"
         return result
 
+    async def tokenize(self, model: str, text: str) -> int:
+        """How many tokens the model's tokenizer makes of ``text`` (POST /tokenize, special
+        tokens parsed as /completion parses its prompt, no BOS); bounded like the probes."""
+        body = orjson.dumps(
+            {"model": model, "content": text, "add_special": False, "parse_special": True}
+        )
+        try:
+            async with asyncio.timeout(self._health_timeout):
+                async with self._http.stream(
+                    "POST", self.url + "/tokenize", content=body, headers=self._json_headers
+                ) as response:
+                    answer = await _read(response, self.max_bytes)
+                    status, reason = response.status_code, response.reason_phrase
+        except TimeoutError:
+            raise BackendUnavailableError(
+                f"{self.url}/tokenize: no complete answer within {self._health_timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
+        if status != 200:
+            raise _status_error(self.url, status, reason, answer)
+        try:
+            tokens = orjson.loads(answer).get("tokens")
+        except (orjson.JSONDecodeError, AttributeError):
+            tokens = None
+        if not isinstance(tokens, list):
+            raise BackendProtocolError(f"{self.url}/tokenize answered without a token list")
+        return len(tokens)
+
     async def _get(self, path: str) -> tuple[int, str, bytes]:
         """GET ``path`` with the key: status, reason and body (at most ``max_bytes``)."""
         async with self._http.stream(

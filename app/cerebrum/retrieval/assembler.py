@@ -54,6 +54,7 @@ class Assembly:
     over_budget: tuple[Ranked, ...]  # ranked chunks that did not fit
     history_dropped: int = 0
     suffix_truncated: bool = False
+    own_tokens: int = 0  # what the request's own text costs (prompt_tokens less the context)
 
 
 def budget_of(profile: ModelProfile, max_tokens: int) -> int:
@@ -196,6 +197,7 @@ def _assemble_text(
         used=tuple(_in_layout(used, layout)),
         over_budget=tuple(over),
         suffix_truncated=suffix_truncated,
+        own_tokens=base,
     )
 
 

@@ -107,6 +107,7 @@ def build_prompt(
         history_dropped=assembly.history_dropped,
         suffix_truncated=assembly.suffix_truncated,
         context_skipped=skipped,
+        own_tokens=assembly.own_tokens,
         uncounted=count.estimated if assembly.over_budget else {},
     )
 

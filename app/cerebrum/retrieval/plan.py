@@ -54,6 +54,7 @@ class PromptPlan:
     history_dropped: int = 0  # oldest chat turns left out to fit the budget
     suffix_truncated: bool = False  # "fim": the end of the suffix was cut to fit the budget
     context_skipped: bool = False  # the time budget ran out: the context was left out
+    own_tokens: int = 0  # completion/FIM: the request's own text, without the context
     # When chunks were left out for the budget: the parts whose cost was estimated
     # (text_key -> text); exact counts for them may let more context in.
     uncounted: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -25,9 +25,9 @@ about 1.3-1.6x the real tokens for code and prose, 1.4-2.3x for unicode and whit
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-import hashlib
 from collections.abc import Mapping
 from typing import cast
 

@@ -2,6 +2,8 @@
 
 With no key configured the orchestrator serves loopback clients only, so an install that
 forgot its keys is not an open relay to the backend. ``open_paths`` (liveness) skip the check.
+An admitted request carries who it is in ``request.state.client`` (a hash of its key, or
+``loopback``): sessions are per client.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cerebrum.api.errors import error_response
+from cerebrum.api.sessions import client_identity
 
 
 def is_loopback(host: str | None) -> bool:
@@ -43,6 +46,7 @@ class AuthMiddleware:
         if not self.keys:
             client = scope.get("client")
             if is_loopback(client[0] if client else None):
+                scope.setdefault("state", {})["client"] = client_identity(None)
                 await self.app(scope, receive, send)
                 return
             response = error_response(
@@ -57,6 +61,7 @@ class AuthMiddleware:
         if scheme.lower() != "bearer" or not credentials:
             message = "missing API key: send Authorization: Bearer <key>"
         elif self._known(credentials.strip().encode()):
+            scope.setdefault("state", {})["client"] = client_identity(credentials.strip())
             await self.app(scope, receive, send)
             return
         else:

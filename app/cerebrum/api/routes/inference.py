@@ -15,6 +15,7 @@ from cerebrum.api import generation, sse
 from cerebrum.api.errors import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
+from cerebrum.api.sessions import Session
 from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import PromptRequest, Snippet
 
@@ -36,6 +37,9 @@ async def _job(svc: Services, body: CompleteRequest, request: Request) -> genera
         temperature=body.temperature,
         stop=body.stop,
         request=request,
+        session=Session(
+            request.state.client, "complete", body.session or "", exclusive=bool(body.session)
+        ),
     )
 
 
@@ -60,7 +64,8 @@ async def complete(request: Request) -> Response:
         tokens_per_second=None
         if result.tokens_per_second is None
         else round(result.tokens_per_second, 2),
-        pipeline=job.plan.summary(),
+        cached_tokens=result.cached_tokens,
+        pipeline=job.plan.summary() if job.plan else {},
     )
     return JSONResponse(body.model_dump(mode="json"))
 
@@ -79,15 +84,21 @@ async def complete_stream(request: Request) -> Response:
 async def _events(svc: Services, job: generation.Job) -> AsyncGenerator[bytes, None]:
     started = time.perf_counter()
     total = 0
+    prompt: dict[str, int | None] = {}
     try:
         async with aclosing(generation.chunks(svc, job)) as stream:
             async for chunk, tracker in stream:
                 total = tracker.tokens
                 if chunk.text:
                     yield sse.token_event(chunk.text, total)
-                if chunk.done and chunk.completion_tokens is not None:
-                    total = chunk.completion_tokens
-        yield sse.done_event(total, time.perf_counter() - started)
+                if chunk.done:
+                    if chunk.completion_tokens is not None:
+                        total = chunk.completion_tokens
+                    prompt = {
+                        "prompt_tokens": chunk.prompt_tokens,
+                        "cached_tokens": chunk.cached_tokens,
+                    }
+        yield sse.done_event(total, time.perf_counter() - started, **prompt)
     except CerebrumError as exc:
         error = {"type": exc.kind, "message": exc.message}
         yield sse.done_event(total, time.perf_counter() - started, error=error)

@@ -29,9 +29,11 @@ from cerebrum.api.schemas import (
     OpenAIChatRequest,
     OpenAICompletion,
     OpenAICompletionRequest,
+    PromptTokensDetails,
     Usage,
 )
 from cerebrum.api.services import Services, services
+from cerebrum.api.sessions import Session
 from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import Message, PromptRequest
 
@@ -56,6 +58,7 @@ async def _plan(
         stop=body.stop_words(),
         sampling=body.sampling(),
         request=request,
+        session=Session(request.state.client, "openai"),
     )
 
 
@@ -169,6 +172,7 @@ async def _stream(
                     yield sse.event(piece(chunk.text, None))
                 if chunk.done:
                     result.prompt_tokens = chunk.prompt_tokens
+                    result.cached_tokens = chunk.cached_tokens
                     if chunk.completion_tokens is not None:
                         result.tokens = chunk.completion_tokens
                     yield sse.event(piece("", chunk.finish_reason or "stop"))
@@ -197,10 +201,12 @@ def _chunk(
 
 def _usage(result: generation.Result) -> Usage:
     prompt_tokens = result.prompt_tokens or 0
+    cached = PromptTokensDetails(cached_tokens=result.cached_tokens or 0)
     return Usage(
         prompt_tokens=prompt_tokens,
         completion_tokens=result.tokens,
         total_tokens=prompt_tokens + result.tokens,
+        prompt_tokens_details=cached,
     )
 
 

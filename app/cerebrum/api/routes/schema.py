@@ -74,6 +74,14 @@ OPERATIONS = (
               schemas.OpenAIChatCompletion, schemas.OpenAIChatRequest,
               events=(schemas.OpenAIChatCompletionChunk, schemas.ErrorResponse), done_marker=True,
               errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
+    Operation("post", "/infill", "llama.cpp's /infill (llama.vim, llama.vscode): fill in at "
+              "the cursor with the context of input_extra; answered as llama-server does.",
+              schemas.LlamaAnswer, schemas.InfillRequest, events=(schemas.LlamaEvent,),
+              errors=(*_INFERENCE_ERRORS, 409, 501, *_BACKEND_ERRORS)),
+    Operation("post", "/completion", "llama.cpp's /completion (Continue): the client's prompt "
+              "as it is; answered as llama-server does.", schemas.LlamaAnswer,
+              schemas.LlamaCompletionRequest, events=(schemas.LlamaEvent,),
+              errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
     Operation("get", "/openapi.json", "This document.", None, errors=(401, 403)),
 )  # fmt: skip
 
@@ -82,7 +90,9 @@ _ERROR_TEXT = {
     401: "Missing or invalid client key.",
     403: "No client keys configured and the client is not on loopback.",
     413: "Request body too large.",
+    409: "Superseded by a newer request of the same session.",
     422: "Validation error naming the field.",
+    501: "The model has no FIM tokens (llama-server's answer).",
     502: "The backend refused or broke off.",
     503: "OverloadedError, circuit open or no backend available (see Retry-After).",
     504: "No first token, or the stream went silent, within the timeout.",

@@ -40,6 +40,15 @@ async def stats(request: Request) -> Response:
             "total": figures.latency.summary(),
         },
         tokens={"total": figures.tokens_total, "per_second": figures.tokens_per_second.summary()},
+        prompt_cache={
+            "prompt_tokens": figures.prompt_tokens_total,
+            "cached_tokens": figures.cached_tokens_total,
+            "processed_tokens": figures.prompt_tokens_total - figures.cached_tokens_total,
+            "hit_ratio": figures.cache_hit_ratio,
+            "sessions": len(svc.sessions),
+            "superseded": svc.sessions.supersede.superseded_total,
+            "token_counts": len(svc.token_counts),
+        },
         circuits={
             backend.url: {
                 "state": backend.breaker.state.value,

@@ -1,0 +1,180 @@
+"""llama.cpp's own API on the CM4: POST /infill and POST /completion.
+
+Editor plugins written for llama-server (llama.vim and llama.vscode call /infill, Continue's
+llama.cpp provider calls /completion) work against the CM4 unchanged, and get what
+llama-server alone does not give them: the CM4's client keys, load shedding, failover and
+circuit breakers, request ids, cancellation when they hang up, and for /infill the prompt
+pipeline and a prompt cache that survives every keystroke:
+
+- ``input_extra`` (the editor's ring of chunks from other files) goes through the pipeline
+  (deduplicated, ranked, fitted to the budget with exact token counts where they are
+  known); the orchestrator writes the FIM prompt itself, in the model's FIM tokens and in
+  the layout llama-server's /infill uses (context files, then prefix, cursor line, suffix),
+  keeping the chunks of the session's previous prompt in place, and sends it to the
+  backend's ``/completion``. So any model with FIM tokens configured (CEREBRUM_MODELS
+  ``format: fim``) serves /infill, the context is never silently dropped by llama-server's
+  batch-size arithmetic, and consecutive keystrokes share the longest prompt start.
+- Each editor (client key) and model is a session: it stays on one backend (the one whose
+  KV cache holds its prompt), a newer completion supersedes an older one still running,
+  and a warm-up (``n_predict: 0``) prepares exactly the prompt start the next completion
+  will have, on the backend that will serve it.
+- A model that is not a FIM model answers /infill with llama-server's 501. The ``model``
+  field is read leniently, as the plugins send ``""`` or a name of their own: an unknown
+  or empty name on /infill means the first FIM model.
+
+/completion passes the client's prompt on as it is (the client applied its own template).
+Answers are llama-server's (see ``api.native``); the client's ``id_slot`` is ignored: the
+orchestrator chooses backend and slot (llama-server picks the slot whose cache is most
+alike).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cerebrum.api import generation, native, sse
+from cerebrum.api.errors import JSONResponse, status_of
+from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
+from cerebrum.api.services import Services, services
+from cerebrum.api.sessions import Session
+from cerebrum.core.errors import CerebrumError
+from cerebrum.core.registry import ModelSpec
+from cerebrum.retrieval import PromptRequest, Snippet
+
+log = logging.getLogger("cerebrum.llama")
+
+DEFAULT_PREDICT = 128  # n_predict -1 ("until the context is full") is budgeted as this many
+NOT_SUPPORTED = (
+    "Infill is not supported by this model: prefix token is missing. suffix token is "
+    "missing. middle token is missing. "
+)
+
+
+async def infill(request: Request) -> Response:
+    """Fill in at the cursor (llama.vim, llama.vscode)."""
+    svc = services(request)
+    body = await generation.parse(request, InfillRequest)
+    spec = _fim_model(svc, body.model)
+    if spec is None:
+        return JSONResponse(native.error_event(501, "not_supported_error", NOT_SUPPORTED), 501)
+    warmup = body.n_predict == 0
+    prompt = PromptRequest(
+        prompt=body.input_prefix + body.prompt,
+        suffix=body.input_suffix,
+        context=tuple(Snippet(item.text, item.filename or None) for item in body.input_extra),
+        max_tokens=_budgeted(body),
+        trim_prompt=True,
+    )
+    job = await generation.plan(
+        svc,
+        model=spec.alias,
+        prompt=prompt,
+        temperature=body.temperature,
+        stop=body.stop,
+        sampling=body.passed_on(),
+        request=request,
+        session=Session(request.state.client, "infill", exclusive=not warmup),
+        completions=body.n_cmpl,
+    )
+    return await _answer(request, svc, job, body)
+
+
+async def completion(request: Request) -> Response:
+    """Complete the client's prompt as it is (Continue's llama.cpp provider)."""
+    svc = services(request)
+    body = await generation.parse(request, LlamaCompletionRequest)
+    spec = svc.registry.resolve(body.model or None)
+    prompts = _prompt_count(body.prompt)
+    job = generation.passthrough(
+        svc,
+        spec,
+        body.prompt,
+        max_tokens=_budgeted(body),
+        temperature=body.temperature,
+        stop=body.stop,
+        sampling=body.passed_on(),
+        session=Session(request.state.client, "completion"),
+        completions=body.n_cmpl * prompts,
+    )
+    return await _answer(request, svc, job, body)
+
+
+def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
+    """The model /infill uses: the one named if it is configured, else the first FIM model
+    (the default one first); None when the one named, or every one, has no FIM tokens."""
+    registry = svc.registry
+    if name and name in registry.aliases:
+        spec = registry.resolve(name)
+        return spec if spec.profile.format == "fim" else None
+    ordered = [registry.resolve(None), *registry]
+    return next((spec for spec in ordered if spec.profile.format == "fim"), None)
+
+
+def _budgeted(body: Native) -> int:
+    return body.n_predict if body.n_predict >= 0 else DEFAULT_PREDICT
+
+
+def _prompt_count(prompt: str | list[Any]) -> int:
+    """llama-server reads a list of strings alone as several prompts (one result each)."""
+    if isinstance(prompt, list) and not any(isinstance(part, int) for part in prompt):
+        return len(prompt)
+    return 1
+
+
+async def _answer(request: Request, svc: Services, job: generation.Job, body: Native) -> Response:
+    if body.stream:
+        return sse.EventStream(
+            _events(svc, job, body.response_fields),
+            ping_interval=svc.settings.ping_interval,
+            send_timeout=svc.settings.send_timeout,
+            ping=sse.BARE_PING,
+        )
+    results = await generation.until_disconnect(request, _gather(svc, job))
+    if results is None:
+        return Response(status_code=499)  # the client left; nobody reads this
+    return JSONResponse(native.answer(results, body.response_fields))
+
+
+async def _gather(svc: Services, job: generation.Job) -> list[dict[str, Any]]:
+    gathered = native.Completions()
+    async with aclosing(generation.chunks(svc, job)) as stream:
+        async for chunk, _ in stream:
+            if chunk.event is not None:
+                gathered.add(chunk.event)
+    return gathered.results()
+
+
+async def _events(
+    svc: Services, job: generation.Job, fields: list[str]
+) -> AsyncGenerator[bytes, None]:
+    """The backend's events as they come (the last of each completion filtered by
+    ``response_fields``), an error event on failure; no ``[DONE]``, as llama-server."""
+    try:
+        async with aclosing(generation.chunks(svc, job)) as stream:
+            async for chunk, _ in stream:
+                event = chunk.event
+                if event is None:
+                    continue
+                if event.get("stop"):
+                    event = native.select_fields(event, fields)
+                yield b"data: " + orjson.dumps(event) + b"\n\n"
+    except CerebrumError as exc:
+        yield sse.event(native.error_event(status_of(exc), exc.kind, exc.message))
+    except Exception:
+        log.exception("stream failed")
+        message = "internal error; see the orchestrator's log"
+        yield sse.event(native.error_event(500, "internal_error", message))
+
+
+routes = [
+    Route("/infill", infill, methods=["POST"]),
+    Route("/completion", completion, methods=["POST"]),
+]
