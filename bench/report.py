@@ -128,7 +128,7 @@ def _adversarial(data: Mapping[str, Any]) -> str:
     rows = [("normal code (stdlib)", data["normal_ms_per_mb"])]
     rows += [(row["input"], row["ms_per_mb"]) for row in data["slowest"]]
     return (
-        f"build_prompt, cold, ms per MB on {data['input_bytes'] // 1024} KB "
+        f"build_prompt, cold, CPU ms per MB on {data['input_bytes'] // 1024} KB "
         f"(target <= {data['target_ms_per_mb']}):\n{table(headers, rows)}\n"
         f"adversarial inputs: {figures['inputs']}, median {figures['median']:.1f}, worst "
         f"{figures['worst']} ({figures['worst_input']}), over target {figures['over_target']}; "

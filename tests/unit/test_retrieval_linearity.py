@@ -46,10 +46,12 @@ FIM = ModelProfile(context_size=1 << 22, format="fim", fim=FimTokens("<P>", "<S>
 
 @dataclass(frozen=True)
 class Entry:
-    """A pipeline entry point: `prepare` builds its arguments (untimed), `run` is timed."""
+    """A pipeline entry point: `prepare` builds its arguments (untimed), `run` is timed;
+    `small` keeps both sizes within the windows a stage reads (else the window hides it)."""
 
     prepare: Callable[[str], Any]
     run: Callable[[Any], object]
+    small: int = SMALL
 
 
 def _chunks_and_symbols(text: str) -> tuple[list[Any], str, tuple[str, ...]]:
@@ -64,8 +66,10 @@ def _turns(text: str) -> tuple[Message, ...]:
 
 
 ENTRIES: dict[str, Entry] = {
-    "parse the prompt": Entry(lambda t: t, lambda t: parse_instruction(t)),
-    "parse context cues": Entry(lambda t: [(None, t)], lambda c: parse_instruction("x", None, c)),
+    "parse the prompt": Entry(lambda t: t, lambda t: parse_instruction(t), small=2_000),
+    "parse context cues": Entry(
+        lambda t: [(None, t)], lambda c: parse_instruction("x", None, c), small=1_000
+    ),
     "chunk python": Entry(lambda t: [Snippet(t)], lambda s: chunk_snippets(s, "python")),
     "chunk braces": Entry(lambda t: [Snippet(t)], lambda s: chunk_snippets(s, "c")),
     "chunk lines": Entry(lambda t: [Snippet(t)], lambda s: chunk_snippets(s, None)),
@@ -104,7 +108,7 @@ def _seconds(run: Callable[[Any], object], argument: Any, repeats: int) -> float
 def growth(entry: Entry, text_of: Callable[[int], str]) -> float:
     """Time ratio of `entry` on GROWTH times the input (re-measured, best of REPEATS, up to
     REPEATS rounds, while it is over LIMIT)."""
-    small, large = entry.prepare(text_of(SMALL)), entry.prepare(text_of(SMALL * GROWTH))
+    small, large = entry.prepare(text_of(entry.small)), entry.prepare(text_of(entry.small * GROWTH))
     ratio = _seconds(entry.run, large, 1) / _seconds(entry.run, small, 1)
     for _ in range(REPEATS):
         if ratio < LIMIT:

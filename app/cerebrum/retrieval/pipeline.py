@@ -17,7 +17,7 @@ What stays true:
 from __future__ import annotations
 
 from cerebrum.retrieval.assembler import assemble, check_fits
-from cerebrum.retrieval.cache import PipelineCache
+from cerebrum.retrieval.cache import PipelineCache, detached
 from cerebrum.retrieval.chunker import Chunk, chunk_snippets
 from cerebrum.retrieval.deadline import Deadline, OutOfTime
 from cerebrum.retrieval.dedup import Dropped, deduplicate
@@ -43,7 +43,7 @@ def build_prompt(
     fit context_size - max_tokens - margin_tokens, PipelineCancelled when the deadline is
     cancelled.
     """
-    session = PipelineCache(0).session() if cache is None else cache.session()
+    session = detached() if cache is None else cache.session()
     deadline = deadline or Deadline()
     count = TokenCounter(session, exact=request.token_counts)
     check_fits(

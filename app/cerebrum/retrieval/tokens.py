@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import cast
 
@@ -141,7 +142,8 @@ class _RunCosts(dict[bytes, float]):
         cache = self._cache
         cost = cast("float | None", cache.get(("run", run))) if cache is not None else None
         if cost is None:
-            cost = sum(map(_piece_cost, _PIECE.findall(run)))
+            pieces = Counter(_PIECE.findall(run))  # each distinct piece is costed once
+            cost = sum(_piece_cost(piece) * times for piece, times in pieces.items())
             if cache is not None:
                 cache.put(("run", run), cost, len(run))
         self[run] = cost
