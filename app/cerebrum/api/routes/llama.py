@@ -23,6 +23,9 @@ pipeline and a prompt cache that survives every keystroke:
   or empty name on /infill means the first FIM model.
 
 /completion passes the client's prompt on as it is (the client applied its own template).
+Several completions (``n_cmpl``, llama.vscode asks for 3) are limited to CEREBRUM_BACKEND_SLOTS,
+as llama-server refuses more than its slots; a backend that refuses the client's request
+(a prompt longer than the context) answers the client with its own status and message.
 Answers are llama-server's (see ``api.native``); the client's ``id_slot`` is ignored: the
 orchestrator chooses backend and slot (llama-server picks the slot whose cache is most
 alike).
@@ -45,7 +48,7 @@ from cerebrum.api.errors import JSONResponse, status_of
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
-from cerebrum.core.errors import CerebrumError
+from cerebrum.core.errors import BackendRejectedError, CerebrumError
 from cerebrum.core.registry import ModelSpec
 from cerebrum.retrieval import PromptRequest, Snippet
 
@@ -82,7 +85,7 @@ async def infill(request: Request) -> Response:
         sampling=body.passed_on(),
         request=request,
         session=Session(request.state.client, "infill", exclusive=not warmup),
-        completions=body.n_cmpl,
+        completions=min(body.n_cmpl, svc.settings.backend_slots),
     )
     return await _answer(request, svc, job, body)
 
@@ -102,7 +105,7 @@ async def completion(request: Request) -> Response:
         stop=body.stop,
         sampling=body.passed_on(),
         session=Session(request.state.client, "completion"),
-        completions=body.n_cmpl * prompts,
+        completions=min(body.n_cmpl, svc.settings.backend_slots) * prompts,
     )
     return await _answer(request, svc, job, body)
 
@@ -137,7 +140,11 @@ async def _answer(request: Request, svc: Services, job: generation.Job, body: Na
             send_timeout=svc.settings.send_timeout,
             ping=sse.BARE_PING,
         )
-    results = await generation.until_disconnect(request, _gather(svc, job))
+    try:
+        results = await generation.until_disconnect(request, _gather(svc, job))
+    except BackendRejectedError as exc:  # the backend refused the client's request: say so
+        refusal = native.error_event(exc.status, "invalid_request_error", exc.message)
+        return JSONResponse(refusal, status_code=exc.status)
     if results is None:
         return Response(status_code=499)  # the client left; nobody reads this
     return JSONResponse(native.answer(results, body.response_fields))
