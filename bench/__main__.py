@@ -35,8 +35,11 @@ from bench import canned, memory, pipeline, plot, proxy, report, stack, stress, 
 from bench.client import Target
 from bench.machine import describe
 from bench.prompts import SIZES
-from tools.llama_local import LlamaServer, build_binary, free_port
-from tools.service_process import ServiceProcess
+from harness.llama_build import build as build_llama_server
+from harness.llama_server import LlamaServer
+from harness.orchestrator import Orchestrator
+from harness.ports import free_port
+from harness.service import ServiceProcess, running
 
 SECTIONS = ("ttft", "throughput", "proxy", "memory", "pipeline", "stress")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     plan = Plan.make(args.quick, args.app.resolve() if args.app else None)
     command = shlex.join([".venv/bin/python", "-m", "bench", *(argv or sys.argv[1:])])
-    machine = describe(build_binary() if {"ttft", "throughput", "memory"} & set(chosen) else None)
+    machine = describe(
+        build_llama_server() if {"ttft", "throughput", "memory"} & set(chosen) else None
+    )
     print(report.machine(machine, command))
     runners: dict[str, Callable[[Path, Plan], dict[str, object]]] = {
         "ttft": run_ttft,
@@ -208,7 +213,7 @@ class Up:
     """A running backend (real or instant) with the orchestrator in front of it."""
 
     backend: ServiceProcess
-    orchestrator: stack.BenchOrchestrator
+    orchestrator: Orchestrator
     through: Target  # POST /v1/complete/stream on the orchestrator
     direct: Target  # POST /completion on the backend
 
@@ -223,7 +228,7 @@ def _real_stack(
         workdir / "orchestrator", llama.url, llama.api_key, ctx_per_slot, app=plan.app,
         max_in_flight=max(16, parallel), max_queue=max(16, parallel),
     )  # fmt: skip
-    with stack.running(llama, orchestrator):
+    with running(llama, orchestrator):
         up = _up(llama, orchestrator, llama.headers)
         asyncio.run(ttft.compare(up.through, up.direct, "short", 2, ctx_per_slot, verify=False))
         yield up
@@ -238,13 +243,11 @@ def _instant_stack(workdir: Path, plan: Plan) -> Iterator[Up]:
         workdir / "orchestrator", upstream.url, "bench-key", CTX_PER_SLOT, cpus="0", app=plan.app,
         max_in_flight=1024, max_queue=1024,
     )  # fmt: skip
-    with stack.running(upstream, orchestrator):
+    with running(upstream, orchestrator):
         yield _up(upstream, orchestrator, {"Authorization": "Bearer bench-key"})
 
 
-def _up(
-    backend: ServiceProcess, orchestrator: stack.BenchOrchestrator, headers: dict[str, str]
-) -> Up:
+def _up(backend: ServiceProcess, orchestrator: Orchestrator, headers: dict[str, str]) -> Up:
     return Up(
         backend,
         orchestrator,

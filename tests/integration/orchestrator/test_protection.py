@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.integration.orchestrator.support import wait_until
+from harness.ports import wait_until
 from tests.seed_examples import sse_data
 
 # Typically freed 0.1-0.3 s after the client leaves; the bound leaves room for a loaded 2-core
