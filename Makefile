@@ -65,7 +65,15 @@ lab-status: ## show the lab hosts
 lab-down: ## stop the lab and remove its bridge and NAT rules
 	tests/lab/lab.sh down
 
-bench-deps: deps dev
+LITELLM_VENV := $(CEREBRUM_CACHE)/bench-litellm-venv
+
+$(LITELLM_VENV)/.installed: bench/requirements-litellm.txt
+	python3 -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/pip install --quiet -r bench/requirements-litellm.txt
+	touch $@
+
+bench-deps: deps dev $(LITELLM_VENV)/.installed ## nginx, wrk, the bench's Python tools, LiteLLM's proxy (own venv)
 	command -v nginx >/dev/null && command -v wrk >/dev/null || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk
 	$(BIN)/pip install --quiet -r bench/requirements.txt

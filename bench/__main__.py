@@ -5,7 +5,8 @@
 Sections (docs/benchmarks.md explains each figure):
   ttft        added time to first token: real llama-server, and the instant upstream (nginx)
   throughput  streaming tokens/s through the orchestrator / direct, 1 and 8 streams
-  proxy       requests/s and p99 on one uvicorn worker with an instant upstream (wrk)
+  proxy       requests/s and p99 on one uvicorn worker with an instant upstream (wrk), and
+              the same for LiteLLM's proxy beside it (OpenAI /v1/completions, whole and streamed)
   memory      orchestrator RSS idle and under 64 concurrent streams
   pipeline    chunk + dedup + rank + assemble on 100 KB and 1 MB; dedup 1k..20k chunks
   stress      600 mixed requests (streams, completions, abandoned streams) against the real
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shlex
 import signal
 import sys
@@ -31,7 +33,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import canned, memory, pipeline, plot, proxy, report, stack, stress, throughput, ttft
+from bench import (
+    canned,
+    memory,
+    peers,
+    pipeline,
+    plot,
+    proxy,
+    report,
+    stack,
+    stress,
+    throughput,
+    ttft,
+)
 from bench.client import Target
 from bench.machine import describe
 from bench.prompts import SIZES
@@ -159,6 +173,7 @@ def run_throughput(workdir: Path, plan: Plan) -> dict[str, object]:
 
 def run_proxy(workdir: Path, plan: Plan) -> dict[str, object]:
     with _instant_stack(workdir, plan) as up:
+        compared = _peers(workdir / "litellm", up, plan)
         base, pid = up.orchestrator.url, up.orchestrator.pid
         body = proxy.request_body()
         headers = up.through.headers
@@ -178,7 +193,29 @@ def run_proxy(workdir: Path, plan: Plan) -> dict[str, object]:
             ),
         }
         check = asyncio.run(proxy.open_streams(up.through, plan.streams, pid))
-    return {"wrk": runs, "open_streams": check, "tokens_per_answer": canned.TOKENS}
+    return {
+        "peers": compared,
+        "wrk": runs,
+        "open_streams": check,
+        "tokens_per_answer": canned.TOKENS,
+    }
+
+
+def _peers(workdir: Path, up: Up, plan: Plan) -> dict[str, object]:
+    """The orchestrator and LiteLLM's proxy, each on CPU 0 in turn, on the same upstream."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    litellm = peers.LiteLLMProxy(
+        workdir=workdir, port=free_port(), cpus="0", upstream=up.backend.url,
+        master_key="sk-" + secrets.token_urlsafe(16),
+    )  # fmt: skip
+    with running(litellm, timeout=300):  # its start takes ~30 s on one busy core
+        sides = [
+            peers.Side("orchestrator", up.orchestrator.url, up.orchestrator.headers,
+                       up.orchestrator.pid, stack.ALIAS, peers.ORCHESTRATOR_ROUTES),
+            peers.Side("litellm", litellm.url, litellm.headers, litellm.pid,
+                       peers.STREAM_MODEL, peers.LITELLM_ROUTES),
+        ]  # fmt: skip
+        return peers.compare(up.backend.url, sides, plan.wrk_seconds)
 
 
 def run_memory(workdir: Path, plan: Plan) -> dict[str, object]:

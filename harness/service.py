@@ -1,8 +1,8 @@
 """A local server process for the tests, the benchmarks and `make run`.
 
 Started with its log in a work directory (optionally pinned to CPUs with taskset), ready
-when ``GET /health`` answers 200, stopped with SIGTERM (then SIGKILL); `running()` starts
-several and stops all of them however the block ends.
+when ``GET /health`` (or its `health_path`) answers 200, stopped with SIGTERM (then
+SIGKILL); `running()` starts several and stops all of them however the block ends.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     name = "service"
+    health_path = "/health"  # answers 200 once the service is ready
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -55,7 +56,7 @@ class ServiceProcess:
         return self.process.pid
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start (a no-op when running) and wait until /health answers 200."""
+        """Start (a no-op when running) and wait until `health_path` answers 200."""
         if self.running:
             return
         argv = self.command()
@@ -73,7 +74,7 @@ class ServiceProcess:
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            return httpx.get(self.url + self.health_path, timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
