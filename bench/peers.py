@@ -7,8 +7,9 @@ server (provider `openai/`, api_base and a dummy key: LiteLLM's documented setup
 /v1/completions request stays a /v1/completions request upstream). nginx answers
 without reading the request, so the streamed runs use the model name `STREAM_MODEL`,
 routed to nginx's streamed path. Everything LiteLLM could fetch or report is switched off
-(telemetry, the remote cost map and other remote lists, the admin UI, no database), and
-an unreachable loopback proxy catches any outbound call it would still make.
+(telemetry, the remote cost map and other remote lists, the admin UI, no database); under
+strace its only connections were to the upstream. (An HTTPS_PROXY guard is not used: LiteLLM
+builds HTTP clients per request, and proxy settings doubled its streamed latency.)
 """
 
 from __future__ import annotations
@@ -46,9 +47,6 @@ QUIET = {
     "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
     "DISABLE_ADMIN_UI": "True",
     "LITELLM_LOG": "ERROR",
-    "HTTP_PROXY": "http://127.0.0.1:9",  # discard port: any outbound call fails at once
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "NO_PROXY": "127.0.0.1,localhost",
 }
 
 
