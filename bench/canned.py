@@ -79,10 +79,9 @@ def openai_completion(tokens: int = TOKENS) -> str:
 def openai_completion_stream(tokens: int = TOKENS) -> str:
     """The SSE body of a streamed /v1/completions: one chunk per token, then [DONE]."""
     chunks = [
-        {**_openai_head(), "choices": [_openai_choice(_WORDS[i % len(_WORDS)], None)]}
-        for i in range(tokens)
+        {**_openai_head(), "choices": [_openai_choice(_WORDS[i % len(_WORDS)], finish)]}
+        for i, finish in enumerate([None] * (tokens - 1) + ["length"])
     ]
-    chunks[-1]["choices"][0]["finish_reason"] = "length"
     lines = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n" for chunk in chunks]
     return "".join(lines) + "data: [DONE]\n\n"
 

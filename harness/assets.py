@@ -158,7 +158,8 @@ def fetch_llama_src() -> Path:
             if rel == ".git":  # a submodule pointer that would confuse cmake's git probe
                 continue
             member.name = f"{top}/{rel}"
-            member.pax_headers.pop("path", None)  # would override the new name on write
+            # a pax "path" header would override the new name on write
+            member.pax_headers = {k: v for k, v in member.pax_headers.items() if k != "path"}
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
     os.replace(tmp, archive)
     log(f"llama.cpp source ready: {archive}")

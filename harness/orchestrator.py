@@ -43,22 +43,28 @@ def orchestrator_env(
     api_key: str,
     port: int,
     models: Sequence[Mapping[str, object]],
-    client_key: str | None = CLIENT_KEY,
     **settings: object,
 ) -> dict[str, str]:
     """The orchestrator's environment: `backends` (comma-separated URLs) behind `api_key`,
-    `models` (CEREBRUM_MODELS entries) on `port`; `settings` become CEREBRUM_<NAME>."""
+    `models` (CEREBRUM_MODELS entries) on `port`, clients holding CLIENT_KEY; `settings`
+    become CEREBRUM_<NAME> (a None leaves the variable out: client_keys=None, no client key)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CEREBRUM_")}
+    chosen: dict[str, object] = {
+        "backends": backends,
+        "api_key": api_key,
+        "models": json.dumps(list(models)),
+        "port": port,
+        "log_level": "info",
+        "client_keys": CLIENT_KEY,
+        **settings,
+    }
     env.update(
-        CEREBRUM_BACKENDS=backends,
-        CEREBRUM_API_KEY=api_key,
-        CEREBRUM_MODELS=json.dumps(list(models)),
-        CEREBRUM_PORT=str(port),
-        CEREBRUM_LOG_LEVEL="info",
+        {
+            f"CEREBRUM_{name.upper()}": str(value)
+            for name, value in chosen.items()
+            if value is not None
+        }
     )
-    if client_key is not None:
-        env["CEREBRUM_CLIENT_KEYS"] = client_key
-    env.update({f"CEREBRUM_{name.upper()}": str(value) for name, value in settings.items()})
     return env
 
 

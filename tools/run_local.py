@@ -51,7 +51,7 @@ def main() -> int:
            if key.startswith("CEREBRUM_")}  # fmt: skip
     models = [{"alias": m, "model": m, "context_size": CTX_PER_SLOT} for m in server.models]
     env = orchestrator_env(
-        server.url, server.api_key, CEREBRUM_PORT, models, client_key=None, **own
+        server.url, server.api_key, CEREBRUM_PORT, models, **{"client_keys": None, **own}
     )
     print(f"[run] orchestrator on http://127.0.0.1:{CEREBRUM_PORT} (Ctrl-C stops both)", flush=True)
     orchestrator = subprocess.Popen([sys.executable, "-m", "cerebrum"], env=env)

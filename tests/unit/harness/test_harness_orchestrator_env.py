@@ -25,7 +25,7 @@ def test_the_callers_cerebrum_settings_never_leak_in(monkeypatch: pytest.MonkeyP
 
 
 def test_settings_become_cerebrum_variables_and_win():
-    env = orchestrator_env("u", "k", 1, [], client_key=None, log_level="debug", max_queue=3)
+    env = orchestrator_env("u", "k", 1, [], client_keys=None, log_level="debug", max_queue=3)
     assert (env["CEREBRUM_LOG_LEVEL"], env["CEREBRUM_MAX_QUEUE"]) == ("debug", "3")
     assert "CEREBRUM_CLIENT_KEYS" not in env
 
