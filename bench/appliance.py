@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.appliance [--inventory inventory/lab] [--rounds 200]
 
-Runs tests/infra/probes/appliance.py on the first host of group `cm4` with the appliance's venv
+Runs harness/probes/appliance.py on the first host of group `cm4` with the appliance's venv
 python, after the service has been idle for --settle seconds, and writes
 bench/results/appliance-<machine>.json. On the lab with CM4_ARCH=arm64 that host is an
 arm64 Debian under qemu-user emulation: its figures show what emulation costs, not what a
@@ -23,21 +23,17 @@ import testinfra
 
 from bench.machine import describe, load_average
 from bench.stats import Summary, table
-from tests.infra.probes.remote import ProbeError, run_probe
+from harness.paths import ROOT
+from harness.ports import wait_until
+from harness.probes import ProbeError, run_probe
+from harness.role import defaults as role_defaults
 
-ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024
-
-
-def defaults() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load((ROOT / "roles/cerebrum/defaults/main.yml").read_text())
 
 
 def measure(inventory: str, rounds: int, settle: float) -> dict[str, Any]:
     host = testinfra.get_host("ansible://cm4", ansible_inventory=inventory)
-    variables = {**defaults(), **host.ansible.get_variables()}
+    variables = {**role_defaults("cerebrum"), **host.ansible.get_variables()}
     home, service = variables["cerebrum_home"], variables["cerebrum_service_name"]
     models = variables["cerebrum_models"]
     default = variables.get("cerebrum_default_model") or models[0]["alias"]
@@ -45,11 +41,8 @@ def measure(inventory: str, rounds: int, settle: float) -> dict[str, Any]:
     url = f"http://127.0.0.1:{variables['cerebrum_port']}"
     print(f"[bench] restarting {service} on cm4, then {settle:.0f}s idle", flush=True)
     host.check_output(f"systemctl restart {service}")
-    deadline = time.monotonic() + 120
-    while host.run(f"curl -fsS {url}/health").rc != 0:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{service} did not answer /health within 120 s")
-        time.sleep(1)
+    if not wait_until(lambda: host.run(f"curl -fsS {url}/health").rc == 0, 120, 1):
+        raise SystemExit(f"{service} did not answer /health within 120 s")
     time.sleep(settle)
     pid = host.check_output(f"systemctl show -p MainPID --value {service}")
     print(f"[bench] {rounds} /health requests, {max(1, rounds // 4)} completion pairs", flush=True)

@@ -1,9 +1,12 @@
-"""Canned llama-server answers for the instant upstream (nginx), copied from b11312's shapes.
+"""Canned answers for the instant upstream (nginx): llama-server's, copied from b11312's
+shapes, and an OpenAI server's (for the peer proxies, which speak OpenAI upstream).
 
 `completion_stream(n)` is what `POST /completion` with `"stream": true` sends: n token events
 (`content`, `tokens`, `stop: false`, ...) and a last event with `stop: true`, `stop_type`,
 `tokens_predicted`, `timings` and the generation settings, as captured from the real server
 (the last event alone is ~2 KB, so parsing it costs what it costs in production).
+`openai_completion(n)` and `openai_completion_stream(n)` are the same n tokens as
+`POST /v1/completions` answers them (llama-server's OpenAI route), whole or streamed.
 """
 
 from __future__ import annotations
@@ -65,9 +68,40 @@ def _last_event(tokens: int) -> dict[str, object]:
     }  # fmt: skip
 
 
+def openai_completion(tokens: int = TOKENS) -> str:
+    """The JSON body of a non-streamed /v1/completions that generated `tokens` tokens."""
+    text = "".join(_WORDS[i % len(_WORDS)] for i in range(tokens))
+    usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}
+    body = {**_openai_head(), "choices": [_openai_choice(text, "length")], "usage": usage}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def openai_completion_stream(tokens: int = TOKENS) -> str:
+    """The SSE body of a streamed /v1/completions: one chunk per token, then [DONE]."""
+    chunks = [
+        {**_openai_head(), "choices": [_openai_choice(_WORDS[i % len(_WORDS)], finish)]}
+        for i, finish in enumerate([None] * (tokens - 1) + ["length"])
+    ]
+    lines = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n" for chunk in chunks]
+    return "".join(lines) + "data: [DONE]\n\n"
+
+
+def _openai_head() -> dict[str, object]:
+    return {"id": "cmpl-bench", "object": "text_completion", "created": 1764979200,
+            "model": "gemma3-270m", "system_fingerprint": "b11312-0c1e570"}  # fmt: skip
+
+
+def _openai_choice(text: str, finish: str | None) -> dict[str, object]:
+    return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
+
+
 def nginx_config(port: int, tokens: int = TOKENS) -> str:
-    """One worker on 127.0.0.1:port answering /health, /models and /completion from memory."""
+    """One worker on 127.0.0.1:port answering from memory: /health, /models, /completion
+    (llama-server's stream), /v1/completions (OpenAI, whole) and /stream/v1/completions
+    (OpenAI, streamed: nginx answers without reading the body, so each shape has a path)."""
     stream = _quoted(completion_stream(tokens))
+    openai = _quoted(openai_completion(tokens))
+    openai_stream = _quoted(openai_completion_stream(tokens))
     health = _quoted('{"status":"ok"}')
     models = _quoted(json.dumps({"data": [{"id": "gemma3-270m", "status": {"value": "loaded"}}]}))
     return f"""\
@@ -84,6 +118,10 @@ http {{
         location = /health {{ default_type application/json; return 200 {health}; }}
         location = /models {{ default_type application/json; return 200 {models}; }}
         location = /completion {{ default_type text/event-stream; return 200 {stream}; }}
+        location = /v1/completions {{ default_type application/json; return 200 {openai}; }}
+        location = /stream/v1/completions {{
+            default_type text/event-stream; return 200 {openai_stream};
+        }}
         location / {{ return 404; }}
     }}
 }}

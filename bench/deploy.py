@@ -23,8 +23,8 @@ from typing import Any
 
 from bench.machine import describe, load_average
 from bench.stats import table
+from harness.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # (phase, role, task-name prefixes): the first match wins; anything else is "other".

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cerebrum import __version__
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.paths import ROOT
 
 
 def load_average() -> list[float]:

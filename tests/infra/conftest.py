@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.role import defaults as role_defaults
 
 
 def _resolve(host: Any, name: str, value: Any) -> Any:
@@ -50,8 +48,7 @@ def role_var(host: Any, role: str, name: str) -> Any:
     inventory = host.ansible.get_variables()
     if name in inventory:
         return _resolve(host, name, inventory[name])
-    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
-    return defaults[name]
+    return role_defaults(role)[name]
 
 
 def peer_address(host: Any) -> str:

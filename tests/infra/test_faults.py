@@ -23,7 +23,8 @@ import pytest
 from conftest import host_name, peer_address, role_var
 from infra_support import RemoteLines, Reply, http, ssh_argv
 
-from tests.infra.probes import remote as probes
+from harness import probes
+from harness.ports import wait_until as poll
 from tests.seed_examples import sse_data
 
 testinfra_hosts = ["ansible://cm4"]
@@ -78,14 +79,10 @@ def secrets(settings: dict[str, str]) -> list[str]:
 
 def wait_until(what: str, check: Callable[[], T | None], timeout: float, every: float = 1) -> T:
     """Call `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s")
-        time.sleep(every)
+    result = poll(check, timeout, every)
+    if not result:
+        pytest.fail(f"{what}: not within {timeout:.0f}s")
+    return result
 
 
 def service_name(backend: Any) -> str:
@@ -148,7 +145,7 @@ def healed(host: Any, base_url: str, backends: list[Any]) -> Iterator[None]:
 
 
 def run_probe(host: Any, expected: Expected, name: str, *args: str) -> Any:
-    """Run tests/infra/probes/NAME.py on `host` with the appliance's venv python."""
+    """Run harness/probes/NAME.py on `host` with the appliance's venv python."""
     return probes.run_probe(host, f"{expected.home}/.venv/bin/python", name, *args)
 
 

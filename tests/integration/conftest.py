@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.llama_local import LlamaServer
+from harness.llama_server import LlamaServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tools.llama_local import LlamaServer
+from harness.llama_server import LlamaServer
 
 
 def _child_ports(parent: int) -> list[int]:

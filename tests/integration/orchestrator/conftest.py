@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.orchestrator.support import Orchestrator, orchestrator_env
-from tools.llama_local import LlamaServer, free_port
+from harness.llama_server import LlamaServer
+from harness.orchestrator import Orchestrator
+from harness.ports import free_port
+from tests.integration.orchestrator.support import orchestrator_env
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

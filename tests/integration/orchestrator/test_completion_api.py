@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.orchestrator.support import CLIENT_KEY
+from harness.orchestrator import CLIENT_KEY
 from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
 
 

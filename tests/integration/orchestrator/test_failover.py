@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.llama_local import LlamaServer, free_port
+from harness.llama_server import LlamaServer
+from harness.ports import free_port
 
 
 @pytest.fixture

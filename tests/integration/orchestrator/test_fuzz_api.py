@@ -36,7 +36,7 @@ from cerebrum.api import schemas
 from pydantic import BaseModel, ValidationError
 from schemathesis.engine import Status, StopReason, events, from_schema
 
-from tests.integration.orchestrator.support import CLIENT_KEY, Orchestrator
+from harness.orchestrator import CLIENT_KEY, Orchestrator
 
 SEED = 20_261_124
 MAX_EXAMPLES = 150  # fuzzing cases per operation and run; the coverage phase adds its own

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.integration.orchestrator.support import CLIENT_KEY
+from harness.orchestrator import CLIENT_KEY
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.integration.orchestrator.support import wait_until
+from harness.ports import wait_until
 from tests.seed_examples import sse_data
 from tools.llama_local import LlamaServer
 

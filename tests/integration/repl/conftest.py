@@ -18,6 +18,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from harness.llama_server import LlamaServer
+from harness.orchestrator import CLIENT_KEY, Orchestrator
+from harness.paths import ROOT
 from tests.integration.orchestrator.conftest import (  # noqa: F401 (fixtures and hook, reused)
     _failed,
     _shared_orchestrator,
@@ -25,9 +28,7 @@ from tests.integration.orchestrator.conftest import (  # noqa: F401 (fixtures an
     pytest_runtest_makereport,
     start_orchestrator,
 )
-from tests.integration.orchestrator.support import CLIENT_KEY, Orchestrator
 from tests.integration.repl.support import DebugSlotsLlamaServer, Terminal
-from tools.llama_local import ROOT, LlamaServer
 
 LAUNCHER = ROOT / "scripts" / "cerebrum_repl.sh"
 REPL_COMMAND = [sys.executable, "-m", "cerebrum.repl"]

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pexpect
 
-from tools.llama_local import LlamaServer
+from harness.llama_server import LlamaServer
 
 ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement, modes

@@ -6,10 +6,10 @@ import re
 import shutil
 import subprocess
 
-from tests.integration.orchestrator.support import CLIENT_KEY
+from harness.orchestrator import CLIENT_KEY
+from harness.ports import free_port
 from tests.integration.repl.conftest import LAUNCHER, REPL_COMMAND, repl_environment
 from tests.integration.repl.support import SUMMARY, marker, slot_with
-from tools.llama_local import free_port
 
 TIMEOUT = 120  # seconds; a loaded machine has needed 30 for a short completion
 

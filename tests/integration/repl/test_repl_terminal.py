@@ -6,10 +6,10 @@ import re
 import shlex
 import time
 
-from tests.integration.orchestrator.support import CLIENT_KEY, wait_until
+from harness.orchestrator import CLIENT_KEY
+from harness.ports import free_port, wait_until
 from tests.integration.repl.conftest import REPL_COMMAND
 from tests.integration.repl.support import MODEL_OUTPUT_TIMEOUT, busy_slots, marker, slot_with
-from tools.llama_local import free_port
 
 GEMMA = "gemma3-270m"
 SMOL = "smollm2-135m"

@@ -1,4 +1,4 @@
-"""What the probes share. Sent along with each probe by remote.py (as the module
+"""What the probes share. Sent along with each probe by run_probe (as the module
 `probe_common`), so a probe runs on a host that has only the appliance's venv."""
 
 from __future__ import annotations

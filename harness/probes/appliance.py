@@ -1,5 +1,6 @@
 """Run ON an orchestrator host by the appliance's own venv python (bench/appliance.py sends
-it there with remote.py): the deployed orchestrator's idle RSS and its request latency.
+it there with harness.probes.run_probe): the deployed orchestrator's idle RSS and its
+request latency.
 
 Prints one JSON object: the architecture, the service's RSS (KiB) after it sat idle, then
 latencies in milliseconds, each request on a fresh connection:

@@ -1,0 +1,99 @@
+"""The orchestrator (`python -m cerebrum` under uvicorn) as a local process, and the one
+place its environment is built for the tests, the benchmarks and `make run`.
+
+`orchestrator_env` starts from the caller's environment without any CEREBRUM_* variable
+(so a developer's settings never leak into a run), then sets the backend, its key, the
+models, a client key, the port and info-level logs; `settings` add CEREBRUM_<NAME>.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from harness.assets import MODELS
+from harness.service import ServiceProcess
+
+CLIENT_KEY = "client-" + secrets.token_urlsafe(16)
+
+# The aliases the tests and benchmarks give the lab models: alias -> router model id.
+LAB_ALIASES = {"gemma": "gemma3-270m", "smol": "smollm2-135m"}
+
+
+def lab_models(
+    context_size: int, aliases: Mapping[str, str] = LAB_ALIASES
+) -> list[dict[str, object]]:
+    """CEREBRUM_MODELS entries for lab models under `aliases` (alias -> router id), each
+    with `context_size` tokens and its prompt format."""
+    formats = {model.id: model.prompt_format for model in MODELS}
+    return [
+        {"alias": alias, "model": model, "context_size": context_size, "format": formats[model]}
+        for alias, model in aliases.items()
+    ]
+
+
+def orchestrator_env(
+    backends: str,
+    api_key: str,
+    port: int,
+    models: Sequence[Mapping[str, object]],
+    **settings: object,
+) -> dict[str, str]:
+    """The orchestrator's environment: `backends` (comma-separated URLs) behind `api_key`,
+    `models` (CEREBRUM_MODELS entries) on `port`, clients holding CLIENT_KEY; `settings`
+    become CEREBRUM_<NAME> (a None leaves the variable out: client_keys=None, no client key)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CEREBRUM_")}
+    chosen: dict[str, object] = {
+        "backends": backends,
+        "api_key": api_key,
+        "models": json.dumps(list(models)),
+        "port": port,
+        "log_level": "info",
+        "client_keys": CLIENT_KEY,
+        **settings,
+    }
+    env.update(
+        {
+            f"CEREBRUM_{name.upper()}": str(value)
+            for name, value in chosen.items()
+            if value is not None
+        }
+    )
+    return env
+
+
+@dataclass(kw_only=True)
+class Orchestrator(ServiceProcess):
+    """`python -m cerebrum` under uvicorn on a loopback port, with the environment `env`."""
+
+    env: dict[str, str] = field(repr=False)  # holds the keys: kept out of failure reports
+
+    name = "cerebrum"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "cerebrum"]
+
+    def environment(self) -> dict[str, str]:
+        return self.env
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {CLIENT_KEY}"}
+
+    def client(self, timeout: float = 60.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
+
+    def log_lines(self) -> list[dict[str, object]]:
+        lines = []
+        for line in self.log_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                lines.append({"raw": line})
+        return lines

@@ -1,0 +1,39 @@
+"""The orchestrator's environment, built in one place for tests, benchmarks and `make run`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.assets import MODELS
+from harness.orchestrator import CLIENT_KEY, LAB_ALIASES, lab_models, orchestrator_env
+
+
+def test_the_callers_cerebrum_settings_never_leak_in(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CEREBRUM_RETRIES", "9")
+    monkeypatch.setenv("UNRELATED", "kept")
+    env = orchestrator_env("http://127.0.0.1:1", "backend-key", 7001, lab_models(2048))
+    assert "CEREBRUM_RETRIES" not in env
+    assert env["UNRELATED"] == "kept"
+    assert (env["CEREBRUM_BACKENDS"], env["CEREBRUM_API_KEY"], env["CEREBRUM_PORT"]) == (
+        "http://127.0.0.1:1",
+        "backend-key",
+        "7001",
+    )
+    assert env["CEREBRUM_CLIENT_KEYS"] == CLIENT_KEY
+
+
+def test_settings_become_cerebrum_variables_and_win():
+    env = orchestrator_env("u", "k", 1, [], client_keys=None, log_level="debug", max_queue=3)
+    assert (env["CEREBRUM_LOG_LEVEL"], env["CEREBRUM_MAX_QUEUE"]) == ("debug", "3")
+    assert "CEREBRUM_CLIENT_KEYS" not in env
+
+
+def test_lab_models_name_every_fetched_model_with_its_prompt_format():
+    entries = lab_models(1024)
+    assert {entry["model"] for entry in entries} == {model.id for model in MODELS}
+    assert [entry["alias"] for entry in entries] == list(LAB_ALIASES)
+    formats = {entry["model"]: entry["format"] for entry in entries}
+    assert formats == {"gemma3-270m": "completion", "smollm2-135m": "chat"}
+    assert json.loads(json.dumps(entries)) == entries  # what CEREBRUM_MODELS carries
