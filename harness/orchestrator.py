@@ -22,20 +22,34 @@ from harness.service import ServiceProcess
 
 CLIENT_KEY = "client-" + secrets.token_urlsafe(16)
 
-# The aliases the tests and benchmarks give the lab models: alias -> router model id.
+# The aliases the tests and benchmarks give the lab models: alias -> router model id; the
+# FIM ones prompt a model whose FIM tokens harness.assets marked (fill in the middle).
 LAB_ALIASES = {"gemma": "gemma3-270m", "smol": "smollm2-135m"}
+LAB_FIM_ALIASES = {"smol-fim": "smollm2-135m"}
 
 
 def lab_models(
-    context_size: int, aliases: Mapping[str, str] = LAB_ALIASES
+    context_size: int,
+    aliases: Mapping[str, str] = LAB_ALIASES,
+    fim_aliases: Mapping[str, str] = LAB_FIM_ALIASES,
 ) -> list[dict[str, object]]:
     """CEREBRUM_MODELS entries for lab models under `aliases` (alias -> router id), each
-    with `context_size` tokens and its prompt format."""
-    formats = {model.id: model.prompt_format for model in MODELS}
-    return [
-        {"alias": alias, "model": model, "context_size": context_size, "format": formats[model]}
+    with `context_size` tokens and its prompt format, then `fim_aliases` with format fim."""
+    by_id = {model.id: model for model in MODELS}
+    entries: list[dict[str, object]] = [
+        {"alias": alias, "model": model, "context_size": context_size,
+         "format": by_id[model].prompt_format}
         for alias, model in aliases.items()
-    ]
+    ]  # fmt: skip
+    for alias, model in fim_aliases.items():
+        marks = by_id[model].fim
+        if marks is None:
+            raise ValueError(f"lab model {model} has no FIM tokens")
+        entries.append(
+            {"alias": alias, "model": model, "context_size": context_size, "format": "fim",
+             "fim": marks.spelling}
+        )  # fmt: skip
+    return entries
 
 
 def orchestrator_env(

@@ -9,6 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.anyio
 
+
 async def test_document_lists_every_endpoint(client):
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"

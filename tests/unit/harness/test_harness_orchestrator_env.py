@@ -7,7 +7,13 @@ import json
 import pytest
 
 from harness.assets import MODELS
-from harness.orchestrator import CLIENT_KEY, LAB_ALIASES, lab_models, orchestrator_env
+from harness.orchestrator import (
+    CLIENT_KEY,
+    LAB_ALIASES,
+    LAB_FIM_ALIASES,
+    lab_models,
+    orchestrator_env,
+)
 
 
 def test_the_callers_cerebrum_settings_never_leak_in(monkeypatch: pytest.MonkeyPatch):
@@ -33,7 +39,10 @@ def test_settings_become_cerebrum_variables_and_win():
 def test_lab_models_name_every_fetched_model_with_its_prompt_format():
     entries = lab_models(1024)
     assert {entry["model"] for entry in entries} == {model.id for model in MODELS}
-    assert [entry["alias"] for entry in entries] == list(LAB_ALIASES)
-    formats = {entry["model"]: entry["format"] for entry in entries}
-    assert formats == {"gemma3-270m": "completion", "smollm2-135m": "chat"}
+    assert [entry["alias"] for entry in entries] == [*LAB_ALIASES, *LAB_FIM_ALIASES]
+    formats = {entry["alias"]: entry["format"] for entry in entries}
+    assert formats == {"gemma": "completion", "smol": "chat", "smol-fim": "fim"}
+    fim = entries[-1]["fim"]
+    assert isinstance(fim, dict)
+    assert set(fim) == {"prefix", "suffix", "middle", "file_separator", "repo_name"}
     assert json.loads(json.dumps(entries)) == entries  # what CEREBRUM_MODELS carries
