@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import httpx
 
+from harness import role
 from harness.assets import link_models
 from harness.llama_build import build
 from harness.ports import free_port
@@ -56,6 +57,7 @@ class LlamaServer(ServiceProcess):
             "--models-dir", str(self.models_dir), "--models-max", str(len(self.models)),
             "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
+            "--cache-reuse", str(role.defaults("llama_cpp")["llama_cpp_cache_reuse"]),
             "--threads", "2",
         ]  # fmt: skip
 

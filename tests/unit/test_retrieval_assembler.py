@@ -334,3 +334,13 @@ def test_exact_counts_replace_the_estimate_for_the_parts_they_cover() -> None:
     assert result.prompt == estimated.prompt
     saved = sum(counter(text) - 10 for text in counter.estimated.values())
     assert result.prompt_tokens == estimated.prompt_tokens - saved
+
+
+def test_a_shorter_budget_drops_the_previous_prompts_last_chunks_keeping_its_start() -> None:
+    warm = assemble("", FILES, PROFILE, 0)  # a warm-up: the whole budget for the context
+    layout = [r.chunk.id for r in warm.used]
+    section = estimate_tokens(f"<|file_sep|>a.py\n{FILES[0].chunk.text}\n")
+    short = ModelProfile(warm.prompt_tokens - section, format="fim", fim=QWEN_REPO_FIM)
+    completion = assemble("x = 1", FILES[::-1], short, 0, layout=layout)
+    assert [r.chunk.id for r in completion.used] == layout[: len(completion.used)]
+    assert 0 < len(completion.used) < len(layout)

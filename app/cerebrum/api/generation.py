@@ -155,8 +155,10 @@ async def _build_for(
     and the backend's tokenizer could count the estimated parts."""
     memory = svc.sessions.recall(affinity) if affinity else None
     warmup = prompt.max_tokens == 0 and not prompt.prompt and not prompt.suffix
-    budget = spec.profile.context_size - prompt.max_tokens - spec.profile.margin_tokens
-    reserve = (memory.own_tokens if memory else budget // 2) if warmup else 0
+    # A warm-up leaves the room the session's last completion needed; the first one of a
+    # session fills the budget, and the completion after it keeps its chunks in order while
+    # they fit (dropping the last ones), so the two still share the whole context.
+    reserve = memory.own_tokens if warmup and memory else 0
     counts = svc.token_counts.view(spec.model)
     prompt = replace(
         prompt,

@@ -125,7 +125,8 @@ PROMPT_SHARE = 0.75  # a trimmed prompt takes at most this share of the budget (
 SUFFIX_SHARE = 0.25  # ... and a trimmed request's suffix at most this share
 TRIM_STEP = 16  # a trimmed prompt loses whole lines in steps of this many, so that the
 #                 text before the cursor keeps the same start while the user types
-INCUMBENT_BONUS = 0.3  # score added to chunks the session's previous prompt held
+INCUMBENT_BONUS = 0.3  # how far a newcomer must outrank a chunk of the previous prompt to
+#                        take its place
 
 
 def _fim_of(profile: ModelProfile) -> FimTokens | None:
@@ -180,7 +181,11 @@ def _assemble_text(
             return _file_block(fim.file_separator, chunk)
         return _commented_section(chunk, language)
 
-    used, over, cost = _fill(_preferring(ranked, layout), section, budget - base - reserve, count)
+    staying, others = _incumbents_first(ranked, layout)
+    room = budget - base - reserve
+    used, over, cost = _fill(staying, section, room, count, keep_prefix=True)
+    more, over_too, more_cost = _fill(others, section, room - cost, count)
+    used, over, cost = used + more, over + over_too, cost + more_cost
     sections = "".join(section(r) for r in _in_layout(used, layout))
     head, tail = _frame(fim)
     if fim is None:
@@ -201,13 +206,23 @@ def _assemble_text(
     )
 
 
-def _preferring(ranked: Sequence[Ranked], layout: Sequence[str]) -> list[Ranked]:
-    """The fill order: by score, plus INCUMBENT_BONUS for the chunks in `layout`, so that a
-    chunk does not leave the prompt for one that ranks only a little higher (hysteresis)."""
+def _incumbents_first(
+    ranked: Sequence[Ranked], layout: Sequence[str]
+) -> tuple[list[Ranked], list[Ranked]]:
+    """The chunks of the session's previous prompt (`layout`) that stay in, in their old
+    order, and the others, best first. An incumbent stays unless a newcomer outranks it by
+    more than INCUMBENT_BONUS (hysteresis: the set does not flip between keystrokes)."""
     if not layout:
-        return list(ranked)
-    incumbents = frozenset(layout)
-    return sorted(ranked, key=lambda r: -(r.score + INCUMBENT_BONUS * (r.chunk.id in incumbents)))
+        return [], list(ranked)
+    position = {chunk_id: index for index, chunk_id in enumerate(layout)}
+    newcomers = [r for r in ranked if r.chunk.id not in position]
+    best_new = newcomers[0].score if newcomers else float("-inf")
+    incumbents = sorted(
+        (r for r in ranked if r.chunk.id in position), key=lambda r: position[r.chunk.id]
+    )
+    staying = [r for r in incumbents if r.score + INCUMBENT_BONUS >= best_new]
+    leaving = [r for r in incumbents if r.score + INCUMBENT_BONUS < best_new]
+    return staying, sorted([*newcomers, *leaving], key=lambda r: -r.score)
 
 
 def _in_layout(used: Sequence[Ranked], layout: Sequence[str]) -> list[Ranked]:
@@ -358,17 +373,22 @@ def _message_cost(message: Message, count: TokenCounter) -> int:
 
 
 def _fill(
-    ranked: Sequence[Ranked], section: _Section, room: int, count: TokenCounter
+    ranked: Sequence[Ranked],
+    section: _Section,
+    room: int,
+    count: TokenCounter,
+    keep_prefix: bool = False,
 ) -> tuple[list[Ranked], list[Ranked], int]:
     """Greedy in the given order: take each chunk whose section still fits the room left;
-    give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway).
+    give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway), or,
+    with `keep_prefix`, at the first one (the chunks taken stay a prefix of the order).
     Returns the chunks taken, those left out, and the tokens taken."""
     used: list[Ranked] = []
     over: list[Ranked] = []
     taken = 0
     misses = 0
     for position, candidate in enumerate(ranked):
-        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES or (keep_prefix and misses):
             over.extend(ranked[position:])
             break
         text = section(candidate)
