@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
@@ -225,6 +226,10 @@ async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker
 async def _unless(superseded: anyio.Event, step: Awaitable[T]) -> T:
     """``step``'s result, unless ``superseded`` is set first: then ``step`` is cancelled
     (which closes the backend stream) and SupersededError raised."""
+    if superseded.is_set():
+        if inspect.iscoroutine(step):
+            step.close()  # never started
+        raise SupersededError("a newer request of the same session arrived")
     work = asyncio.ensure_future(step)
     stop = asyncio.ensure_future(superseded.wait())
     try:

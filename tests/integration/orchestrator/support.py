@@ -19,8 +19,9 @@ SLOT_CONTEXT = 2048  # tokens per slot: 4096 / 2 slots
 def orchestrator_env(llama: LlamaServer, port: int, **settings: object) -> dict[str, str]:
     """Both lab models ("gemma" by default, "smol") on `llama`, backends pinged every 0.2 s
     (so that breaker tests see a backend come back at once); `settings` win."""
+    backends = str(settings.pop("backends", llama.url))
     return _orchestrator_env(
-        llama.url,
+        backends,
         llama.api_key,
         port,
         lab_models(SLOT_CONTEXT),

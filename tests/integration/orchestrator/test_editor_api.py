@@ -123,7 +123,7 @@ def test_continue_streams_a_completion_as_llama_server_does(orchestrator):
     assert events[-1]["stop"] is True
     assert all(event["stop"] is False for event in events[:-1])
     assert "".join(event["content"] for event in events)
-    assert events[-1]["tokens_predicted"] == 6
+    assert 1 <= events[-1]["tokens_predicted"] <= 6  # Continue's stop words may end it early
     assert {"prompt_n", "cache_n"} <= set(events[-1]["timings"])
 
 
@@ -221,7 +221,10 @@ def test_an_editor_session_stays_on_one_backend_and_fails_over(
 
 
 def test_a_newer_keystroke_supersedes_the_older_and_frees_its_slot(orchestrator, llama_server):
-    long_one = body("llama_vim_fim", n_predict=1500, stream=True, ignore_eos=True)
+    long_one = body(  # long: no end of generation, no time limit, no infill sampler (ends)
+        "llama_vim_fim", n_predict=1500, stream=True, ignore_eos=True, t_max_predict_ms=0,
+        samplers=["top_k", "top_p"],
+    )  # fmt: skip
     short_one = body("llama_vim_fim", n_predict=2)
     with orchestrator.client() as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
         with client.stream("POST", "/infill", content=json.dumps(long_one)) as older:
@@ -232,7 +235,8 @@ def test_a_newer_keystroke_supersedes_the_older_and_frees_its_slot(orchestrator,
             rest = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
         superseded = client.get("/v1/stats").json()["prompt_cache"]["superseded"]
     assert newer.status_code == 200, newer.text
-    assert rest[-1]["error"]["type"] == "superseded"
+    assert rest, "the older stream ended without a last event"
+    assert rest[-1].get("error", {}).get("type") == "superseded", rest[-1]
     assert superseded >= 1
     assert wait_until(
         lambda: not any(slot["is_processing"] for slot in llama_server.slots(MODEL)), 3.0
