@@ -33,6 +33,7 @@ class LlamaServer(ServiceProcess):
     models: list[str]
     parallel: int = 2
     ctx_size: int = 4096
+    threads: int = 2
 
     name = "llama-server"
 
@@ -58,7 +59,7 @@ class LlamaServer(ServiceProcess):
             "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
             "--cache-reuse", str(role.defaults("llama_cpp")["llama_cpp_cache_reuse"]),
-            "--threads", "2",
+            "--threads", str(self.threads),
         ]  # fmt: skip
 
     def environment(self) -> dict[str, str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
 testinfra_hosts = ["ansible://cm4"]
 
 PROMPT = "def fibonacci(n):"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "editors"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Expected:
     home: str
     port: int
     aliases: dict[str, str]  # alias -> backend model id
+    fim_aliases: tuple[str, ...]  # the models of format fim (they serve /infill)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,7 @@ def expected(host: Any) -> Expected:
         home=var("cerebrum_home"),
         port=int(var("cerebrum_port")),
         aliases={m["alias"]: m["model"] for m in var("cerebrum_models")},
+        fim_aliases=tuple(m["alias"] for m in var("cerebrum_models") if m.get("format") == "fim"),
     )
 
 
@@ -159,6 +164,8 @@ def test_complete_returns_real_tokens(host: Any, base_url: str) -> None:
 
 def test_model_field_switches_the_model(host: Any, base_url: str, expected: Expected) -> None:
     for alias, backend_model in expected.aliases.items():
+        if alias in expected.fim_aliases:
+            continue  # a FIM model answers the editors' /infill (below), not plain prompts
         data = complete(host, base_url, prompt=PROMPT, model=alias)
         assert data["model"] == alias, data
         assert data["backend_model"] == backend_model, data
@@ -175,6 +182,23 @@ def test_stream_sends_tokens_then_done(host: Any, base_url: str) -> None:
     assert [e["total_tokens"] for e in tokens] == list(range(1, len(tokens) + 1)), reply.body
     assert events[-1]["done"] is True, reply.body
     assert events[-1].get("error") is None, reply.body
+
+
+def test_infill_answers_llama_vim_and_its_next_keystroke_is_cached(
+    host: Any, base_url: str, expected: Expected
+) -> None:
+    """The body llama.vim sends (tests/fixtures/editors), on the CM4's first FIM model."""
+    if not expected.fim_aliases:
+        pytest.skip("no model of format fim is configured")
+    body = json.loads((FIXTURES / "llama_vim_fim.json").read_text())
+    replies = []
+    for line in ("def circumference(r):", "def circumference(r):\n    re"):
+        reply = http(host, "POST", f"{base_url}/infill", body={**body, "prompt": line}, timeout=180)
+        assert reply.status == 200, reply
+        assert re.search(r'"content"\s*:"', reply.body), reply.body  # what llama.vim checks
+        replies.append(reply.json())
+    first, second = replies
+    assert second["timings/prompt_n"] < first["tokens_cached"], replies  # the start was cached
 
 
 def test_seed_curl_examples_work(host: Any, expected: Expected) -> None:
