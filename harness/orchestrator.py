@@ -57,11 +57,13 @@ def orchestrator_env(
     api_key: str,
     port: int,
     models: Sequence[Mapping[str, object]],
+    /,
     **settings: object,
 ) -> dict[str, str]:
     """The orchestrator's environment: `backends` (comma-separated URLs) behind `api_key`,
     `models` (CEREBRUM_MODELS entries) on `port`, clients holding CLIENT_KEY; `settings`
-    become CEREBRUM_<NAME> (a None leaves the variable out: client_keys=None, no client key)."""
+    become CEREBRUM_<NAME> and win over all of these (backends="...", api_key="wrong" too);
+    a None leaves the variable out (client_keys=None: no client key)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CEREBRUM_")}
     chosen: dict[str, object] = {
         "backends": backends,

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from harness import orchestrator as base
 from harness.llama_server import LlamaServer
-from harness.orchestrator import (  # re-exported: moved to harness
-    CLIENT_KEY,
-    Orchestrator,
-    lab_models,
-)
-from harness.orchestrator import orchestrator_env as _orchestrator_env
+from harness.orchestrator import CLIENT_KEY, Orchestrator  # re-exported: moved to harness
 from harness.ports import wait_until  # re-exported: moved to harness
 
 __all__ = ["CLIENT_KEY", "Orchestrator", "orchestrator_env", "wait_until"]
@@ -19,11 +15,10 @@ SLOT_CONTEXT = 2048  # tokens per slot: 4096 / 2 slots
 def orchestrator_env(llama: LlamaServer, port: int, **settings: object) -> dict[str, str]:
     """Both lab models ("gemma" by default, "smol") on `llama`, backends pinged every 0.2 s
     (so that breaker tests see a backend come back at once); `settings` win."""
-    backends = str(settings.pop("backends", llama.url))
-    return _orchestrator_env(
-        backends,
+    return base.orchestrator_env(
+        llama.url,
         llama.api_key,
         port,
-        lab_models(SLOT_CONTEXT),
+        base.lab_models(SLOT_CONTEXT),
         **{"default_model": "gemma", "ping_interval": "0.2", **settings},
     )

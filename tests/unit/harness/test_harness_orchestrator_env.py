@@ -46,3 +46,19 @@ def test_lab_models_name_every_fetched_model_with_its_prompt_format():
     assert isinstance(fim, dict)
     assert set(fim) == {"prefix", "suffix", "middle", "file_separator", "repo_name"}
     assert json.loads(json.dumps(entries)) == entries  # what CEREBRUM_MODELS carries
+
+
+def test_settings_can_replace_the_backend_and_its_key():
+    env = orchestrator_env("http://a", "right", 1, [], backends="http://b,http://a", api_key="x")
+    assert (env["CEREBRUM_BACKENDS"], env["CEREBRUM_API_KEY"]) == ("http://b,http://a", "x")
+
+
+def test_the_integration_tests_settings_can_replace_the_backend(tmp_path):
+    from harness.llama_server import LlamaServer
+    from tests.integration.orchestrator.support import orchestrator_env as test_env
+
+    llama = LlamaServer(workdir=tmp_path, port=9, binary=tmp_path, models_dir=tmp_path,
+                        api_key="right", models=["gemma3-270m"])  # fmt: skip
+    env = test_env(llama, 7000, backends="http://other:1", api_key="wrong")
+    assert (env["CEREBRUM_BACKENDS"], env["CEREBRUM_API_KEY"]) == ("http://other:1", "wrong")
+    assert env["CEREBRUM_DEFAULT_MODEL"] == "gemma"
