@@ -20,8 +20,8 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import and_, not_, or_, sub
+from itertools import accumulate, compress
+from operator import not_, sub
 from typing import cast
 
 from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
@@ -314,29 +314,23 @@ def _triple_quotes(text: str) -> list[int]:
     return sorted(found)
 
 
+def _positions(levels: Sequence[int], level: int, start: int, end: int) -> list[int]:
+    """The line numbers in [start, end) whose level is `level` (the scan runs in C)."""
+    return list(compress(range(start, end), map(level.__eq__, levels[start:end])))
+
+
 def _python_boundaries(
     stripped: Sequence[str], levels: Sequence[int], start: int, end: int, level: int
 ) -> list[int]:
     """Line numbers where a definition at `level` begins (with its decorators and the
     comments right above it), or where code at `level` resumes after a deeper block."""
     cuts: list[int] = []
-    # Right after code at its own level, only a header (def, class, @) can cut: the loop
-    # visits the other lines at `level` only (the filter runs in C).
-    before, texts = stripped[start : end - 1], stripped[start + 1 : end]
-    maybe = map(
-        or_,
-        map(
-            or_,
-            map(level.__ne__, levels[start : end - 1]),
-            map(str.startswith, before, repeat("#")),
-        ),
-        map(str.startswith, texts, repeat(("d", "c", "a", "@"))),
-    )
-    at_level = map(level.__eq__, levels[start + 1 : end])
-    for number in compress(range(start + 1, end), map(and_, at_level, maybe)):
+    for number in _positions(levels, level, start + 1, end):
         text = stripped[number]
         if text[0] == "#":
             continue
+        if levels[number - 1] == level and stripped[number - 1][0] != "#" and text[0] not in "dca@":
+            continue  # right after code at its own level, only a header (def, class, @) cuts
         cut = number
         previous = number - 1  # the previous code line, above comments and blank lines
         while previous > start and (levels[previous] >= _NO_LEVEL or stripped[previous][0] == "#"):
@@ -417,19 +411,9 @@ def _block_boundaries(
     """Line numbers at depth `level` that follow a blank line or a block closed back to
     `level`, unless they continue it (`} else {`, `)`, `catch`)."""
     cuts: list[int] = []
-    # Only a line after a blank one, a deeper one or a closing brace can cut: the loop visits
-    # those lines at `level` only (the filter runs in C).
-    before = stripped[start : end - 1]
-    closed = map(
-        or_,
-        map(level.__lt__, levels[start : end - 1]),
-        map(str.endswith, before, repeat(("}", "};"))),
-    )
-    maybe = map(or_, map(not_, before), closed)
-    at_level = map(
-        and_, map(level.__eq__, levels[start + 1 : end]), map(bool, stripped[start + 1 : end])
-    )
-    for number in compress(range(start + 1, end), map(and_, at_level, maybe)):
+    for number in _positions(levels, level, start + 1, end):
+        if not stripped[number]:
+            continue
         previous = number - 1
         after_blank = not stripped[previous]
         while previous > start and not stripped[previous]:
