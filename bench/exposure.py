@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from bench.memory import cpu_seconds, status_kib
-from tests.integration.orchestrator.support import Orchestrator
-from tools.llama_local import free_port
+from harness.orchestrator import Orchestrator
+from harness.ports import free_port
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 TOKEN = b'data: {"content":"x","stop":false,"tokens_predicted":%d}\n\n'

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from harness import orchestrator as base
 from harness.llama_server import LlamaServer
-from harness.orchestrator import CLIENT_KEY, Orchestrator  # re-exported: moved to harness
-from harness.ports import wait_until  # re-exported: moved to harness
-
-__all__ = ["CLIENT_KEY", "Orchestrator", "orchestrator_env", "wait_until"]
 
 SLOT_CONTEXT = 2048  # tokens per slot: 4096 / 2 slots
 

@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
+from harness.llama_server import LlamaServer
 from harness.ports import wait_until
 from tests.seed_examples import sse_data
-from tools.llama_local import LlamaServer
 
 # Typically freed 0.1-0.3 s after the client leaves; the bound leaves room for a loaded 2-core
 # CI machine. Without the orchestrator closing its upstream, the slot would stay busy until
