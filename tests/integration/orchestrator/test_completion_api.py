@@ -30,7 +30,9 @@ def test_stream_sends_a_token_event_per_token_then_one_done_event(orchestrator):
     assert tokens, lines
     assert all(set(event) == {"token", "total_tokens"} for event in tokens), events
     assert [event["total_tokens"] for event in tokens] == list(range(1, len(tokens) + 1))
-    assert set(done) == {"done", "total_tokens", "inference_time"}, done
+    # the seed's fields, and what the backend took from its prompt cache
+    assert set(done) == {"done", "total_tokens", "inference_time", "prompt_tokens", "cached_tokens"}
+    assert 0 <= done["cached_tokens"] <= done["prompt_tokens"], done
     assert done["done"] is True
     assert done["total_tokens"] == tokens[-1]["total_tokens"] <= 12
     assert 0 < done["inference_time"] < 30

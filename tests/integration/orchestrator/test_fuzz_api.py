@@ -49,7 +49,10 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/v1/complete/stream": schemas.CompleteRequest,
     "/v1/completions": schemas.OpenAICompletionRequest,
     "/v1/chat/completions": schemas.OpenAIChatRequest,
+    "/infill": schemas.InfillRequest,
+    "/completion": schemas.LlamaCompletionRequest,
 }
+LENGTHS = ("max_tokens", "max_completion_tokens", "n_predict")  # n_predict: llama.cpp's routes
 PUBLIC = {"GET /health"}
 # What a valid request may be refused with: the document cannot know the configured models.
 VALID_BUT_REFUSED = {"unknown_model", "prompt_too_large"}
@@ -79,12 +82,12 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     except (ValidationError, TypeError, ValueError):
         return case  # refused before any backend call: sent as generated
     body = dict(case.body)
-    for name in ("max_tokens", "max_completion_tokens"):
+    for name in LENGTHS:
         value = body.get(name)
-        if isinstance(value, int | float) and value > TOKENS:
+        if isinstance(value, int | float) and (value > TOKENS or value < 0):
             body[name] = type(value)(TOKENS)
-    if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
-        body["max_tokens"] = TOKENS
+    if all(body.get(name) is None for name in LENGTHS):
+        body["n_predict" if "/" not in case.operation.path[1:] else "max_tokens"] = TOKENS
     case.body = body  # assigned, not edited in place: schemathesis re-checks the case
     return case
 

@@ -71,7 +71,7 @@ def test_openai_client_streams_a_chat_completion_with_usage(client):
 
 def test_openai_client_lists_the_configured_models(client):
     ids = [model.id for model in client.models.list()]
-    assert ids == ["gemma", "smol"]
+    assert ids == ["gemma", "smol", "smol-fim"]
 
 
 def test_openai_client_sees_an_unknown_model_as_bad_request(client):

@@ -60,7 +60,7 @@ def test_model_command_switches_the_model_requests_go_to(repl, orchestrator, lla
     terminal = repl("--url", orchestrator.url, "--max-tokens", "8")
     terminal.wait_for_prompt()
     terminal.submit(":model", r"\* gemma: gemma3-270m[^\n]*\n  smol: smollm2-135m")
-    terminal.submit(":model nosuch", r"error: unknown model nosuch; known: gemma, smol\n")
+    terminal.submit(":model nosuch", r"error: unknown model nosuch; known: gemma, smol, smol-fim\n")
     terminal.submit(":model smol", r"model smol\n")
     with orchestrator.client() as client:
         before = client.get("/v1/stats").json()["models"]
