@@ -21,6 +21,7 @@ from cerebrum.core.errors import (
     BackendTimeoutError,
     BackendUnavailableError,
     CerebrumError,
+    NotFimModelError,
     OverloadedError,
     SupersededError,
     UnknownModelError,
@@ -29,6 +30,7 @@ from cerebrum.retrieval import PromptTooLarge
 
 _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (UnknownModelError, 400),
+    (NotFimModelError, 400),
     (SupersededError, 409),
     (OverloadedError, 503),
     (BackendUnavailableError, 503),

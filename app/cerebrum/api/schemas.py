@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -338,6 +338,12 @@ class OpenAIChatCompletionChunk(Open):
 # them); the fields below are checked, bounded, and used by the orchestrator itself.
 
 MAX_NATIVE_STOP = 32
+# Fields of llama-server's bodies the orchestrator decides itself, under any of their names.
+OWNED = frozenset(
+    {"model", "prompt", "stream", "n_predict", "max_tokens", "max_completion_tokens",
+     "n_cmpl", "n", "id_slot", "response_fields", "input_prefix", "input_suffix",
+     "input_extra", "stop", "temperature"}
+)  # fmt: skip
 MAX_COMPLETIONS = 8
 NativeCount = Annotated[int, Field(ge=-1, le=MAX_TOKENS), BeforeValidator(_whole_number)]
 
@@ -375,8 +381,10 @@ class Native(BaseModel):
     )
 
     def passed_on(self) -> dict[str, Any]:
-        """What goes to the backend unchanged: the fields the orchestrator does not own."""
-        return dict(self.model_extra or {})
+        """What goes to the backend unchanged: the fields the orchestrator does not own
+        (their aliases included, e.g. ``n`` for ``n_cmpl``)."""
+        extra = self.model_extra or {}
+        return {key: value for key, value in extra.items() if key not in OWNED}
 
 
 class ExtraContext(BaseModel):
@@ -421,6 +429,10 @@ class LlamaAnswer(Open):
     timings: dict[str, Any] | None = Field(
         default=None, description="prompt_n, cache_n (prompt tokens reused), predicted_n, ..."
     )
+
+
+class LlamaAnswers(RootModel[LlamaAnswer | list[LlamaAnswer]]):
+    """One answer, or an array of them (one per completion) for ``n_cmpl`` > 1."""
 
 
 class LlamaEvent(Open):

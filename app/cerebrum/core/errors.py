@@ -22,6 +22,18 @@ class UnknownModelError(CerebrumError):
         self.known = known
 
 
+class NotFimModelError(CerebrumError):
+    """Fill in the middle asked of a configured model that has no FIM tokens."""
+
+    kind = "not_a_fim_model"
+
+    def __init__(self, alias: str, fim: list[str]) -> None:
+        super().__init__(
+            f"model {alias!r} has no FIM tokens, so it cannot fill in the middle; "
+            f"FIM models: {', '.join(fim) or 'none'}"
+        )
+
+
 class OverloadedError(CerebrumError):
     """Every place in flight and in the queue is taken (load shedding)."""
 

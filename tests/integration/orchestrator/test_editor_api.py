@@ -88,9 +88,21 @@ def test_llama_vscode_gets_several_completions_as_an_array(orchestrator):
         assert answer["tokens_cached"] > 0
 
 
-def test_a_model_without_fim_tokens_answers_infill_as_llama_server_does(orchestrator):
+def test_infill_naming_a_model_without_fim_tokens_is_refused_naming_it(orchestrator):
     with orchestrator.client() as client:
         response = infill(client, body("llama_vim_fim", model="gemma"))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "not_a_fim_model"
+    assert "'gemma'" in error["message"]
+    assert "smol-fim" in error["message"]
+
+
+def test_without_a_fim_model_infill_answers_as_llama_server_does(start_orchestrator):
+    models = [{"alias": "gemma", "model": "gemma3-270m", "context_size": SLOT}]
+    instance = start_orchestrator(models=json.dumps(models), default_model="gemma")
+    with instance.client() as client:
+        response = infill(client, body("llama_vim_fim"))
     assert response.status_code == 501
     error = response.json()["error"]
     assert (error["code"], error["type"]) == (501, "not_supported_error")

@@ -55,7 +55,14 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
 LENGTHS = ("max_tokens", "max_completion_tokens", "n_predict")  # n_predict: llama.cpp's routes
 PUBLIC = {"GET /health"}
 # What a valid request may be refused with: the document cannot know the configured models.
-VALID_BUT_REFUSED = {"unknown_model", "prompt_too_large"}
+# ... nor the models' vocabularies and FIM tokens (llama.cpp's routes pass on the backend's
+# refusal of a prompt, e.g. token ids it does not have).
+VALID_BUT_REFUSED = {
+    "unknown_model",
+    "prompt_too_large",
+    "not_a_fim_model",
+    "invalid_request_error",
+}
 # How an invalid request may be refused: schemathesis's default list with 413 (a body over
 # CEREBRUM_MAX_BODY_BYTES) added and 5xx left out (never a right answer here).
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]

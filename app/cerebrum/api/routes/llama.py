@@ -18,9 +18,10 @@ pipeline and a prompt cache that survives every keystroke:
   KV cache holds its prompt), a newer completion supersedes an older one still running,
   and a warm-up (``n_predict: 0``) prepares exactly the prompt start the next completion
   will have, on the backend that will serve it.
-- A model that is not a FIM model answers /infill with llama-server's 501. The ``model``
-  field is read leniently, as the plugins send ``""`` or a name of their own: an unknown
-  or empty name on /infill means the first FIM model.
+- The ``model`` field is read leniently, as the plugins send ``""`` or a name of their own:
+  an unknown or empty name on /infill means the first FIM model; a configured model without
+  FIM tokens is refused (400 ``not_a_fim_model``); with no FIM model at all, /infill
+  answers llama-server's 501.
 
 /completion passes the client's prompt on as it is (the client applied its own template).
 Several completions (``n_cmpl``, llama.vscode asks for 3) are limited to CEREBRUM_BACKEND_SLOTS,
@@ -48,11 +49,12 @@ from cerebrum.api.errors import JSONResponse, status_of
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
-from cerebrum.core.errors import BackendRejectedError, CerebrumError
+from cerebrum.core.errors import BackendRejectedError, CerebrumError, NotFimModelError
 from cerebrum.core.registry import ModelSpec
 from cerebrum.retrieval import PromptRequest, Snippet
 
 log = logging.getLogger("cerebrum.llama")
+
 
 DEFAULT_PREDICT = 128  # n_predict -1 ("until the context is full") is budgeted as this many
 NOT_SUPPORTED = (
@@ -111,12 +113,16 @@ async def completion(request: Request) -> Response:
 
 
 def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
-    """The model /infill uses: the one named if it is configured, else the first FIM model
-    (the default one first); None when the one named, or every one, has no FIM tokens."""
+    """The model /infill uses: the one named if it is configured (a model without FIM
+    tokens is the client's mistake: 400 naming it), else the first FIM model, the default
+    one first; None when no model has FIM tokens (501, as llama-server answers)."""
     registry = svc.registry
     if name and name in registry.aliases:
         spec = registry.resolve(name)
-        return spec if spec.profile.format == "fim" else None
+        if spec.profile.format != "fim":
+            fim = [other.alias for other in registry if other.profile.format == "fim"]
+            raise NotFimModelError(name, fim)
+        return spec
     ordered = [registry.resolve(None), *registry]
     return next((spec for spec in ordered if spec.profile.format == "fim"), None)
 

@@ -33,7 +33,7 @@ class Operation:
     method: str
     path: str
     summary: str
-    response: type[BaseModel] | None
+    response: type[BaseModel] | None  # (a RootModel for an array)
     request: type[BaseModel] | None = None
     # text/event-stream (always, or when "stream": true): what an event's data can be
     events: tuple[type[BaseModel], ...] = ()
@@ -76,10 +76,10 @@ OPERATIONS = (
               errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
     Operation("post", "/infill", "llama.cpp's /infill (llama.vim, llama.vscode): fill in at "
               "the cursor with the context of input_extra; answered as llama-server does.",
-              schemas.LlamaAnswer, schemas.InfillRequest, events=(schemas.LlamaEvent,),
+              schemas.LlamaAnswers, schemas.InfillRequest, events=(schemas.LlamaEvent,),
               errors=(*_INFERENCE_ERRORS, 409, 501, *_BACKEND_ERRORS)),
     Operation("post", "/completion", "llama.cpp's /completion (Continue): the client's prompt "
-              "as it is; answered as llama-server does.", schemas.LlamaAnswer,
+              "as it is; answered as llama-server does.", schemas.LlamaAnswers,
               schemas.LlamaCompletionRequest, events=(schemas.LlamaEvent,),
               errors=_INFERENCE_ERRORS + _BACKEND_ERRORS),
     Operation("get", "/openapi.json", "This document.", None, errors=(401, 403)),
