@@ -7,15 +7,15 @@ machine (connection local) with the facts of the host under test."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+from tests.unit.roles.playbook import ROOT, run_playbook
+
+pytestmark = pytest.mark.usefixtures("needs_ansible")
 
 PLAYBOOK = """
 - hosts: localhost
@@ -51,21 +51,10 @@ def facts(distribution: str, version: str, release: str, arch: str) -> dict[str,
 
 
 def run(tmp_path: Path, host_facts: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "play.yml").write_text(PLAYBOOK.replace("HOST_FACTS", json.dumps(host_facts)))
     extra = {"out": str(tmp_path / "out.json"), "ansible_python_interpreter": sys.executable,
              "roles_dir": str(ROOT / "roles")}  # fmt: skip
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(tmp_path / "play.yml"),
-         "-e", json.dumps(extra)],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _needs_ansible() -> None:
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.skip(f"no {ANSIBLE_PLAYBOOK} (make venv)")
+    playbook = PLAYBOOK.replace("HOST_FACTS", json.dumps(host_facts))
+    return run_playbook(tmp_path, playbook, "-i", "localhost,", "-e", json.dumps(extra))
 
 
 @pytest.mark.parametrize(
