@@ -50,9 +50,11 @@ declare -rA QEMU_NAME=([arm64]=aarch64)
 readonly SUITES=(trixie bookworm)
 SUITE=${SUITE:-${SUITES[0]}}
 readonly SUITE
-# One ccache per release: another release's compiler never hits it, and separate
-# directories keep one release's entries from evicting the other's.
-readonly CCACHE_DIR=${LAB_CACHE}/ccache/${SUITE}
+# One ccache for every release and for this machine's own build (tools/build_llama_server.py):
+# the role keys it on the compiler's content, so trixie's compiler never hits bookworm's
+# entries and nothing breaks, while hosts of this machine's release hit its own build.
+# (One llama-server build is ~100 MB of the default 5 GB.)
+readonly CCACHE_DIR=${CACHE_DIR}/ccache
 # Extra nspawn binds per host (HOST_PATH:GUEST_PATH); the role uses ccache when present.
 declare -rA HOST_BINDS=([vps1]="${CCACHE_DIR}:/var/cache/ccache" [vps2]="${CCACHE_DIR}:/var/cache/ccache")
 readonly PACKAGES=systemd,systemd-sysv,dbus,python3,openssh-server,iproute2,ca-certificates

@@ -1,7 +1,8 @@
 """roles/llama_cpp: the hosts whose compile waits for each other (tasks/build.yml,
 `throttle: 1`) are exactly those with this host's build fingerprint (shared ccache id,
 compiler, CPU flags); a host with a fingerprint of its own compiles at the same time as
-the others, and a host that builds nothing is nobody's peer."""
+the others, and a host that builds nothing (no fingerprint: `throttle` is templated for it
+too, before `when`) is nobody's peer and has none."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ PLAYBOOK = """
         content: "{{ __llama_cpp_build_peers | to_json }}"
         dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
         mode: "0600"
-      when: fingerprint is defined
 """
 
 
