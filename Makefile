@@ -50,13 +50,13 @@ test-molecule: deps venv assets ## site.yml on the lab: converge, idempotence, k
 
 test: lint test-unit test-integration test-molecule ## everything CI runs
 
-lab: deps venv assets ## boot the lab (CM4_ARCH=arm64: an arm64 cm4 under qemu-user), deploy site.yml on it, print a streamed completion made through the CM4
+lab: deps venv assets ## boot the lab (Debian 13; SUITE=bookworm: 12; CM4_ARCH=arm64: an arm64 cm4 under qemu-user), deploy site.yml on it, print a streamed completion made through the CM4
 	tests/lab/lab.sh up
 	$(BIN)/ansible-playbook site.yml
 	@echo "[lab] a streamed completion through the deployed orchestrator (cm4):"
 	tests/lab/lab.sh ssh cm4 /opt/cerebrum-pi/scripts/cerebrum_repl.sh --max-tokens 64 --once "'def fibonacci(n):'"
 
-lab-up: deps venv ## boot the systemd-nspawn lab hosts (no deploy; CM4_ARCH=arm64 too)
+lab-up: deps venv ## boot the systemd-nspawn lab hosts (no deploy; SUITE=bookworm and CM4_ARCH=arm64 too)
 	tests/lab/lab.sh up
 
 lab-status: ## show the lab hosts

@@ -1,6 +1,9 @@
 """Deploy cost: `ansible-playbook site.yml` on fresh lab hosts, per phase, then a no-change run.
 
-    .venv/bin/python -m bench.deploy [--keep-lab] [--out bench/results/deploy.json]
+    [SUITE=bookworm] .venv/bin/python -m bench.deploy [--keep-lab] [--out FILE]
+
+The lab's release (SUITE, trixie by default: tests/lab/README.md) is recorded with the
+figures, which go to bench/results/deploy-RELEASE.json unless --out says otherwise.
 
 Needs root (it tears the lab down and boots it again: run nothing else on the lab
 meanwhile). The controller's caches stay warm (rootfs tarball, apt archives, ccache,
@@ -103,6 +106,11 @@ def summary(wall: float, output: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def lab_release() -> str:
+    """The Debian release the lab's hosts were booted with (lab.sh records it at `up`)."""
+    return (ROOT / ".lab" / "suite").read_text().strip()
+
+
 def lab(command: str) -> float:
     start = time.monotonic()
     subprocess.run([str(ROOT / "tests/lab/lab.sh"), command], check=True, stdout=subprocess.DEVNULL)
@@ -112,7 +120,7 @@ def lab(command: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.deploy", description=__doc__)
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab up afterwards")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/deploy.json")
+    parser.add_argument("--out", type=Path, help="default: bench/results/deploy-RELEASE.json")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench.deploy boots the lab: run it as root")
@@ -121,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("[deploy] lab down, then up on fresh hosts ...", flush=True)
     lab("down")
     boot = lab("up")
-    print(f"[deploy] lab up in {boot:.1f} s; site.yml on fresh hosts ...", flush=True)
+    release = lab_release()
+    print(f"[deploy] lab up on {release} in {boot:.1f} s; site.yml on fresh hosts ...", flush=True)
     first_wall, first = run_playbook("site.yml")
     print(f"[deploy] first run {first_wall:.1f} s; again, with nothing to change ...", flush=True)
     again_wall, again = run_playbook("site.yml")
@@ -129,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fresh, no_change = summary(first_wall, first), summary(again_wall, again)
     result = {
         "machine": describe(),
+        "lab_release": release,
         "load_before": load_before,
         "load_after": load_after,
         "lab_boot_s": round(boot, 1),
@@ -137,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if not args.keep_lab:
         lab("down")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out or ROOT / f"bench/results/deploy-{release}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
     order = [name for name, _, _ in PHASES] + ["facts, other"]
     rows: list[tuple[str, float, float]] = [
@@ -148,8 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.append(("total (wall)", fresh["wall_s"], no_change["wall_s"]))
     print(table(("phase", "fresh hosts s", "no-change run s"), rows))
     print(f"changed: first run {fresh['changed']}, no-change run {no_change['changed']}")
-    print(f"lab boot {boot:.1f} s; load {load_before[0]:.2f} > {load_after[0]:.2f}")
-    print(f"wrote {args.out}")
+    print(f"lab on {release}, boot {boot:.1f} s; load {load_before[0]:.2f} > {load_after[0]:.2f}")
+    print(f"wrote {out}")
     return 0
 
 

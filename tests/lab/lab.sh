@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Cerebrum lab: three Debian 12 hosts, `cm4` and two inference backends `vps1` and `vps2`,
-# booted with systemd-nspawn (real systemd as PID 1) on the bridge cerebrum0, reachable over ssh, with NAT to Debian's
-# mirror and PyPI. See tests/lab/README.md.
+# The Cerebrum lab: three Debian hosts (13 "trixie" by default, SUITE=bookworm for 12), `cm4`
+# and two inference backends `vps1` and `vps2`, booted with systemd-nspawn (real systemd as
+# PID 1) on the bridge cerebrum0, reachable over ssh, with NAT to the controller's Debian
+# mirror and Python package index. See tests/lab/README.md.
 #
 #   lab.sh up              boot the hosts (a no-op when they are up; a half-up lab, or one
 #                          whose cm4 has another architecture, is torn down and started clean)
@@ -10,7 +11,10 @@
 #   lab.sh ssh HOST [CMD]  ssh to a host as root with the lab key
 #
 # CM4_ARCH=arm64 makes `cm4` an arm64 host run by qemu-user (binfmt_misc); the default is
-# this machine's architecture. A host that reboots itself is booted again.
+# this machine's architecture. SUITE (trixie, bookworm) picks the Debian release of every
+# host. The mirror and the package index are this machine's own (its apt sources and pip
+# configuration); LAB_MIRROR, LAB_SECURITY_MIRROR and LAB_PIP_INDEX_URL override them.
+# A host that reboots itself is booted again.
 # Runtime state lives in $REPO/.lab/, caches in ${CEREBRUM_CACHE:-~/.cache/cerebrum}/lab/.
 set -euo pipefail
 
@@ -19,7 +23,6 @@ readonly REPO
 readonly LAB_DIR=${REPO}/.lab
 readonly CACHE_DIR=${CEREBRUM_CACHE:-${HOME}/.cache/cerebrum}
 readonly LAB_CACHE=${CACHE_DIR}/lab
-readonly CCACHE_DIR=${CACHE_DIR}/ccache
 # Machine-wide like the bridge and the addresses, and at a literal path so that every
 # inventory consumer (Ansible, testinfra's ssh backend) can use inventory/lab as it is.
 readonly SSH_KEY=/var/lib/cerebrum-lab/ssh/id_ed25519
@@ -34,8 +37,6 @@ readonly NFT_TABLE=(inet cerebrum_lab)
 # tested as deployed (a user who outgrows one VPS adds another).
 readonly HOSTS=(cm4 vps1 vps2)
 declare -rA HOST_ADDR=([cm4]=10.213.77.10 [vps1]=10.213.77.20 [vps2]=10.213.77.21)
-# Extra nspawn binds per host (HOST_PATH:GUEST_PATH); the role uses ccache when present.
-declare -rA HOST_BINDS=([vps1]="${CCACHE_DIR}:/var/cache/ccache" [vps2]="${CCACHE_DIR}:/var/cache/ccache")
 
 # The architecture of each host: `cm4` is CM4_ARCH (this machine's by default, or arm64 like
 # a real CM4, emulated by qemu-user), the backends are always this machine's.
@@ -45,8 +46,17 @@ readonly EMULATED_HOST=cm4
 # Debian architecture -> qemu-user's name for it (the binfmt_misc entry is qemu-NAME).
 declare -rA QEMU_NAME=([arm64]=aarch64)
 
-readonly SUITE=bookworm
-readonly MIRROR=http://deb.debian.org/debian
+# The Debian releases the lab boots (the ones site.yml is tested on); the first is the default.
+readonly SUITES=(trixie bookworm)
+SUITE=${SUITE:-${SUITES[0]}}
+readonly SUITE
+# One ccache for every release and for this machine's own build (tools/build_llama_server.py):
+# the role keys it on the compiler's content, so trixie's compiler never hits bookworm's
+# entries and nothing breaks, while hosts of this machine's release hit its own build.
+# (One llama-server build is ~100 MB of the default 5 GB.)
+readonly CCACHE_DIR=${CACHE_DIR}/ccache
+# Extra nspawn binds per host (HOST_PATH:GUEST_PATH); the role uses ccache when present.
+declare -rA HOST_BINDS=([vps1]="${CCACHE_DIR}:/var/cache/ccache" [vps2]="${CCACHE_DIR}:/var/cache/ccache")
 readonly PACKAGES=systemd,systemd-sysv,dbus,python3,openssh-server,iproute2,ca-certificates
 # Bump when the way the cached rootfs is built changes, so old tarballs are rebuilt.
 readonly RECIPE=1
@@ -94,6 +104,13 @@ require_commands() {
   fi
   ((${#missing[@]} == 0)) ||
     die "missing commands: ${missing[*]}; run tools/install_deps.sh (or make deps)"
+}
+
+# SUITE is one of the releases the lab boots.
+check_suite() {
+  local known
+  for known in "${SUITES[@]}"; do [[ $SUITE == "$known" ]] && return 0; done
+  die "SUITE=$SUITE is not supported: use ${SUITES[*]} (the default is ${SUITES[0]})"
 }
 
 # CM4_ARCH is this machine's architecture or one that qemu-user runs here.
@@ -149,6 +166,10 @@ console_log() { printf '%s/%s.console.log' "$LAB_DIR" "$1"; }
 # hosts, a flag that keeps a host's boot loop from booting it again.
 arch_file() { printf '%s/%s.arch' "$LAB_DIR" "$1"; }
 stop_flag() { printf '%s/%s.stopping' "$LAB_DIR" "$1"; }
+# Written at `up`: the Debian release the hosts were booted with (bookworm for a lab booted
+# before the release was recorded).
+readonly SUITE_FILE=${LAB_DIR}/suite
+booted_suite() { cat "$SUITE_FILE" 2>/dev/null || printf bookworm; }
 
 # The architecture a host is to have at this `up` (CM4_ARCH for cm4), and the one it was
 # booted with (this machine's for a lab booted before the architecture was recorded).
@@ -361,6 +382,87 @@ pick_dns() {
   printf '%s' "$dns"
 }
 
+# ------------------------------------------------------------------ mirror and package index
+
+# "URI SUITE" for each suite this machine's apt sources name (one-line and deb822 formats).
+controller_apt_suites() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -r $f ]] || continue
+    awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while (i <= NF && $i !~ /\]$/) i++; if ($2 ~ /^\[/) i++;
+      print $i, $(i + 1) }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -r $f ]] || continue
+    awk 'function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no")
+        for (u = 1; u <= nu; u++) for (s = 1; s <= ns; s++) print uri[u], suite[s];
+        types = ""; enabled = ""; nu = 0; ns = 0 }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      tolower($1) == "types:" { types = substr($0, index($0, ":") + 1) }
+      tolower($1) == "enabled:" { enabled = tolower($2) }
+      tolower($1) == "uris:" { for (i = 2; i <= NF; i++) uri[++nu] = $i }
+      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) suite[++ns] = $i }
+      END { flush() }' "$f"
+  done
+}
+
+# The first URI this machine uses for a Debian release's main suites, and for its security
+# suite (empty when none).
+readonly DEBIAN_SUITE_RE='^(bullseye|bookworm|trixie|forky|oldstable|stable|testing)'
+controller_mirror() {
+  controller_apt_suites | awk -v re="${DEBIAN_SUITE_RE}(-updates)?\$" '$2 ~ re { print $1; exit }'
+}
+controller_security_mirror() {
+  controller_apt_suites | awk -v re="${DEBIAN_SUITE_RE}-security\$" '$2 ~ re { print $1; exit }'
+}
+
+# This machine's pip index (PIP_INDEX_URL, else its pip configuration), if hosts can use it.
+controller_pip_index() {
+  local url=${PIP_INDEX_URL:-} pip
+  if [[ -z $url ]]; then
+    for pip in pip3 pip; do
+      command -v "$pip" >/dev/null || continue
+      url=$("$pip" config get global.index-url 2>/dev/null ||
+        "$pip" config get install.index-url 2>/dev/null) || url=''
+      break
+    done
+  fi
+  printf '%s' "$url"
+}
+
+url_host() { local h=${1#*://}; h=${h%%/*}; h=${h##*@}; printf '%s' "${h%%:*}"; }
+
+# MIRROR, SECURITY_MIRROR, PIP_INDEX (empty: pip's default, PyPI) for the hosts, from the
+# LAB_* overrides or this machine's own configuration; says which it used.
+pick_sources() {
+  local origin
+  if [[ -n ${LAB_MIRROR:-} ]]; then MIRROR=$LAB_MIRROR origin=LAB_MIRROR
+  else MIRROR=$(controller_mirror) origin="this machine's apt sources"; fi
+  [[ $MIRROR =~ ^https?:// ]] ||
+    die "no Debian mirror (http:// or https://) in this machine's apt sources${MIRROR:+ (found '$MIRROR')}; set LAB_MIRROR=URL"
+  MIRROR=${MIRROR%/}
+  log "Debian mirror: $MIRROR (from $origin)"
+  if [[ -n ${LAB_SECURITY_MIRROR:-} ]]; then SECURITY_MIRROR=$LAB_SECURITY_MIRROR origin=LAB_SECURITY_MIRROR
+  else SECURITY_MIRROR=$(controller_security_mirror) origin="this machine's apt sources"; fi
+  if [[ ! $SECURITY_MIRROR =~ ^https?:// ]]; then
+    SECURITY_MIRROR=${MIRROR}-security origin="the mirror's name + -security"
+  fi
+  SECURITY_MIRROR=${SECURITY_MIRROR%/}
+  log "Debian security mirror: $SECURITY_MIRROR (from $origin)"
+  if [[ -n ${LAB_PIP_INDEX_URL:-} ]]; then PIP_INDEX=$LAB_PIP_INDEX_URL origin=LAB_PIP_INDEX_URL
+  else PIP_INDEX=$(controller_pip_index) origin="this machine's pip configuration"; fi
+  if [[ -n $PIP_INDEX && ! $PIP_INDEX =~ ^https?:// ]]; then
+    log "ignoring the pip index $PIP_INDEX (from $origin): the hosts cannot reach it"
+    PIP_INDEX=''
+  fi
+  if [[ -n $PIP_INDEX ]]; then
+    log "Python package index: $PIP_INDEX (from $origin)"
+  else
+    log "Python package index: pip's default, https://pypi.org/simple (none configured here)"
+  fi
+}
+
 write_identity() {
   local name=$1 dir=$2 other
   printf '%s\n' "$name" >"$dir/etc/hostname"
@@ -456,6 +558,7 @@ write_trust() {
   done
   install -m 0644 "$bundle" "$dir$bundle"
   printf '[global]\ncert = %s\n' "$bundle" >"$dir/etc/pip.conf"
+  [[ -z $PIP_INDEX ]] || printf 'index-url = %s\n' "$PIP_INDEX" >>"$dir/etc/pip.conf"
 }
 
 # Debian's full set of suites (like a real VPS) and .debs kept in the bound archive cache.
@@ -470,7 +573,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: ${MIRROR}-security
+URIs: ${SECURITY_MIRROR}
 Suites: ${SUITE}-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -619,14 +722,17 @@ wait_for_host() {
   return 1
 }
 
-# The resolver and NAT work: each host resolves the mirror and PyPI.
+# The resolver and NAT work: each host resolves the mirrors and the package index.
 check_dns() {
-  local dns=$1 name
+  local dns=$1 name names
+  names=$(printf '%s\n' "$(url_host "$MIRROR")" "$(url_host "$SECURITY_MIRROR")" \
+    "$(url_host "${PIP_INDEX:-https://pypi.org/simple}")" | sort -u | paste -sd' ' -)
   for name in "${HOSTS[@]}"; do
-    host_ssh "$name" getent hosts deb.debian.org pypi.org </dev/null >/dev/null ||
-      die "host $name cannot resolve deb.debian.org / pypi.org (resolver $dns)"
+    # shellcheck disable=SC2086  # one name per word
+    host_ssh "$name" getent hosts $names </dev/null >/dev/null ||
+      die "host $name cannot resolve $names (resolver $dns)"
   done
-  log "every host resolves deb.debian.org and pypi.org"
+  log "every host resolves $names"
 }
 
 # --------------------------------------------------------------------------- teardown
@@ -690,6 +796,7 @@ teardown() {
   for name in "${HOSTS[@]}"; do
     rm -f "$LAB_DIR/$name.pid" "$(arch_file "$name")" "$(stop_flag "$name")"
   done
+  rm -f "$SUITE_FILE"
 }
 
 # Anything at all of a lab on this machine (running, half-up or crashed)?
@@ -728,13 +835,17 @@ lab_is_up() {
 cmd_up() {
   local t0 name dns
   require_root
+  check_suite
   check_arch
   require_commands
   take_lock
   # Before anything is torn down: an architecture qemu cannot run here stops `up` at once.
   for name in "${HOSTS[@]}"; do ensure_binfmt "$(wanted_arch "$name")"; done
   name=$(arch_mismatch)
-  if [[ -n $name ]] && lab_leftovers; then
+  if [[ $(booted_suite) != "$SUITE" ]] && lab_leftovers; then
+    log "the lab runs $(booted_suite) and SUITE wants $SUITE: tearing the lab down to start it clean"
+    teardown
+  elif [[ -n $name ]] && lab_leftovers; then
     log "the lab's $name is $(booted_arch "$name") and CM4_ARCH wants $(wanted_arch "$name"):" \
       "tearing the lab down to start it clean"
     teardown
@@ -751,15 +862,17 @@ cmd_up() {
   trap 'exit 130' INT TERM
   ensure_ssh_key
   dns=$(pick_dns)
+  pick_sources
   ensure_rootfs_tarballs
   unpack_hosts
   configure_hosts "$dns"
+  printf '%s\n' "$SUITE" >"$SUITE_FILE"
   network_up "$dns"
   for name in "${HOSTS[@]}"; do start_host "$name"; done
   for name in "${HOSTS[@]}"; do wait_for_host "$name"; done
   check_dns "$dns"
   trap - EXIT INT TERM
-  log "lab up in $(since "$t0"): $(host_list)" \
+  log "lab up in $(since "$t0"): Debian $SUITE, $(host_list)" \
     "(ssh: tests/lab/lab.sh ssh HOST; ansible: -i inventory/lab)"
 }
 
@@ -790,6 +903,7 @@ cmd_status() {
     printf '%-5s %-6s %-14s %-10s %-5s %s\n' "$name" "$arch" "${HOST_ADDR[$name]}" "${pid:--}" \
       "$ssh_ok" "${state:--}"
   done
+  [[ -f $SUITE_FILE ]] && printf 'Debian release: %s\n' "$(booted_suite)"
   printf 'bridge %s: %s; nftables table %s: %s\n' "$BRIDGE" \
     "$(bridge_exists && echo present || echo absent)" "${NFT_TABLE[*]}" \
     "$(table_exists && echo present || echo absent)"

@@ -5,15 +5,15 @@ the switch-off path and the refusal without an auth key are."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+from tests.unit.roles.playbook import run_playbook
+
+pytestmark = pytest.mark.usefixtures("needs_ansible")
 
 PLAYBOOK = """
 - hosts: cm4
@@ -38,19 +38,8 @@ def run_role(tmp_path: Path, **host_vars: object) -> subprocess.CompletedProcess
         }}}}}
     }  # fmt: skip
     (tmp_path / "hosts.json").write_text(json.dumps(inventory))
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "hosts.json"), str(tmp_path / "play.yml"),
-         "-e", f"out={tmp_path / 'out.json'}"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _needs_ansible() -> None:
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.skip(f"no {ANSIBLE_PLAYBOOK} (make venv)")
+    return run_playbook(tmp_path, PLAYBOOK, "-i", str(tmp_path / "hosts.json"),
+                        "-e", f"out={tmp_path / 'out.json'}")  # fmt: skip
 
 
 def test_switched_off_publishes_the_inventory_address(tmp_path: Path) -> None:
