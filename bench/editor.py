@@ -171,8 +171,10 @@ def run(client_name: str, servers: list[LlamaServer], workdir: Path) -> Session:
     session = Session(client_name, len(servers))
     with ExitStack() as stack:
         if client_name == "direct":
+            # a new connection per request: llama-server's router drops reused ones at times
+            headers = {**servers[0].headers, "Connection": "close"}
             http = stack.enter_context(
-                httpx.Client(base_url=servers[0].url, headers=servers[0].headers, timeout=300)
+                httpx.Client(base_url=servers[0].url, headers=headers, timeout=300)
             )
         else:
             port = free_port()
