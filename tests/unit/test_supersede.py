@@ -42,3 +42,16 @@ def test_the_table_is_bounded_whatever_the_number_of_sessions():
     for ticket in tickets:
         table.leave(ticket)
     assert len(table) == 0
+
+
+def test_session_memory_is_bounded_in_sessions_and_in_layout_length():
+    from cerebrum.api.sessions import MAX_LAYOUT, Memory, Sessions
+
+    sessions = Sessions(capacity=4)
+    for n in range(10):
+        sessions.remember(f"s{n}", Memory(tuple(f"{i:016x}" for i in range(1000)), 10))
+    assert len(sessions) == 4
+    assert sessions.recall("s0") is None
+    remembered = sessions.recall("s9")
+    assert remembered is not None
+    assert len(remembered.layout) == MAX_LAYOUT

@@ -7,8 +7,8 @@ which request is current (``core.supersede``: a newer completion supersedes an o
 still queued or generating), and the memory kept here: the layout of the session's last
 prompt (its chunks, in order) and the tokens its completions need besides the context, so
 that the next prompt keeps the same start and a warm-up leaves room for what follows it.
-At most ``capacity`` sessions are remembered, least recently used first out (a few hundred
-bytes each).
+At most ``capacity`` sessions are remembered, least recently used first out, each with at
+most MAX_LAYOUT chunk ids: about 9 MB at worst, whatever clients send.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from hashlib import blake2b
 
 from cerebrum.core.supersede import Supersede
 
-CAPACITY = 4096
+CAPACITY = 1024
+MAX_LAYOUT = 128  # chunk ids remembered per session (a prompt's first ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class Sessions:
         return memory
 
     def remember(self, key: str, memory: Memory) -> None:
+        if len(memory.layout) > MAX_LAYOUT:
+            memory = Memory(memory.layout[:MAX_LAYOUT], memory.own_tokens)
         self._memory[key] = memory
         self._memory.move_to_end(key)
         while len(self._memory) > self.capacity:
