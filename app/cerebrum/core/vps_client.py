@@ -122,10 +122,10 @@ class VpsClient:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._health_timeout):
-                status, reason, body = await self._get("/health")
+                status, reason, body = await self._request("GET", "/health")
                 latency = round((time.perf_counter() - started) * 1000, 2)
                 if status == 200:
-                    status, reason, body = await self._get("/models")
+                    status, reason, body = await self._request("GET", "/models")
                     if status not in (401, 403):
                         return BackendHealth(self.url, True, "ok", latency)
                     detail = _auth_message(self.url, status)
@@ -142,17 +142,7 @@ class VpsClient:
 
     async def models(self) -> dict[str, str]:
         """Backend model id -> status (loaded, unloaded, loading, ...) from GET /models."""
-        try:
-            async with asyncio.timeout(self._health_timeout):
-                status, reason, body = await self._get("/models")
-        except TimeoutError:
-            raise BackendUnavailableError(
-                f"{self.url}/models: no complete answer within {self._health_timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
-        if status != 200:
-            raise _status_error(self.url, status, reason, body)
+        body = await self._answer("GET", "/models")
         try:
             listing = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -172,36 +162,47 @@ class VpsClient:
     async def tokenize(self, model: str, text: str) -> int:
         """How many tokens the model's tokenizer makes of ``text`` (POST /tokenize, special
         tokens parsed as /completion parses its prompt, no BOS); bounded like the probes."""
-        body = orjson.dumps(
+        content = orjson.dumps(
             {"model": model, "content": text, "add_special": False, "parse_special": True}
         )
+        body = await self._answer("POST", "/tokenize", content)
         try:
-            async with asyncio.timeout(self._health_timeout):
-                async with self._http.stream(
-                    "POST", self.url + "/tokenize", content=body, headers=self._json_headers
-                ) as response:
-                    answer = await _read(response, self.max_bytes)
-                    status, reason = response.status_code, response.reason_phrase
-        except TimeoutError:
-            raise BackendUnavailableError(
-                f"{self.url}/tokenize: no complete answer within {self._health_timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
-        if status != 200:
-            raise _status_error(self.url, status, reason, answer)
-        try:
-            tokens = orjson.loads(answer).get("tokens")
+            tokens = orjson.loads(body).get("tokens")
         except (orjson.JSONDecodeError, AttributeError):
             tokens = None
         if not isinstance(tokens, list):
             raise BackendProtocolError(f"{self.url}/tokenize answered without a token list")
         return len(tokens)
 
-    async def _get(self, path: str) -> tuple[int, str, bytes]:
-        """GET ``path`` with the key: status, reason and body (at most ``max_bytes``)."""
+    async def _answer(self, method: str, path: str, content: bytes | None = None) -> bytes:
+        """The body of a 200 answer to a bounded request (``health_timeout`` in all, at most
+        ``max_bytes``); no complete answer in time or no connection is
+        BackendUnavailableError, another status the error it stands for."""
+        try:
+            async with asyncio.timeout(self._health_timeout):
+                status, reason, body = await self._request(method, path, content)
+        except TimeoutError:
+            raise BackendUnavailableError(
+                f"{self.url}{path}: no complete answer within {self._health_timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
+        if status != 200:
+            raise _status_error(self.url, status, reason, body)
+        return body
+
+    async def _request(
+        self, method: str, path: str, content: bytes | None = None
+    ) -> tuple[int, str, bytes]:
+        """``path`` with the key (and a JSON ``content``): status, reason and body (at most
+        ``max_bytes``)."""
+        headers = self._headers if content is None else self._json_headers
         async with self._http.stream(
-            "GET", self.url + path, headers=self._headers, timeout=self._health_timeout
+            method,
+            self.url + path,
+            content=content,
+            headers=headers,
+            timeout=self._health_timeout,
         ) as response:
             body = await _read(response, self.max_bytes)
             return response.status_code, response.reason_phrase, body
