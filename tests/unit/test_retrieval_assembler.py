@@ -289,17 +289,16 @@ def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor() -> None:
     assert second.prompt[:shared] == first.prompt[:shared]
 
 
-def test_an_incumbent_is_not_pushed_out_by_a_chunk_that_ranks_only_a_little_higher() -> None:
+def test_an_incumbent_keeps_its_place_and_newcomers_get_the_room_left() -> None:
     section = estimate_tokens(f"# path: a.py\n{FILES[0].chunk.text}\n\n")
     tight = ModelProfile(section * 2 + 8, margin_tokens=0)
-    higher = Ranked(FILES[2].chunk, 0.8, ())  # c, a little above d (0.7)
+    higher = Ranked(FILES[2].chunk, 1.5, ())  # c, far above d (0.7)
     fresh = assemble("x", [FILES[0], higher, FILES[3]], tight, 0)
-    assert _paths(fresh) == ["a.py", "c.py"]
+    assert sorted(p or "" for p in _paths(fresh)) == ["a.py", "c.py"]
     kept = assemble("x", [FILES[0], higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
-    assert sorted(p or "" for p in _paths(kept)) == ["a.py", "d.py"]
-    far_higher = Ranked(FILES[2].chunk, 1.5, ())
-    moved = assemble("x", [FILES[0], far_higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
-    assert "c.py" in _paths(moved)
+    assert _paths(kept) == ["d.py", "c.py"]  # d stays first; the best newcomer takes the rest
+    roomy = assemble("x", [FILES[0], higher, FILES[3]], PROFILE, 0, layout=[FILES[3].chunk.id])
+    assert _paths(roomy) == ["d.py", "a.py", "c.py"]  # newcomers after it, in request order
 
 
 def test_a_reserve_keeps_room_for_the_next_request() -> None:

@@ -10,7 +10,7 @@ parts, so the result never exceeds the budget.
 Where the chunks go is kept stable for the backend's prompt cache: the chunks of the
 session's previous prompt (`layout`) keep their order, new ones follow in the order of the
 request's context, and the text nearest the cursor comes last. The rank decides only which
-chunks go in (with a bonus for the incumbents, so the set does not flip between keystrokes).
+new chunks take the room the incumbents leave, so the set does not flip between keystrokes.
 
 Formats:
 - "completion": the chunks as file sections headed by a comment in the chunk's language
@@ -125,8 +125,6 @@ PROMPT_SHARE = 0.75  # a trimmed prompt takes at most this share of the budget (
 SUFFIX_SHARE = 0.25  # ... and a trimmed request's suffix at most this share
 TRIM_STEP = 16  # a trimmed prompt loses whole lines in steps of this many, so that the
 #                 text before the cursor keeps the same start while the user types
-INCUMBENT_BONUS = 0.3  # how far a newcomer must outrank a chunk of the previous prompt to
-#                        take its place
 
 
 def _fim_of(profile: ModelProfile) -> FimTokens | None:
@@ -209,20 +207,18 @@ def _assemble_text(
 def _incumbents_first(
     ranked: Sequence[Ranked], layout: Sequence[str]
 ) -> tuple[list[Ranked], list[Ranked]]:
-    """The chunks of the session's previous prompt (`layout`) that stay in, in their old
-    order, and the others, best first. An incumbent stays unless a newcomer outranks it by
-    more than INCUMBENT_BONUS (hysteresis: the set does not flip between keystrokes)."""
-    if not layout:
-        return [], list(ranked)
+    """The chunks of the session's previous prompt (`layout`) still in the request, in their
+    old order, and the others, best first. Incumbents keep their place while they fit, and
+    the rank decides only which newcomers take the room left: on a CPU backend every chunk
+    that moves costs its whole prompt processing again, far more than a better chunk gains.
+    (The context itself moves on as the client's own ring of chunks does.)"""
     position = {chunk_id: index for index, chunk_id in enumerate(layout)}
-    newcomers = [r for r in ranked if r.chunk.id not in position]
-    best_new = newcomers[0].score if newcomers else float("-inf")
     incumbents = sorted(
         (r for r in ranked if r.chunk.id in position), key=lambda r: position[r.chunk.id]
     )
-    staying = [r for r in incumbents if r.score + INCUMBENT_BONUS >= best_new]
-    leaving = [r for r in incumbents if r.score + INCUMBENT_BONUS < best_new]
-    return staying, sorted([*newcomers, *leaving], key=lambda r: -r.score)
+    return incumbents, sorted(
+        (r for r in ranked if r.chunk.id not in position), key=lambda r: -r.score
+    )
 
 
 def _in_layout(used: Sequence[Ranked], layout: Sequence[str]) -> list[Ranked]:
