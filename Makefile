@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-deploy bench-appliance clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-deploy bench-appliance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench: bench-deps ## the orchestrator against llama-server directly, in one run 
 
 bench-quick: bench-deps ## a smoke run of the benchmarks into bench/results/quick/
 	$(PY) -m bench --quick
+
+bench-editor: dev ## a typing session through /infill and /v1/complete/stream beside a llama.vim-like client (docs/benchmarks.md)
+	$(PY) -m bench.editor
 
 bench-deploy: deps venv assets ## site.yml on fresh lab hosts per phase, then a no-change run (tears the lab down)
 	$(PY) -m bench.deploy
