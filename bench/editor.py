@@ -10,7 +10,10 @@ keystroke is sent, one after the other, by three clients:
   ``id_slot`` 0, ``cache_prompt``), the reference;
 - ``infill``: the same bodies through the CM4's /infill;
 - ``complete``: the same text through the CM4's /v1/complete/stream (``context``, ``suffix``
-  and a ``session``), the seed's API.
+  and a ``session``), the seed's API;
+- ``replay``: the prompts the CM4's /infill built (with one backend), sent in the same order
+  straight to llama-server's /completion: the like-for-like reference, since llama-server's
+  own /infill keeps no ``input_extra`` at all with 2,048-token slots (``n_ctx - n_batch``).
 
 For each, per keystroke: time to first event (prompt processing plus one token; streamed,
 ``n_predict`` 4, no end-of-generation, so every request makes tokens) and the prompt
@@ -135,8 +138,11 @@ def complete_body(stroke: Keystroke) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def timed(client: httpx.Client, path: str, body: dict[str, Any]) -> Sample:
-    """Time to the first data event, and the prompt tokens processed (from the last one)."""
+def timed(
+    client: httpx.Client, path: str, body: dict[str, Any], prompts: list[str] | None = None
+) -> Sample:
+    """Time to the first data event, and the prompt tokens processed (from the last one);
+    the prompt the backend saw is added to `prompts` when given."""
     started = time.perf_counter()
     first: float | None = None
     last: dict[str, Any] = {}
@@ -154,6 +160,8 @@ def timed(client: httpx.Client, path: str, body: dict[str, Any]) -> Sample:
     else:  # the seed's done event
         prompt, processed = last["prompt_tokens"], last["prompt_tokens"] - last["cached_tokens"]
     assert first is not None
+    if prompts is not None:
+        prompts.append(last["prompt"])
     return Sample(round((first - started) * 1000, 1), processed, prompt)
 
 
@@ -163,14 +171,16 @@ def loaded(server: LlamaServer) -> bool:
                for e in listing["data"])  # fmt: skip
 
 
-def run(client_name: str, servers: list[LlamaServer], workdir: Path) -> Session:
-    """One typing session of `client_name` against fresh backends (nothing cached)."""
+def run(client_name: str, servers: list[LlamaServer], workdir: Path, prompts: list[str]) -> Session:
+    """One typing session of `client_name` against fresh backends (nothing cached); the
+    CM4's /infill session records the prompts it built, which `replay` sends straight to
+    llama-server's /completion (the same prompts: what the CM4 itself adds)."""
     for server in servers:
         server.stop()
         server.start()
     session = Session(client_name, len(servers))
     with ExitStack() as stack:
-        if client_name == "direct":
+        if client_name in ("direct", "replay"):
             # a new connection per request: llama-server's router drops reused ones at times
             headers = {**servers[0].headers, "Connection": "close"}
             http = stack.enter_context(
@@ -186,12 +196,18 @@ def run(client_name: str, servers: list[LlamaServer], workdir: Path) -> Session:
             orchestrator.start()
             stack.callback(orchestrator.stop)
             http = stack.enter_context(orchestrator.client(timeout=300))
-        for stroke in script():
+        for number, stroke in enumerate(script()):
             if client_name == "complete":
                 sample = timed(http, "/v1/complete/stream", complete_body(stroke))
+            elif client_name == "replay":
+                body = {"prompt": prompts[number], "n_predict": 4, "stream": True,
+                        "cache_prompt": True, "model": MODEL, **SAMPLING}  # fmt: skip
+                sample = timed(http, "/completion", body)
+            elif client_name == "direct":
+                sample = timed(http, "/infill", infill_body(stroke, MODEL))
             else:
-                sample = timed(http, "/infill", infill_body(stroke, MODEL if client_name ==
-                                                              "direct" else ""))  # fmt: skip
+                record = prompts if len(servers) == 1 else None
+                sample = timed(http, "/infill", infill_body(stroke, ""), record)
             session.samples.append(sample)
             session.warm.append(not stroke.first_of_file)
     session.cold_starts = sum(loaded(server) for server in servers)
@@ -214,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         first = next(servers(workdir, 1))
         both = [first, *servers(workdir / "second", 1, first.api_key)]
+        prompts: list[str] = []
         try:
             for client_name, backends in (("direct", [first]), ("infill", [first]),
-                                          ("complete", [first]), ("infill", both),
-                                          ("complete", both)):  # fmt: skip
-                session = run(client_name, backends, workdir)
+                                          ("replay", [first]), ("complete", [first]),
+                                          ("infill", both), ("complete", both)):  # fmt: skip
+                session = run(client_name, backends, workdir, prompts)
                 results.append((session, session.summary()))
         finally:
             for server in both:
@@ -243,10 +260,12 @@ def print_table(summaries: list[dict[str, Any]], results: list[tuple[Session, An
         print(f"{summary['client']:>10} {summary['backends']:>8} "
               f"{summary['warm_ttft_ms_median']:>17} {summary['warm_processed_median']:>14} "
               f"{summary['cache_hit_ratio']:>9} {summary['cold_starts']:>11}")  # fmt: skip
-    direct = summaries[0]["warm_ttft_ms_median"]
-    for summary in summaries[1:]:
-        ratio = summary["warm_ttft_ms_median"] / direct
-        print(f"  {summary['client']} x{summary['backends']}: {ratio:.2f}x the direct client's")
+    reference = {s["client"]: s["warm_ttft_ms_median"] for s in summaries if s["backends"] == 1}
+    for summary in summaries:
+        if summary["client"] in ("infill", "complete"):
+            ratio = summary["warm_ttft_ms_median"] / reference["replay"]
+            print(f"  {summary['client']} x{summary['backends']}: {ratio:.2f}x straight to "
+                  "llama-server with the same prompts (replay)")  # fmt: skip
 
 
 if __name__ == "__main__":
