@@ -214,6 +214,32 @@ def run(client_name: str, servers: list[LlamaServer], workdir: Path, prompts: li
     return session
 
 
+def cache_reuse(workdir: Path) -> dict[int, int]:
+    """llama-server's --cache-reuse: prompt tokens processed when a chunk leaves the middle
+    of the context (chunks A-F, then the same without B), per setting (0: off)."""
+    pieces = [chunk["text"] for path in CONTEXT_FILES for chunk in ring(path)][:6]
+    before = "".join(f"<file_sep>{n}\n{text}" for n, text in enumerate(pieces))
+    after = "".join(f"<file_sep>{n}\n{text}" for n, text in enumerate(pieces) if n != 1)
+    processed = {}
+    for setting in (0, 64):
+        server = LlamaServer.with_lab_models(
+            workdir / f"reuse{setting}", parallel=1, ctx_size=SLOT * 2, threads=1,
+            cache_reuse=setting,
+        )  # fmt: skip
+        server.start()
+        try:
+            headers = {**server.headers, "Connection": "close"}
+            with httpx.Client(base_url=server.url, headers=headers, timeout=300) as http:
+                for prompt in (before, after):
+                    body = {"prompt": prompt + "<gh_stars>x = ", "n_predict": 1,
+                            "model": MODEL, "cache_prompt": True}  # fmt: skip
+                    answer = http.post("/completion", json=body).json()
+            processed[setting] = answer["timings"]["prompt_n"]
+        finally:
+            server.stop()
+    return processed
+
+
 def servers(workdir: Path, count: int, api_key: str | None = None) -> Iterator[LlamaServer]:
     for number in range(count):
         settings: dict[str, Any] = {"parallel": 2, "ctx_size": 2 * SLOT, "threads": 1}
@@ -240,11 +266,16 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in both:
                 server.stop()
+        reuse = cache_reuse(workdir)
     print_table([summary for _, summary in results], results)
+    print(f"\n--cache-reuse, a chunk leaving the middle of the context: prompt tokens processed "
+          f"{reuse[0]} with 0 (off), {reuse[64]} with 64")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "editor.json").write_text(json.dumps(
-        [{"summary": summary, "samples": [asdict(s) for s in session.samples]}
-         for session, summary in results], indent=1))  # fmt: skip
+    sessions = [{"summary": summary, "samples": [asdict(s) for s in session.samples]}
+                for session, summary in results]  # fmt: skip
+    (RESULTS / "editor.json").write_text(
+        json.dumps({"sessions": sessions, "cache_reuse_processed": reuse}, indent=1)
+    )
     return 0
 
 

@@ -34,6 +34,7 @@ class LlamaServer(ServiceProcess):
     parallel: int = 2
     ctx_size: int = 4096
     threads: int = 2
+    cache_reuse: int | None = None  # --cache-reuse; None: the llama_cpp role's default
 
     name = "llama-server"
 
@@ -58,9 +59,14 @@ class LlamaServer(ServiceProcess):
             "--models-dir", str(self.models_dir), "--models-max", str(len(self.models)),
             "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
-            "--cache-reuse", str(role.defaults("llama_cpp")["llama_cpp_cache_reuse"]),
+            "--cache-reuse", str(self._cache_reuse()),
             "--threads", str(self.threads),
         ]  # fmt: skip
+
+    def _cache_reuse(self) -> int:
+        if self.cache_reuse is not None:
+            return self.cache_reuse
+        return int(role.defaults("llama_cpp")["llama_cpp_cache_reuse"])
 
     def environment(self) -> dict[str, str]:
         # The key goes through the environment, as roles/llama_cpp does it: router-mode
