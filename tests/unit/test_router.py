@@ -7,6 +7,7 @@ from contextlib import aclosing
 
 import httpx
 import pytest
+from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker, State
 from cerebrum.core.errors import (
     BackendAuthError,
@@ -222,3 +223,23 @@ async def test_repeated_failures_open_the_circuit():
     with pytest.raises(CircuitOpenError):
         await run(router, urls)
     assert fake.generations == 2
+
+
+def test_a_session_goes_to_its_home_backend_then_to_its_next_one():
+    router, urls = make_router(FakeLlama(), FakeLlama(), FakeLlama())
+    key = "key:0123/infill/smol-fim/"
+    home, second, third = rank(key, urls)
+    assert router.choose(urls, affinity=key).url == home  # every time, whatever the load
+    assert router.choose(urls, affinity=key).url == home
+    assert router.choose(urls, exclude=[home], affinity=key).url == second  # already tried
+    by_url = {backend.url: backend for backend in router.backends}
+    by_url[home].in_flight = router.slots  # busy with as many requests as it has slots
+    assert router.choose(urls, affinity=key).url == second
+    by_url[second].in_flight = router.slots
+    assert router.choose(urls, affinity=key).url == third
+    by_url[third].in_flight = router.slots
+    assert router.choose(urls, affinity=key).url == home  # all busy: it queues at home
+    for _ in range(3):
+        by_url[home].breaker.record_failure("backend_unavailable")
+    by_url[home].in_flight = 0
+    assert router.choose(urls, affinity=key).url != home  # its circuit is open
