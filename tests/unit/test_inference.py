@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -225,3 +226,19 @@ async def test_a_client_that_leaves_stops_the_worker_building_its_prompt(monkeyp
         await generation._build(svc, PromptRequest("x" * 40_000), ModelProfile(1 << 20), Leaving())
     assert caught.value.status_code == 499
     assert await anyio.to_thread.run_sync(stopped.wait, 5)
+
+
+async def test_vps_health_closes_a_circuit_whose_backend_answers_again(app_client, fake_llama):
+    """A backend no session calls home (affinity) gets its half-open probe from the health
+    check: once it answers ok there, its circuit closes without a request routed to it."""
+    fake_llama.plan = ["503"] * 3
+    async with app_client(breaker_failures=1, breaker_cooldown=0.05, retries=0) as client:
+        response = await client.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
+        assert response.status_code == 503
+        opened = (await client.get("/v1/vps/health")).json()["backends"][0]["circuit"]
+        await asyncio.sleep(0.1)  # the cool-down passes: the circuit waits for a probe
+        healed = (await client.get("/v1/vps/health")).json()["backends"][0]["circuit"]
+        again = (await client.get("/v1/vps/health")).json()["backends"][0]["circuit"]
+    assert opened == "open"
+    assert (healed, again) == ("closed", "closed")
+    assert fake_llama.generations == 1  # no request was sent to probe it

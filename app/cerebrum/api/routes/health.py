@@ -12,6 +12,7 @@ from cerebrum import __version__
 from cerebrum.api.errors import JSONResponse
 from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, VpsHealthResponse
 from cerebrum.api.services import services
+from cerebrum.core.breaker import State
 
 
 async def health(request: Request) -> Response:
@@ -22,10 +23,19 @@ async def health(request: Request) -> Response:
 
 
 async def vps_health(request: Request) -> Response:
-    """Each backend's /health (reachability, latency, loading) and its circuit state."""
+    """Each backend's /health (reachability, latency, loading) and its circuit state.
+
+    A backend whose circuit waits for its half-open probe and that answers ok here (its
+    /health, and its /models with the key) has its circuit closed: sessions stay on their
+    own backends (affinity), so a backend no session calls home would otherwise stay open
+    until a failover happened to probe it."""
     svc = services(request)
     backends = svc.router.backends
     probes = await asyncio.gather(*(backend.client.health() for backend in backends))
+    for backend, probe in zip(backends, probes, strict=True):
+        if probe.status == "ok" and backend.breaker.state is State.HALF_OPEN:
+            if backend.breaker.acquire():
+                backend.breaker.record_success()
     infos = [
         BackendHealthInfo(
             url=probe.url,
