@@ -33,9 +33,9 @@ async def vps_health(request: Request) -> Response:
     backends = svc.router.backends
     probes = await asyncio.gather(*(backend.client.health() for backend in backends))
     for backend, probe in zip(backends, probes, strict=True):
-        if probe.status == "ok" and backend.breaker.state is State.HALF_OPEN:
-            if backend.breaker.acquire():
-                backend.breaker.record_success()
+        half_open = backend.breaker.state is State.HALF_OPEN
+        if probe.status == "ok" and half_open and backend.breaker.acquire():
+            backend.breaker.record_success()
     infos = [
         BackendHealthInfo(
             url=probe.url,
