@@ -11,9 +11,10 @@ keystroke is sent, one after the other, by three clients:
 - ``infill``: the same bodies through the CM4's /infill;
 - ``complete``: the same text through the CM4's /v1/complete/stream (``context``, ``suffix``
   and a ``session``), the seed's API;
-- ``replay``: the prompts the CM4's /infill built (with one backend), sent in the same order
-  straight to llama-server's /completion: the like-for-like reference, since llama-server's
-  own /infill keeps no ``input_extra`` at all with 2,048-token slots (``n_ctx - n_batch``).
+- ``replay``: each prompt the CM4's /infill built (with one backend) sent right after it,
+  straight to another llama-server's /completion: the like-for-like reference under the
+  same load, since llama-server's own /infill keeps no ``input_extra`` at all with
+  2,048-token slots (``n_ctx - n_batch``).
 
 For each, per keystroke: time to first event (prompt processing plus one token; streamed,
 ``n_predict`` 4, no end-of-generation, so every request makes tokens) and the prompt
@@ -171,21 +172,21 @@ def loaded(server: LlamaServer) -> bool:
                for e in listing["data"])  # fmt: skip
 
 
-def run(client_name: str, servers: list[LlamaServer], workdir: Path, prompts: list[str]) -> Session:
-    """One typing session of `client_name` against fresh backends (nothing cached); the
-    CM4's /infill session records the prompts it built, which `replay` sends straight to
-    llama-server's /completion (the same prompts: what the CM4 itself adds)."""
-    for server in servers:
+def run(
+    client_name: str, servers: list[LlamaServer], workdir: Path, replay: LlamaServer | None = None
+) -> list[Session]:
+    """One typing session of `client_name` against fresh backends (nothing cached). With
+    `replay` (the CM4's /infill only), each keystroke's prompt, as the CM4 built it, is then
+    sent straight to that llama-server's /completion: the same prompts under the same load,
+    one keystroke after the other, so the difference is what the CM4 adds."""
+    for server in [*servers, *([replay] if replay else [])]:
         server.stop()
         server.start()
     session = Session(client_name, len(servers))
+    replayed = Session("replay", 1)
     with ExitStack() as stack:
-        if client_name in ("direct", "replay"):
-            # a new connection per request: llama-server's router drops reused ones at times
-            headers = {**servers[0].headers, "Connection": "close"}
-            http = stack.enter_context(
-                httpx.Client(base_url=servers[0].url, headers=headers, timeout=300)
-            )
+        if client_name == "direct":
+            http = stack.enter_context(_direct(servers[0]))
         else:
             port = free_port()
             env = orchestrator_env(
@@ -196,22 +197,34 @@ def run(client_name: str, servers: list[LlamaServer], workdir: Path, prompts: li
             orchestrator.start()
             stack.callback(orchestrator.stop)
             http = stack.enter_context(orchestrator.client(timeout=300))
-        for number, stroke in enumerate(script()):
+        straight = stack.enter_context(_direct(replay)) if replay else None
+        for stroke in script():
+            prompts: list[str] = []
             if client_name == "complete":
                 sample = timed(http, "/v1/complete/stream", complete_body(stroke))
-            elif client_name == "replay":
-                body = {"prompt": prompts[number], "n_predict": 4, "stream": True,
-                        "cache_prompt": True, "model": MODEL, **SAMPLING}  # fmt: skip
-                sample = timed(http, "/completion", body)
             elif client_name == "direct":
                 sample = timed(http, "/infill", infill_body(stroke, MODEL))
             else:
-                record = prompts if len(servers) == 1 else None
-                sample = timed(http, "/infill", infill_body(stroke, ""), record)
+                sample = timed(http, "/infill", infill_body(stroke, ""), prompts)
             session.samples.append(sample)
             session.warm.append(not stroke.first_of_file)
+            if straight is not None:
+                body = {"prompt": prompts[0], "n_predict": 4, "stream": True,
+                        "cache_prompt": True, "model": MODEL, **SAMPLING}  # fmt: skip
+                replayed.samples.append(timed(straight, "/completion", body))
+                replayed.warm.append(not stroke.first_of_file)
     session.cold_starts = sum(loaded(server) for server in servers)
-    return session
+    if replay is None:
+        return [session]
+    replayed.cold_starts = int(loaded(replay))
+    return [session, replayed]
+
+
+def _direct(server: LlamaServer) -> httpx.Client:
+    """A client straight to llama-server; a new connection per request, as its router drops
+    reused ones at times."""
+    headers = {**server.headers, "Connection": "close"}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=300)
 
 
 def cache_reuse(workdir: Path) -> dict[int, int]:
@@ -256,15 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         first = next(servers(workdir, 1))
         both = [first, *servers(workdir / "second", 1, first.api_key)]
-        prompts: list[str] = []
+        spare = next(servers(workdir / "replay", 1))
         try:
             for client_name, backends in (("direct", [first]), ("infill", [first]),
-                                          ("replay", [first]), ("complete", [first]),
-                                          ("infill", both), ("complete", both)):  # fmt: skip
-                session = run(client_name, backends, workdir, prompts)
-                results.append((session, session.summary()))
+                                          ("complete", [first]), ("infill", both),
+                                          ("complete", both)):  # fmt: skip
+                replay = spare if client_name == "infill" and len(backends) == 1 else None
+                for session in run(client_name, backends, workdir, replay):
+                    results.append((session, session.summary()))
         finally:
-            for server in both:
+            for server in [*both, spare]:
                 server.stop()
         reuse = cache_reuse(workdir)
     print_table([summary for _, summary in results], results)
