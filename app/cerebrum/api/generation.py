@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
@@ -92,8 +91,7 @@ async def plan(
     """
     spec = svc.registry.resolve(model)
     logs.annotate(model=spec.alias)
-    affinity = session.key_for(spec.alias) if session else None
-    ticket = svc.sessions.supersede.enter(affinity if session and session.exclusive else None)
+    affinity, ticket = _enter(svc, spec, session)
     try:
         built = await _build_for(svc, spec, prompt, request, affinity)
         svc.router.check(spec.backends)
@@ -130,8 +128,7 @@ def passthrough(
     the same routing, session affinity and protection as every other job."""
     logs.annotate(model=spec.alias)
     svc.router.check(spec.backends)
-    affinity = session.key_for(spec.alias) if session else None
-    ticket = svc.sessions.supersede.enter(affinity if session and session.exclusive else None)
+    affinity, ticket = _enter(svc, spec, session)
     generation = Generation(
         model=spec.model,
         max_tokens=max_tokens,
@@ -142,6 +139,14 @@ def passthrough(
         completions=completions,
     )
     return Job(spec, None, generation, affinity, ticket)
+
+
+def _enter(svc: Services, spec: ModelSpec, session: Session | None) -> tuple[str | None, Ticket]:
+    """The session's key for ``spec`` (its affinity) and the request's latest-wins ticket
+    (a key only for an exclusive session), entered as the request arrives."""
+    affinity = session.key_for(spec.alias) if session else None
+    exclusive = affinity if session is not None and session.exclusive else None
+    return affinity, svc.sessions.supersede.enter(exclusive)
 
 
 async def _build_for(
@@ -195,7 +200,7 @@ async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker
                 if job.ticket.key is None:
                     chunk = await anext(pieces, None)
                 else:
-                    chunk = await _unless(superseded, anext(pieces, None))
+                    chunk = await _next_unless(superseded, pieces)
                 if chunk is None:
                     break
                 if chunk.tokens or chunk.text:
@@ -223,26 +228,25 @@ async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker
         svc.sessions.supersede.leave(job.ticket)
 
 
-async def _unless(superseded: anyio.Event, step: Awaitable[T]) -> T:
-    """``step``'s result, unless ``superseded`` is set first: then ``step`` is cancelled
-    (which closes the backend stream) and SupersededError raised."""
-    if superseded.is_set():
-        if inspect.iscoroutine(step):
-            step.close()  # never started
-        raise SupersededError("a newer request of the same session arrived")
-    work = asyncio.ensure_future(step)
-    stop = asyncio.ensure_future(superseded.wait())
-    try:
-        await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-        if not work.done():
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
-    if work.cancelled():
-        raise SupersededError("a newer request of the same session arrived")
-    return work.result()
+async def _next_unless(
+    superseded: anyio.Event, pieces: AsyncGenerator[Chunk, None]
+) -> Chunk | None:
+    """The next chunk (None at the end), unless ``superseded`` is set first: then the wait
+    is cancelled (which closes the backend stream) and SupersededError raised."""
+    if not superseded.is_set():
+        work = asyncio.ensure_future(anext(pieces, None))
+        stop = asyncio.ensure_future(superseded.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if not work.cancelled():
+            return work.result()
+    raise SupersededError("a newer request of the same session arrived")
 
 
 async def collect(svc: Services, job: Job) -> Result:
