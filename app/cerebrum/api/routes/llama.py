@@ -87,7 +87,7 @@ async def infill(request: Request) -> Response:
         sampling=body.passed_on(),
         request=request,
         session=Session(request.state.client, "infill", exclusive=not warmup),
-        completions=min(body.n_cmpl, svc.settings.backend_slots),
+        completions=_completions(svc, body),
     )
     return await _answer(request, svc, job, body)
 
@@ -107,7 +107,7 @@ async def completion(request: Request) -> Response:
         stop=body.stop,
         sampling=body.passed_on(),
         session=Session(request.state.client, "completion"),
-        completions=min(body.n_cmpl, svc.settings.backend_slots) * prompts,
+        completions=_completions(svc, body) * prompts,
     )
     return await _answer(request, svc, job, body)
 
@@ -125,6 +125,11 @@ def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
         return spec
     ordered = [registry.resolve(None), *registry]
     return next((spec for spec in ordered if spec.profile.format == "fim"), None)
+
+
+def _completions(svc: Services, body: Native) -> int:
+    """``n_cmpl``, at most CEREBRUM_BACKEND_SLOTS (llama-server refuses more than its slots)."""
+    return min(body.n_cmpl, svc.settings.backend_slots)
 
 
 def _budgeted(body: Native) -> int:
