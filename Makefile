@@ -34,9 +34,10 @@ dev: venv assets llama-server ## everything `make run` and the tests need on thi
 run: dev ## llama-server (:9000) and the orchestrator (:7000) on this machine, until Ctrl-C
 	$(PY) -m tools.run_local
 
-lint: venv ## ruff and ansible-lint
+lint: venv ## ruff, mypy (app, strict) and ansible-lint
 	$(BIN)/ruff check app tests tools bench harness
 	$(BIN)/ruff format --check app tests tools bench harness
+	$(BIN)/mypy app
 	$(BIN)/ansible-lint
 
 test-unit: venv ## fast tests of single modules

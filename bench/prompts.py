@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from cerebrum.core.generation import Generation
-from cerebrum.core.vps_client import _request_body
+from cerebrum.core.llama_server import _request_body
 from cerebrum.retrieval import ModelProfile, PromptPlan, PromptRequest, Snippet, build_prompt
 
 from bench.stack import ALIAS, MODEL

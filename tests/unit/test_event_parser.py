@@ -1,8 +1,8 @@
-"""core/vps_client.py EventParser: SSE bytes, however they are split, to each event's data."""
+"""core/llama_server.py EventParser: SSE bytes, however they are split, to each event's data."""
 
 from __future__ import annotations
 
-from cerebrum.core.vps_client import EventParser
+from cerebrum.core.llama_server import EventParser
 
 STREAM = (
     b'data: {"content":"a"}\n\n'

@@ -199,7 +199,7 @@ async def test_a_client_that_leaves_stops_the_worker_building_its_prompt(monkeyp
     from types import SimpleNamespace
 
     import anyio
-    from cerebrum.api import generation
+    from cerebrum.api import jobs
     from cerebrum.retrieval import ModelProfile, PipelineCancelled, PromptRequest
     from starlette.exceptions import HTTPException
 
@@ -220,10 +220,10 @@ async def test_a_client_that_leaves_stops_the_worker_building_its_prompt(monkeyp
             await anyio.to_thread.run_sync(started.wait)
             return {"type": "http.disconnect"}
 
-    monkeypatch.setattr(generation, "build_prompt", endless_build)
+    monkeypatch.setattr(jobs, "build_prompt", endless_build)
     svc = SimpleNamespace(settings=SimpleNamespace(pipeline_timeout=600), pipeline_cache=None)
     with pytest.raises(HTTPException) as caught:
-        await generation._build(svc, PromptRequest("x" * 40_000), ModelProfile(1 << 20), Leaving())
+        await jobs._build(svc, PromptRequest("x" * 40_000), ModelProfile(1 << 20), Leaving())
     assert caught.value.status_code == 499
     assert await anyio.to_thread.run_sync(stopped.wait, 5)
 

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 from cerebrum.core.generation import Generation
+from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.transport import LeanTransport
-from cerebrum.core.vps_client import VpsClient
 
 from tests.unit.serving import Handler, raw_server
 
@@ -146,7 +146,7 @@ async def test_closing_a_stream_early_closes_the_connection():
         await asyncio.wait_for(closed.wait(), 2)
 
 
-async def test_vps_client_streams_a_generation_through_it():
+async def test_llama_server_client_streams_a_generation_through_it():
     events = [
         b'data: {"content":"def","stop":false,"tokens_predicted":1}\n\n',
         b'data: {"content":" f","stop":false,"tokens_predicted":2}\n\n',
@@ -155,7 +155,7 @@ async def test_vps_client_streams_a_generation_through_it():
     ]
     handler = answer(CHUNKED_HEAD, *map(chunk, events), b"0\r\n\r\n")
     async with raw_server(handler) as (url, _, _), client(timeout=None) as http:
-        upstream = await VpsClient(url, http).open(Generation("m1", 2, prompt="x"))
+        upstream = await LlamaServerClient(url, http).open(Generation("m1", 2, prompt="x"))
         try:
             chunks = [piece async for piece in upstream]
         finally:

@@ -17,8 +17,8 @@ from cerebrum.core.errors import (
     CircuitOpenError,
 )
 from cerebrum.core.generation import Generation
+from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.router import Backend, Router
-from cerebrum.core.vps_client import VpsClient
 
 from tests.unit.fakes import FakeLlama
 
@@ -30,7 +30,7 @@ GEN = Generation(model="m1", max_tokens=5, prompt="x")
 def make_router(*fakes: FakeLlama, retries: int = 0, failures: int = 3, **timeouts: float):
     backends = [
         Backend(
-            VpsClient(f"http://b{i}.test", httpx.AsyncClient(transport=fake.transport())),
+            LlamaServerClient(f"http://b{i}.test", httpx.AsyncClient(transport=fake.transport())),
             CircuitBreaker(failures, cooldown=30),
         )
         for i, fake in enumerate(fakes)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cerebrum.api.responses import JSONResponse
 from cerebrum.core.errors import (
     BackendAuthError,
     BackendProtocolError,
@@ -49,15 +49,6 @@ _HTTP_KINDS = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
-
-
-class JSONResponse(Response):
-    """A JSON response rendered with orjson."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def error_body(kind: str, message: str, field: str | None = None) -> dict[str, Any]:

@@ -14,12 +14,12 @@ from starlette.requests import Request
 from cerebrum.api.sessions import Sessions
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.limiter import Limiter
+from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.registry import Registry
 from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.token_counts import TokenCounts
 from cerebrum.core.transport import LeanTransport
-from cerebrum.core.vps_client import VpsClient
 from cerebrum.retrieval import PipelineCache
 from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
@@ -47,7 +47,7 @@ class Services:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         backends = [
             Backend(
-                VpsClient(
+                LlamaServerClient(
                     url,
                     http,
                     api_key,

@@ -39,8 +39,8 @@ class Generation:
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
-    """A piece of generated text; the last chunk of a stream has ``done`` set.
+class Piece:
+    """A piece of generated text; the last piece of a stream has ``done`` set.
 
     ``prompt_tokens`` is the whole prompt as the backend counted it, ``cached_tokens`` the
     part of it the backend took from its KV cache instead of processing it (llama-server's

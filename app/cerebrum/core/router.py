@@ -1,7 +1,7 @@
 """Choose a backend, fail over, retry before the first token, stream the rest.
 
 A generation is retried (tenacity) only while nothing has been produced: connection
-refused, a 5xx, a stream that broke before its first token. Once the first chunk exists it
+refused, a 5xx, a stream that broke before its first token. Once the first piece exists it
 is never replayed. A backend that refuses the orchestrator's key counts as failing too (a
 half-finished key rotation must not fail every other request): the request moves to a
 backend not tried yet, never back to one that refused the key. Each backend has a circuit
@@ -39,8 +39,8 @@ from cerebrum.core.errors import (
     BackendUnavailableError,
     CircuitOpenError,
 )
-from cerebrum.core.generation import Chunk, Generation
-from cerebrum.core.vps_client import Upstream, VpsClient
+from cerebrum.core.generation import Generation, Piece
+from cerebrum.core.llama_server import LlamaServerClient, Upstream
 
 log = logging.getLogger("cerebrum.router")
 
@@ -49,9 +49,9 @@ _CLOSE_TIMEOUT = 2.0
 
 @dataclass(slots=True)
 class Backend:
-    client: VpsClient
+    client: LlamaServerClient
     breaker: CircuitBreaker
-    in_flight: int = 0  # streams open on it (opening, or yielding chunks)
+    in_flight: int = 0  # streams open on it (opening, or yielding pieces)
 
     @property
     def url(self) -> str:
@@ -62,7 +62,7 @@ class Backend:
 class _Started:
     backend: Backend
     upstream: Upstream
-    first: Chunk
+    first: Piece
 
 
 # What counts as the backend failing: the breaker records it and the request may move on.
@@ -124,8 +124,8 @@ class Router:
 
     async def generate(
         self, urls: Sequence[str], generation: Generation, affinity: str | None = None
-    ) -> AsyncGenerator[Chunk, None]:
-        """Stream a generation's chunks; the upstream is closed when the caller stops.
+    ) -> AsyncGenerator[Piece, None]:
+        """Stream a generation's pieces; the upstream is closed when the caller stops.
 
         Use it with ``contextlib.aclosing`` so that a cancelled or abandoned consumer
         closes the backend connection at once (which frees llama-server's slot).
@@ -138,10 +138,10 @@ class Router:
                 return
             while True:
                 try:
-                    chunk = upstream.ready()  # already here: no timer needed
-                    if chunk is None:
+                    piece = upstream.ready()  # already here: no timer needed
+                    if piece is None:
                         async with asyncio.timeout(self.idle_timeout):
-                            chunk = await anext(upstream)
+                            piece = await anext(upstream)
                 except TimeoutError:
                     backend.breaker.record_failure(BackendTimeoutError.kind)
                     raise BackendTimeoutError(
@@ -150,8 +150,8 @@ class Router:
                 except _FAILURES as exc:
                     backend.breaker.record_failure(exc.kind)
                     raise
-                yield chunk
-                if chunk.done:
+                yield piece
+                if piece.done:
                     return
         finally:
             await _close(upstream)
@@ -181,7 +181,7 @@ class Router:
         return started
 
     async def _start_on(self, backend: Backend, generation: Generation) -> _Started:
-        """Open the stream on one backend and wait for its first chunk."""
+        """Open the stream on one backend and wait for its first piece."""
         if not backend.breaker.acquire():
             raise self._circuit_open([backend])
         backend.in_flight += 1

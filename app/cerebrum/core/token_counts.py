@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import anyio
 
 from cerebrum.core.errors import CerebrumError
-from cerebrum.core.vps_client import VpsClient
+from cerebrum.core.llama_server import LlamaServerClient
 
 log = logging.getLogger("cerebrum.token_counts")
 
@@ -52,7 +52,7 @@ class TokenCounts:
         return found
 
     async def count(
-        self, backend: VpsClient, model: str, texts: Mapping[str, str], seconds: float
+        self, backend: LlamaServerClient, model: str, texts: Mapping[str, str], seconds: float
     ) -> dict[str, int]:
         """Counts for ``texts`` (text key -> text): known ones, then the others asked of
         ``backend`` within ``seconds``; a text it could not count is left out."""

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cerebrum import __version__
-from cerebrum.api.errors import JSONResponse
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, VpsHealthResponse
 from cerebrum.api.services import services
 from cerebrum.core.breaker import State

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cerebrum.api import generation, sse
-from cerebrum.api.errors import JSONResponse
+from cerebrum.api import jobs, sse
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
@@ -22,7 +22,7 @@ from cerebrum.retrieval import PromptRequest, Snippet
 log = logging.getLogger("cerebrum.inference")
 
 
-async def _job(svc: Services, body: CompleteRequest, request: Request) -> generation.Job:
+async def _job(svc: Services, body: CompleteRequest, request: Request) -> jobs.Job:
     prompt = PromptRequest(
         prompt=body.prompt,
         language=body.language,
@@ -30,7 +30,7 @@ async def _job(svc: Services, body: CompleteRequest, request: Request) -> genera
         suffix=body.suffix,
         max_tokens=body.max_tokens,
     )
-    return await generation.plan(
+    return await jobs.prepare(
         svc,
         model=body.model,
         prompt=prompt,
@@ -46,8 +46,8 @@ async def _job(svc: Services, body: CompleteRequest, request: Request) -> genera
 async def complete(request: Request) -> Response:
     """Generate a completion and answer once it is finished."""
     svc = services(request)
-    job = await _job(svc, await generation.parse(request, CompleteRequest), request)
-    result = await generation.until_disconnect(request, generation.collect(svc, job))
+    job = await _job(svc, await jobs.parse(request, CompleteRequest), request)
+    result = await jobs.until_disconnect(request, jobs.collect(svc, job))
     if result is None:
         return Response(status_code=499)  # the client left; nobody reads this
     body = CompleteResponse(
@@ -65,7 +65,7 @@ async def complete(request: Request) -> Response:
         if result.tokens_per_second is None
         else round(result.tokens_per_second, 2),
         cached_tokens=result.cached_tokens,
-        pipeline=job.plan.summary() if job.plan else {},
+        pipeline=job.prompt_plan.summary() if job.prompt_plan else {},
     )
     return JSONResponse(body.model_dump(mode="json"))
 
@@ -73,7 +73,7 @@ async def complete(request: Request) -> Response:
 async def complete_stream(request: Request) -> Response:
     """Stream the completion as SSE in the seed's shape (token events, then one done event)."""
     svc = services(request)
-    job = await _job(svc, await generation.parse(request, CompleteRequest), request)
+    job = await _job(svc, await jobs.parse(request, CompleteRequest), request)
     return sse.EventStream(
         _events(svc, job),
         ping_interval=svc.settings.ping_interval,
@@ -81,24 +81,23 @@ async def complete_stream(request: Request) -> Response:
     )
 
 
-async def _events(svc: Services, job: generation.Job) -> AsyncGenerator[bytes, None]:
+async def _events(svc: Services, job: jobs.Job) -> AsyncGenerator[bytes, None]:
     started = time.perf_counter()
     total = 0
-    prompt: dict[str, int | None] = {}
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
     try:
-        async with aclosing(generation.chunks(svc, job)) as stream:
-            async for chunk, tracker in stream:
+        async with aclosing(jobs.pieces(svc, job)) as stream:
+            async for piece, tracker in stream:
                 total = tracker.tokens
-                if chunk.text:
-                    yield sse.token_event(chunk.text, total)
-                if chunk.done:
-                    if chunk.completion_tokens is not None:
-                        total = chunk.completion_tokens
-                    prompt = {
-                        "prompt_tokens": chunk.prompt_tokens,
-                        "cached_tokens": chunk.cached_tokens,
-                    }
-        yield sse.done_event(total, time.perf_counter() - started, **prompt)
+                if piece.text:
+                    yield sse.token_event(piece.text, total)
+                if piece.done:
+                    if piece.completion_tokens is not None:
+                        total = piece.completion_tokens
+                    prompt_tokens, cached_tokens = piece.prompt_tokens, piece.cached_tokens
+        elapsed = time.perf_counter() - started
+        yield sse.done_event(total, elapsed, None, prompt_tokens, cached_tokens)
     except CerebrumError as exc:
         error = {"type": exc.kind, "message": exc.message}
         yield sse.done_event(total, time.perf_counter() - started, error=error)

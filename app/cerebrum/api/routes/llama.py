@@ -44,8 +44,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cerebrum.api import generation, native, sse
-from cerebrum.api.errors import JSONResponse, status_of
+from cerebrum.api import jobs, native, sse
+from cerebrum.api.errors import status_of
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
@@ -66,7 +67,7 @@ NOT_SUPPORTED = (
 async def infill(request: Request) -> Response:
     """Fill in at the cursor (llama.vim, llama.vscode)."""
     svc = services(request)
-    body = await generation.parse(request, InfillRequest)
+    body = await jobs.parse(request, InfillRequest)
     spec = _fim_model(svc, body.model)
     if spec is None:
         return JSONResponse(native.error_event(501, "not_supported_error", NOT_SUPPORTED), 501)
@@ -78,7 +79,7 @@ async def infill(request: Request) -> Response:
         max_tokens=_budgeted(body),
         trim_prompt=True,
     )
-    job = await generation.plan(
+    job = await jobs.prepare(
         svc,
         model=spec.alias,
         prompt=prompt,
@@ -95,10 +96,10 @@ async def infill(request: Request) -> Response:
 async def completion(request: Request) -> Response:
     """Complete the client's prompt as it is (Continue's llama.cpp provider)."""
     svc = services(request)
-    body = await generation.parse(request, LlamaCompletionRequest)
+    body = await jobs.parse(request, LlamaCompletionRequest)
     spec = svc.registry.resolve(body.model or None)
     prompts = _prompt_count(body.prompt)
-    job = generation.passthrough(
+    job = jobs.passthrough(
         svc,
         spec,
         body.prompt,
@@ -143,7 +144,7 @@ def _prompt_count(prompt: str | list[Any]) -> int:
     return 1
 
 
-async def _answer(request: Request, svc: Services, job: generation.Job, body: Native) -> Response:
+async def _answer(request: Request, svc: Services, job: jobs.Job, body: Native) -> Response:
     if body.stream:
         return sse.EventStream(
             _events(svc, job, body.response_fields),
@@ -152,7 +153,7 @@ async def _answer(request: Request, svc: Services, job: generation.Job, body: Na
             ping=sse.BARE_PING,
         )
     try:
-        results = await generation.until_disconnect(request, _gather(svc, job))
+        results = await jobs.until_disconnect(request, _gather(svc, job))
     except BackendRejectedError as exc:  # the backend refused the client's request: say so
         refusal = native.error_event(exc.status, "invalid_request_error", exc.message)
         return JSONResponse(refusal, status_code=exc.status)
@@ -161,24 +162,22 @@ async def _answer(request: Request, svc: Services, job: generation.Job, body: Na
     return JSONResponse(native.answer(results, body.response_fields))
 
 
-async def _gather(svc: Services, job: generation.Job) -> list[dict[str, Any]]:
+async def _gather(svc: Services, job: jobs.Job) -> list[dict[str, Any]]:
     gathered = native.Completions()
-    async with aclosing(generation.chunks(svc, job)) as stream:
-        async for chunk, _ in stream:
-            if chunk.event is not None:
-                gathered.add(chunk.event)
+    async with aclosing(jobs.pieces(svc, job)) as stream:
+        async for piece, _ in stream:
+            if piece.event is not None:
+                gathered.add(piece.event)
     return gathered.results()
 
 
-async def _events(
-    svc: Services, job: generation.Job, fields: list[str]
-) -> AsyncGenerator[bytes, None]:
+async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGenerator[bytes, None]:
     """The backend's events as they come (the last of each completion filtered by
     ``response_fields``), an error event on failure; no ``[DONE]``, as llama-server."""
     try:
-        async with aclosing(generation.chunks(svc, job)) as stream:
-            async for chunk, _ in stream:
-                event = chunk.event
+        async with aclosing(jobs.pieces(svc, job)) as stream:
+            async for piece, _ in stream:
+                event = piece.event
                 if event is None:
                     continue
                 if event.get("stop"):

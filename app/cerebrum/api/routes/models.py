@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cerebrum.api.errors import JSONResponse
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import ModelInfo, ModelList
 from cerebrum.api.services import services
 from cerebrum.core.router import Backend

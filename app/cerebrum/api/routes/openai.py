@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cerebrum.api import generation, sse
-from cerebrum.api.errors import JSONResponse, error_body
+from cerebrum.api import jobs, sse
+from cerebrum.api.errors import error_body
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
     ChatChoice,
     ChatChoiceMessage,
@@ -43,14 +44,14 @@ DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
 DEFAULT_CHAT_TOKENS = 256
 
 
-async def _plan(
+async def _prepare(
     request: Request,
     svc: Services,
     body: OpenAICompletionRequest | OpenAIChatRequest,
     prompt: PromptRequest,
-) -> generation.Job:
+) -> jobs.Job:
     """The generation of either route: the body's model, temperature, stop words, sampling."""
-    return await generation.plan(
+    return await jobs.prepare(
         svc,
         model=body.model,
         prompt=prompt,
@@ -64,23 +65,23 @@ async def _plan(
 
 async def completions(request: Request) -> Response:
     svc = services(request)
-    body = await generation.parse(request, OpenAICompletionRequest)
+    body = await jobs.parse(request, OpenAICompletionRequest)
     prompt = PromptRequest(
         prompt=body.prompt_text(),
         suffix=body.suffix,
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
-    job = await _plan(request, svc, body, prompt)
+    job = await _prepare(request, svc, body, prompt)
     ident, created = f"cmpl-{request.state.request_id}", int(time.time())
     if body.stream:
 
-        def piece(text: str, finish: str | None) -> dict[str, Any]:
+        def event_for(text: str, finish: str | None) -> dict[str, Any]:
             choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
             return _chunk(ident, "text_completion", created, job.spec.alias, choice)
 
-        return _stream_response(svc, job, body, piece, ident, created, "text_completion")
+        return _stream_response(svc, job, body, event_for, ident, created, "text_completion")
 
-    def answer(result: generation.Result) -> OpenAICompletion:
+    def answer(result: jobs.Result) -> OpenAICompletion:
         choice = CompletionChoice(index=0, text=result.text, finish_reason=result.finish_reason)
         return OpenAICompletion(
             id=ident, created=created, model=job.spec.alias, choices=[choice], usage=_usage(result)
@@ -91,19 +92,19 @@ async def completions(request: Request) -> Response:
 
 async def chat_completions(request: Request) -> Response:
     svc = services(request)
-    body = await generation.parse(request, OpenAIChatRequest)
+    body = await jobs.parse(request, OpenAIChatRequest)
     turns = [Message(_role(m.role), m.text()) for m in body.messages]
     prompt = PromptRequest(
         prompt=turns[-1].content,
         history=tuple(turns[:-1]),
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
-    job = await _plan(request, svc, body, prompt)
+    job = await _prepare(request, svc, body, prompt)
     ident, created = f"chatcmpl-{request.state.request_id}", int(time.time())
     if body.stream:
         started = [False]
 
-        def piece(text: str, finish: str | None) -> dict[str, Any]:
+        def event_for(text: str, finish: str | None) -> dict[str, Any]:
             delta: dict[str, Any] = {"content": text} if text or finish is None else {}
             if not started[0]:
                 started[0] = True
@@ -111,9 +112,9 @@ async def chat_completions(request: Request) -> Response:
             choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
             return _chunk(ident, "chat.completion.chunk", created, job.spec.alias, choice)
 
-        return _stream_response(svc, job, body, piece, ident, created, "chat.completion.chunk")
+        return _stream_response(svc, job, body, event_for, ident, created, "chat.completion.chunk")
 
-    def answer(result: generation.Result) -> OpenAIChatCompletion:
+    def answer(result: jobs.Result) -> OpenAIChatCompletion:
         message = ChatChoiceMessage(content=result.text)
         choice = ChatChoice(index=0, message=message, finish_reason=result.finish_reason)
         return OpenAIChatCompletion(
@@ -125,15 +126,15 @@ async def chat_completions(request: Request) -> Response:
 
 def _stream_response(
     svc: Services,
-    job: generation.Job,
+    job: jobs.Job,
     body: OpenAICompletionRequest | OpenAIChatRequest,
-    piece: Callable[[str, str | None], dict[str, Any]],
+    event_for: Callable[[str, str | None], dict[str, Any]],
     ident: str,
     created: int,
     kind: str,
 ) -> Response:
     usage = body.stream_options is not None and body.stream_options.include_usage
-    events = _stream(svc, job, piece, ident, created, kind, usage)
+    events = _stream(svc, job, event_for, ident, created, kind, usage)
     return sse.EventStream(
         events,
         ping_interval=svc.settings.ping_interval,
@@ -144,11 +145,11 @@ def _stream_response(
 async def _collected_response(
     request: Request,
     svc: Services,
-    job: generation.Job,
-    answer: Callable[[generation.Result], BaseModel],
+    job: jobs.Job,
+    answer: Callable[[jobs.Result], BaseModel],
 ) -> Response:
     """The whole generation as one JSON answer; 499 (logged) when the client left first."""
-    result = await generation.until_disconnect(request, generation.collect(svc, job))
+    result = await jobs.until_disconnect(request, jobs.collect(svc, job))
     if result is None:
         return Response(status_code=499)
     return JSONResponse(answer(result).model_dump(mode="json"))
@@ -156,26 +157,26 @@ async def _collected_response(
 
 async def _stream(
     svc: Services,
-    job: generation.Job,
-    piece: Callable[[str, str | None], dict[str, Any]],
+    job: jobs.Job,
+    event_for: Callable[[str, str | None], dict[str, Any]],
     ident: str,
     created: int,
     kind: str,
     include_usage: bool,
 ) -> AsyncGenerator[bytes, None]:
     try:
-        result = generation.Result()
-        async with aclosing(generation.chunks(svc, job)) as stream:
-            async for chunk, tracker in stream:
+        result = jobs.Result()
+        async with aclosing(jobs.pieces(svc, job)) as stream:
+            async for piece, tracker in stream:
                 result.tokens = tracker.tokens
-                if chunk.text:
-                    yield sse.event(piece(chunk.text, None))
-                if chunk.done:
-                    result.prompt_tokens = chunk.prompt_tokens
-                    result.cached_tokens = chunk.cached_tokens
-                    if chunk.completion_tokens is not None:
-                        result.tokens = chunk.completion_tokens
-                    yield sse.event(piece("", chunk.finish_reason or "stop"))
+                if piece.text:
+                    yield sse.event(event_for(piece.text, None))
+                if piece.done:
+                    result.prompt_tokens = piece.prompt_tokens
+                    result.cached_tokens = piece.cached_tokens
+                    if piece.completion_tokens is not None:
+                        result.tokens = piece.completion_tokens
+                    yield sse.event(event_for("", piece.finish_reason or "stop"))
         if include_usage:
             usage = _usage(result).model_dump()
             yield sse.event({**_chunk(ident, kind, created, job.spec.alias, None), "usage": usage})
@@ -199,7 +200,7 @@ def _chunk(
     }
 
 
-def _usage(result: generation.Result) -> Usage:
+def _usage(result: jobs.Result) -> Usage:
     prompt_tokens = result.prompt_tokens or 0
     cached = PromptTokensDetails(cached_tokens=result.cached_tokens or 0)
     return Usage(

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from cerebrum import __version__
 from cerebrum.api import schemas
-from cerebrum.api.errors import JSONResponse
+from cerebrum.api.responses import JSONResponse
 
 SSE = "text/event-stream"
 

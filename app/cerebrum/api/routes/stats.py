@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cerebrum.api.errors import JSONResponse
+from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import StatsResponse
 from cerebrum.api.services import services
 from cerebrum.core.stats import process_rss_bytes

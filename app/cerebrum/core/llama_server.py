@@ -31,7 +31,7 @@ from cerebrum.core.errors import (
     BackendRejectedError,
     BackendUnavailableError,
 )
-from cerebrum.core.generation import Chunk, Generation
+from cerebrum.core.generation import Generation, Piece
 
 _MESSAGE_LIMIT = 300
 _ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, no further
@@ -49,7 +49,7 @@ class BackendHealth:
     detail: str | None = None
 
 
-class VpsClient:
+class LlamaServerClient:
     """A client for one llama-server, sharing the app's pooled ``httpx.AsyncClient``."""
 
     def __init__(
@@ -78,7 +78,7 @@ class VpsClient:
         self.max_bytes = max_bytes
 
     def __repr__(self) -> str:
-        return f"VpsClient({self.url!r})"
+        return f"LlamaServerClient({self.url!r})"
 
     async def open(self, generation: Generation) -> Upstream:
         """Start a streamed generation; the caller must ``aclose()`` what it gets."""
@@ -98,12 +98,12 @@ class VpsClient:
             raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
         if response.status_code != 200:
             try:
-                body = await _read(response, _ERROR_BODY_LIMIT, truncate=True)
+                error_body = await _read(response, _ERROR_BODY_LIMIT, truncate=True)
             except (httpx.HTTPError, BackendProtocolError):
-                body = b""
+                error_body = b""
             finally:
                 await response.aclose()
-            raise _status_error(self.url, response.status_code, response.reason_phrase, body)
+            raise _status_error(self.url, response.status_code, response.reason_phrase, error_body)
         try:
             _uncompressed(response)
         except BackendProtocolError:
@@ -209,9 +209,9 @@ class VpsClient:
 
 
 class Upstream:
-    """An open streamed response from one backend, read as ``Chunk``s.
+    """An open streamed response from one backend, read as pieces.
 
-    Iteration ends after the chunk with ``done`` set; a stream that ends before it raises
+    Iteration ends after the piece with ``done`` set; a stream that ends before it raises
     ``BackendProtocolError``, as does an event larger than ``max_bytes`` or one without the
     shape llama-server gives it. ``aclose()`` closes the connection, which is what tells
     llama-server to stop generating and free its slot.
@@ -241,11 +241,11 @@ class Upstream:
     def __aiter__(self) -> Upstream:
         return self
 
-    async def __anext__(self) -> Chunk:
+    async def __anext__(self) -> Piece:
         if self._finished:
             raise StopAsyncIteration
         try:
-            while (chunk := self.ready()) is None:
+            while (piece := self.ready()) is None:
                 data = await anext(self._body, None)
                 if data is None:
                     raise BackendProtocolError("backend closed the stream before it finished")
@@ -254,25 +254,25 @@ class Upstream:
             raise BackendUnavailableError(f"backend stream: {_describe(exc)}") from None
         except httpx.TransportError as exc:
             raise BackendProtocolError(f"backend stream broke off: {_describe(exc)}") from None
-        return chunk
+        return piece
 
-    def ready(self) -> Chunk | None:
-        """The next chunk if it has already arrived (nothing is awaited), else None."""
+    def ready(self) -> Piece | None:
+        """The next piece if it has already arrived (nothing is awaited), else None."""
         pending = self._pending
         while pending and not self._finished:
-            chunk = self._parse(pending.popleft())
-            if chunk is not None:
-                self._finished = chunk.done
-                return chunk
+            piece = self._parse(pending.popleft())
+            if piece is not None:
+                self._finished = piece.done
+                return piece
         return None
 
     async def aclose(self) -> None:
         await self.response.aclose()
 
-    def _parse(self, data: bytes) -> Chunk | None:
+    def _parse(self, data: bytes) -> Piece | None:
         if self._chat and data.strip() == b"[DONE]":
             completion_tokens = self._completion_tokens
-            return Chunk(
+            return Piece(
                 "",
                 0,
                 done=True,
@@ -298,7 +298,7 @@ class Upstream:
                 f"backend sent a malformed event ({type(exc).__name__})"
             ) from None
 
-    def _parse_completion(self, payload: dict[str, Any]) -> Chunk | None:
+    def _parse_completion(self, payload: dict[str, Any]) -> Piece | None:
         text = _typed(payload, "content", str) or ""
         index = _count(payload, "index") or 0
         predicted = _count(payload, "tokens_predicted")
@@ -312,7 +312,7 @@ class Upstream:
         if payload.get("stop"):
             self._open -= 1
             timings = _typed(payload, "timings", dict)
-            return Chunk(
+            return Piece(
                 text,
                 tokens,
                 done=self._open <= 0,
@@ -326,9 +326,9 @@ class Upstream:
             )
         if not text and not tokens:
             return None  # progress or an incomplete UTF-8 sequence
-        return Chunk(text, tokens, index=index, event=payload)
+        return Piece(text, tokens, index=index, event=payload)
 
-    def _parse_chat(self, payload: dict[str, Any]) -> Chunk | None:
+    def _parse_chat(self, payload: dict[str, Any]) -> Piece | None:
         usage = _typed(payload, "usage", dict)
         if usage is not None:
             self._prompt_tokens = _count(usage, "prompt_tokens")
@@ -350,7 +350,7 @@ class Upstream:
         if not text:
             return None
         self._tokens += 1
-        return Chunk(text, 1)
+        return Piece(text, 1)
 
 
 class EventParser:

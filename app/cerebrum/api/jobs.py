@@ -1,8 +1,8 @@
-"""From a validated request to chunks: resolve the model, build the prompt, route, count.
+"""From a validated request to generated pieces: resolve the model, build the prompt, route, count.
 
 Shared by the native and the OpenAI routes, so both go through the same registry, prompt
 pipeline, circuit breakers and statistics. Everything that can fail before the backend is
-asked (unknown model, prompt too large, every circuit open) fails in ``plan``, before a
+asked (unknown model, prompt too large, every circuit open) fails in ``prepare``, before a
 streaming response has started, and so becomes an ordinary HTTP error.
 """
 
@@ -26,13 +26,13 @@ from cerebrum import logs
 from cerebrum.api.services import Services
 from cerebrum.api.sessions import Memory, Session
 from cerebrum.core.errors import CerebrumError, SupersededError
-from cerebrum.core.generation import Chunk, Generation
+from cerebrum.core.generation import Generation, Piece
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
 from cerebrum.core.supersede import Ticket
 from cerebrum.retrieval import Deadline, ModelProfile, PromptPlan, PromptRequest, build_prompt
 
-log = logging.getLogger("cerebrum.generation")
+log = logging.getLogger("cerebrum.jobs")
 
 _INLINE_PROMPT_CHARS = 32_768  # below this, building the prompt takes well under a millisecond
 
@@ -43,7 +43,7 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Job:
     spec: ModelSpec
-    plan: PromptPlan | None  # None: the client's prompt is sent as it is
+    prompt_plan: PromptPlan | None  # None: the client's prompt is sent as it is
     generation: Generation
     affinity: str | None = None  # the session key: its backend holds its prompt
     ticket: Ticket = field(default_factory=lambda: Ticket(None))  # latest wins
@@ -69,7 +69,7 @@ async def parse(request: Request, model: type[M]) -> M:
     return model.model_validate_json(await request.body())
 
 
-async def plan(
+async def prepare(
     svc: Services,
     *,
     model: str | None,
@@ -187,27 +187,27 @@ async def _build_for(
     return built
 
 
-async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker], None]:
-    """The job's chunks as they come, each with the tracker that times the request.
+async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker], None]:
+    """The job's pieces as they come, each with the tracker that times the request.
 
     A job whose session gets a newer request stops (SupersededError), wherever it is."""
     tracker = svc.stats.begin(job.spec.alias)
     superseded = job.ticket.superseded
     try:
         stream = svc.router.generate(job.spec.backends, job.generation, job.affinity)
-        async with aclosing(stream) as pieces:
+        async with aclosing(stream) as upstream:
             while True:
                 if job.ticket.key is None:
-                    chunk = await anext(pieces, None)
+                    piece = await anext(upstream, None)
                 else:
-                    chunk = await _next_unless(superseded, pieces)
-                if chunk is None:
+                    piece = await _next_unless(superseded, upstream)
+                if piece is None:
                     break
-                if chunk.tokens or chunk.text:
-                    tracker.add(chunk.tokens or 1)
-                if chunk.done:
-                    tracker.prompt(chunk.prompt_tokens, chunk.cached_tokens)
-                yield chunk, tracker
+                if piece.tokens or piece.text:
+                    tracker.add(piece.tokens or 1)
+                if piece.done:
+                    tracker.prompt(piece.prompt_tokens, piece.cached_tokens)
+                yield piece, tracker
     except CerebrumError as exc:
         tracker.finish(error=exc.kind)
         log.warning("generation failed", extra={"error_type": exc.kind, "error": exc.message})
@@ -229,12 +229,12 @@ async def chunks(svc: Services, job: Job) -> AsyncGenerator[tuple[Chunk, Tracker
 
 
 async def _next_unless(
-    superseded: anyio.Event, pieces: AsyncGenerator[Chunk, None]
-) -> Chunk | None:
-    """The next chunk (None at the end), unless ``superseded`` is set first: then the wait
+    superseded: anyio.Event, upstream: AsyncGenerator[Piece, None]
+) -> Piece | None:
+    """The next piece (None at the end), unless ``superseded`` is set first: then the wait
     is cancelled (which closes the backend stream) and SupersededError raised."""
     if not superseded.is_set():
-        work = asyncio.ensure_future(anext(pieces, None))
+        work = asyncio.ensure_future(anext(upstream, None))
         stop = asyncio.ensure_future(superseded.wait())
         try:
             await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
@@ -252,22 +252,22 @@ async def _next_unless(
 async def collect(svc: Services, job: Job) -> Result:
     """Run the job to the end and gather its text."""
     result = Result()
-    pieces: list[str] = []
-    async with aclosing(chunks(svc, job)) as stream:
-        async for chunk, tracker in stream:
-            pieces.append(chunk.text)
+    texts: list[str] = []
+    async with aclosing(pieces(svc, job)) as stream:
+        async for piece, tracker in stream:
+            texts.append(piece.text)
             result.tokens = tracker.tokens
-            if chunk.done:
-                result.finish_reason = chunk.finish_reason
-                result.prompt_tokens = chunk.prompt_tokens
-                result.cached_tokens = chunk.cached_tokens
-                result.timings = chunk.timings
-                if chunk.completion_tokens is not None:
-                    result.tokens = chunk.completion_tokens
+            if piece.done:
+                result.finish_reason = piece.finish_reason
+                result.prompt_tokens = piece.prompt_tokens
+                result.cached_tokens = piece.cached_tokens
+                result.timings = piece.timings
+                if piece.completion_tokens is not None:
+                    result.tokens = piece.completion_tokens
                 result.ttft = tracker.ttft
                 result.tokens_per_second = tracker.tokens_per_second()
                 result.elapsed = tracker.elapsed
-    result.text = "".join(pieces)
+    result.text = "".join(texts)
     return result
 
 

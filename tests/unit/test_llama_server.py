@@ -1,4 +1,4 @@
-"""core/vps_client.py: request bodies, the backend key, stream parsing, status mapping."""
+"""core/llama_server.py: request bodies, the backend key, stream parsing, status mapping."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import httpx
 import pytest
 from cerebrum.core.errors import BackendAuthError, BackendRejectedError, BackendUnavailableError
 from cerebrum.core.generation import Generation
-from cerebrum.core.vps_client import VpsClient
+from cerebrum.core.llama_server import LlamaServerClient
 
 from tests.unit.fakes import FakeLlama
 
@@ -15,13 +15,13 @@ pytestmark = pytest.mark.anyio
 KEY = "backend-secret-key"
 
 
-def client_for(fake: FakeLlama, api_key: str | None = KEY) -> VpsClient:
-    return VpsClient(
+def client_for(fake: FakeLlama, api_key: str | None = KEY) -> LlamaServerClient:
+    return LlamaServerClient(
         "http://vps.test:9000/", httpx.AsyncClient(transport=fake.transport()), api_key
     )
 
 
-async def collect(client: VpsClient, generation: Generation):
+async def collect(client: LlamaServerClient, generation: Generation):
     upstream = await client.open(generation)
     try:
         return [chunk async for chunk in upstream]
@@ -134,17 +134,17 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 
 from cerebrum.core.errors import BackendProtocolError  # noqa: E402
+from cerebrum.core.llama_server import EventParser  # noqa: E402
 from cerebrum.core.transport import LeanTransport  # noqa: E402
-from cerebrum.core.vps_client import EventParser  # noqa: E402
 
 from tests.unit.serving import WAIT, raw_server  # noqa: E402
 
 LIMIT = 1_048_576
 
 
-def real_client(url: str, **options) -> VpsClient:
+def real_client(url: str, **options) -> LlamaServerClient:
     http = httpx.AsyncClient(transport=LeanTransport(), timeout=httpx.Timeout(5.0))
-    return VpsClient(url, http, KEY, **options)
+    return LlamaServerClient(url, http, KEY, **options)
 
 
 async def all_closed(closed: list[asyncio.Event]) -> None:
@@ -253,7 +253,7 @@ async def test_health_reports_auth_when_the_backend_refuses_the_key():
         assert request.headers["authorization"] == f"Bearer {KEY}"
         return httpx.Response(401, json={"error": {"message": "Invalid API Key"}})
 
-    client = VpsClient(
+    client = LlamaServerClient(
         "http://vps.test", httpx.AsyncClient(transport=httpx.MockTransport(handle)), KEY
     )
     health = await client.health()
