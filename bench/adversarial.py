@@ -2,7 +2,7 @@
 nested scans blow up (one giant line, repeated characters, unbalanced brackets, quotes and
 escapes, very long words after every language cue, deep nesting).
 
-Shared by the linearity guard (tests/unit/test_retrieval_linearity.py) and the pipeline
+Shared by the linearity guard (tests/unit/retrieval/test_linearity.py) and the pipeline
 benchmark (bench/pipeline.py), so both exercise the same inputs. Every generator returns a
 text of about `size` characters.
 """

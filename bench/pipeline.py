@@ -130,7 +130,7 @@ def _stage_summary(runs: list[dict[str, float]]) -> dict[str, object]:
 
 def code_like_chunks(count: int, seed: int = 1, planted_share: float = 0.01) -> list[Chunk]:
     """`count` random code-like chunks of 20 lines, 1% of them near copies of earlier ones
-    (one line changed), as in tests/unit/test_retrieval_dedup.py."""
+    (one line changed), as in tests/unit/retrieval/test_dedup.py."""
     rng = random.Random(seed)
     common = ["}", "return result", "", "else:", "pass", "break;", "{", "i += 1"]
     planted = int(count * planted_share)

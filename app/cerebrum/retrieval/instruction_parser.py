@@ -5,7 +5,7 @@ most CUE_SNIPPETS context snippets are searched for language cues, and every pat
 scans each character a bounded number of times: possessive quantifiers (`*+`, `++`) where
 a pattern could otherwise backtrack, a word-start guard (`(?<![A-Za-z0-9_])`) before a
 pattern that begins with an identifier, and runs that stop at the next opener (`[^<>\n]`)
-where a pattern looks ahead for a closer. tests/unit/test_retrieval_linearity.py keeps it so.
+where a pattern looks ahead for a closer. tests/unit/retrieval/test_linearity.py keeps it so.
 """
 
 from __future__ import annotations

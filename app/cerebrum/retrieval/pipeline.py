@@ -3,7 +3,7 @@ report of each chunk.
 
 What stays true:
 
-- Linear: every stage is linear in the request's size (tests/unit/test_retrieval_linearity.py
+- Linear: every stage is linear in the request's size (tests/unit/retrieval/test_linearity.py
   guards this for each stage and adversarial inputs: one giant line, repeated characters,
   unbalanced brackets and quotes, long words for each language cue).
 - The prompt alone is checked against the budget first (PromptTooLarge before any work).

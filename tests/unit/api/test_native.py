@@ -74,6 +74,6 @@ def test_several_completions_are_an_array_ordered_by_index():
 
 
 def test_the_llama_vim_fixture_is_the_shape_the_tests_replay():
-    fixture = Path(__file__).parents[1] / "fixtures" / "editors" / "llama_vim_fim.json"
+    fixture = Path(__file__).parents[2] / "fixtures" / "editors" / "llama_vim_fim.json"
     body = json.loads(fixture.read_text())
     assert set(LLAMA_VIM_FIELDS) <= set(body["response_fields"])
