@@ -18,7 +18,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import not_, sub
@@ -121,7 +121,7 @@ def _chunk_one(
     stripped = list(map(str.strip, lines))
     chunks: list[Chunk] = []
     for start, end in split_lines(lines, language, max_lines, min_lines, overlap, stripped):
-        normalized = "\n".join(filter(None, stripped[start:end]))
+        normalized = _joined(stripped[start:end])
         chunks.append(
             Chunk(
                 id=chunk_id(snippet.path, normalized),
@@ -139,7 +139,12 @@ def _chunk_one(
 
 def normalize(text: str) -> str:
     """The text's lines stripped, blank ones dropped: what ids and duplicates compare."""
-    return "\n".join(filter(None, map(str.strip, text.split("\n"))))
+    return _joined(map(str.strip, text.split("\n")))
+
+
+def _joined(stripped: Iterable[str]) -> str:
+    """Stripped lines, blank ones dropped, joined by newlines."""
+    return "\n".join(filter(None, stripped))
 
 
 def chunk_id(path: str | None, normalized: str) -> str:
