@@ -22,7 +22,15 @@ from cerebrum.retrieval.languages import (
     language_of_program,
     normalize_language,
 )
-from cerebrum.retrieval.lexicon import DECLARERS, DEFINERS, IDENTIFIER, WORD_START, identifiers
+from cerebrum.retrieval.lexicon import (
+    DECLARERS,
+    DEFINERS,
+    IDENTIFIER,
+    IDENTIFIER_CHAR,
+    WORD_END,
+    WORD_START,
+    identifiers,
+)
 
 Intent = Literal["complete", "generate", "explain", "fix"]
 
@@ -389,7 +397,10 @@ _DEFINED = re.compile(
 )
 _CALLED = re.compile(rf"{WORD_START}({IDENTIFIER})\s*+\(")
 # an identifier shaped like code, not like a word: snake_case, camelCase, PascalCase
-_SHAPED = re.compile(r"[a-z][a-z0-9]*+_\w++|[a-z]++[A-Z]\w*+|[A-Z][a-z0-9]++[A-Z]\w*+")
+_SHAPED = re.compile(
+    rf"{WORD_START}(?:[a-z][a-z0-9]*+_{IDENTIFIER_CHAR}++|[a-z]++[A-Z]{IDENTIFIER_CHAR}*+"
+    rf"|[A-Z][a-z0-9]++[A-Z]{IDENTIFIER_CHAR}*+){WORD_END}"
+)
 _NOT_SYMBOLS = frozenset(
     {
         "if", "for", "while", "switch", "return", "catch", "sizeof", "elif", "else", "with",
@@ -416,8 +427,7 @@ def extract_symbols(prompt: str, parts: PromptParts | None = None) -> tuple[str,
     in_code.sort(key=lambda item: -item[0])
     for _, name in in_code:
         found.setdefault(name)
-    for name in reversed(identifiers(prompt[-WINDOW_CHARS:])):
-        if _SHAPED.fullmatch(name):
-            found.setdefault(name)
+    for match in reversed(list(_SHAPED.finditer(prompt[-WINDOW_CHARS:]))):
+        found.setdefault(match.group(0))
     symbols = [name for name in found if name not in _NOT_SYMBOLS and len(name) > 1]
     return tuple(symbols[:MAX_SYMBOLS])

@@ -18,12 +18,15 @@ IDENTIFIER_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 """An identifier is a run of these (ASCII letters, digits, underscores) that does not start
 with a digit; a run that does is a number. Every other character separates identifiers."""
 
-_CHAR = "[A-Za-z0-9_]"  # IDENTIFIER_CHARS as a regex class
-IDENTIFIER = f"[A-Za-z_]{_CHAR}*+"
+IDENTIFIER_CHAR = "[A-Za-z0-9_]"
+"""IDENTIFIER_CHARS as a regex class."""
+IDENTIFIER = f"[A-Za-z_]{IDENTIFIER_CHAR}*+"
 """Regex text of an identifier, for patterns that find one in context."""
-WORD_START = f"(?<!{_CHAR})"
+WORD_START = f"(?<!{IDENTIFIER_CHAR})"
 """Regex guard: what follows starts a run of identifier characters (not inside one), so
 that a pattern beginning with an identifier or a keyword is tried once per run."""
+WORD_END = f"(?!{IDENTIFIER_CHAR})"
+"""Regex guard: what precedes ends a run of identifier characters."""
 
 _IDENTIFIER_BYTES = bytes(byte if chr(byte) in IDENTIFIER_CHARS else 32 for byte in range(256))
 
