@@ -279,11 +279,17 @@ def _body_level(levels: Sequence[int], start: int, end: int, level: int) -> int 
     return min(deeper) if deeper else None
 
 
+def _continuation(*keywords: str) -> re.Pattern[str]:
+    """What starts a line that continues the block above rather than a new piece: a closing
+    bracket or one of the keywords."""
+    return re.compile(rf"[)\]}}]|(?:{'|'.join(keywords)})\b")
+
+
 # --- Python: indentation ----------------------------------------------------------------
 
 _NO_LEVEL = 1 << 20  # blank lines and string bodies: they neither start nor end a piece
 _PY_HEADER = re.compile(r"(?:async[ \t]+def|def|class)[ \t]+\w|@")
-_PY_CONTINUATION = re.compile(r"(?:else|elif|except|finally|case)\b|[)\]}]")
+_PY_CONTINUATION = _continuation("else", "elif", "except", "finally", "case")
 
 
 def _indent_levels(lines: Sequence[str], stripped: Sequence[str]) -> list[int]:
@@ -391,7 +397,7 @@ def code_of_line(line: str, unclosed: str = "") -> str:
     return "".join(filter(None, parts))
 
 
-_BLOCK_CONTINUATION = re.compile(r"[)\]}]|else\b|catch\b|finally\b|except\b|while\b")
+_BLOCK_CONTINUATION = _continuation("else", "catch", "finally", "except", "while")
 
 
 def _brace_levels(lines: Sequence[str]) -> list[int]:

@@ -3,10 +3,9 @@
 Linear in the prompt: a long prompt is read in bounded windows (its head and its tail), at
 most CUE_SNIPPETS context snippets are searched for language cues, and every pattern below
 scans each character a bounded number of times: possessive quantifiers (`*+`, `++`) where
-a pattern could otherwise backtrack, a word-start guard (`lexicon.WORD_START`) before a
-pattern that begins with an identifier or a keyword, and runs that stop at the next opener
-(`[^<>\n]`) where a pattern looks ahead for a closer. tests/unit/test_retrieval_linearity.py
-keeps it so.
+a pattern could otherwise backtrack, a word-start guard (`(?<![A-Za-z0-9_])`) before a
+pattern that begins with an identifier, and runs that stop at the next opener (`[^<>\n]`)
+where a pattern looks ahead for a closer. tests/unit/retrieval/test_linearity.py keeps it so.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ the keywords that introduce a name, and file names.
 Each rule is defined here once and imported by the stages that read code (the instruction
 parser, the ranker, the token estimate); what differs between languages (file extensions,
 comments, block style) is in `languages`. Every pattern scans each character a bounded
-number of times: tests/unit/test_retrieval_linearity.py keeps it so.
+number of times: tests/unit/retrieval/test_linearity.py keeps it so.
 """
 
 from __future__ import annotations
