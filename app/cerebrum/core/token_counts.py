@@ -30,8 +30,6 @@ class TokenCounts:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._counts: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self.requested_total = 0
-        self.failed_total = 0
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -67,12 +65,10 @@ class TokenCounts:
                 try:
                     found[key] = await backend.tokenize(model, text)
                 except CerebrumError as exc:
-                    self.failed_total += 1
                     log.debug("tokenize failed", extra={"error": exc.message})
                     return
             self._put(model, key, found[key])
 
-        self.requested_total += len(missing)
         with anyio.move_on_after(seconds):
             async with anyio.create_task_group() as group:
                 for key, text in missing:

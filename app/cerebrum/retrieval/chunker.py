@@ -18,7 +18,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import not_, sub
@@ -121,7 +121,7 @@ def _chunk_one(
     stripped = list(map(str.strip, lines))
     chunks: list[Chunk] = []
     for start, end in split_lines(lines, language, max_lines, min_lines, overlap, stripped):
-        normalized = "\n".join(filter(None, stripped[start:end]))
+        normalized = _joined(stripped[start:end])
         chunks.append(
             Chunk(
                 id=chunk_id(snippet.path, normalized),
@@ -139,7 +139,12 @@ def _chunk_one(
 
 def normalize(text: str) -> str:
     """The text's lines stripped, blank ones dropped: what ids and duplicates compare."""
-    return "\n".join(filter(None, map(str.strip, text.split("\n"))))
+    return _joined(map(str.strip, text.split("\n")))
+
+
+def _joined(stripped: Iterable[str]) -> str:
+    """Stripped lines, blank ones dropped, joined by newlines."""
+    return "\n".join(filter(None, stripped))
 
 
 def chunk_id(path: str | None, normalized: str) -> str:
@@ -274,11 +279,17 @@ def _body_level(levels: Sequence[int], start: int, end: int, level: int) -> int 
     return min(deeper) if deeper else None
 
 
+def _continuation(*keywords: str) -> re.Pattern[str]:
+    """What starts a line that continues the block above rather than a new piece: a closing
+    bracket or one of the keywords."""
+    return re.compile(rf"[)\]}}]|(?:{'|'.join(keywords)})\b")
+
+
 # --- Python: indentation ----------------------------------------------------------------
 
 _NO_LEVEL = 1 << 20  # blank lines and string bodies: they neither start nor end a piece
 _PY_HEADER = re.compile(r"(?:async[ \t]+def|def|class)[ \t]+\w|@")
-_PY_CONTINUATION = re.compile(r"(?:else|elif|except|finally|case)\b|[)\]}]")
+_PY_CONTINUATION = _continuation("else", "elif", "except", "finally", "case")
 
 
 def _indent_levels(lines: Sequence[str], stripped: Sequence[str]) -> list[int]:
@@ -386,7 +397,7 @@ def code_of_line(line: str, unclosed: str = "") -> str:
     return "".join(filter(None, parts))
 
 
-_BLOCK_CONTINUATION = re.compile(r"[)\]}]|else\b|catch\b|finally\b|except\b|while\b")
+_BLOCK_CONTINUATION = _continuation("else", "catch", "finally", "except", "while")
 
 
 def _brace_levels(lines: Sequence[str]) -> list[int]:

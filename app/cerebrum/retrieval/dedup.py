@@ -3,7 +3,8 @@
 Chunks are visited from the most recent snippet to the oldest (an editor's latest buffer
 wins over an older copy of the same file), and each is compared with the chunks kept so far:
 
-- "in-prompt": more than 90% of its distinct lines already appear in the prompt;
+- "in-prompt": more than 90% of its distinct lines already appear in the prompt (lines as
+  `chunker.normalize` makes them, in the chunk and in the prompt alike);
 - "duplicate": the same normalised text (lines stripped, blank lines dropped) as a kept one;
 - "near-duplicate": line-set similarity 2*common/(n0+n1) above 0.9 with a kept one, the
   measure llama.vim uses to evict ring-buffer chunks.
@@ -30,7 +31,7 @@ from itertools import chain
 from typing import cast
 
 from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
-from cerebrum.retrieval.chunker import Chunk
+from cerebrum.retrieval.chunker import Chunk, normalize
 from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
 
 SIMILARITY = 0.9
@@ -65,7 +66,7 @@ def deduplicate(
     each other; the most recent of a group of duplicates is kept. The deadline is checked
     every CHECK_EVERY chunks."""
     cache = cache or detached()
-    prompt_lines = _line_set(prompt)
+    prompt_lines = _line_set(normalize(prompt))
     sets = [_lines_of(chunk, cache) for chunk in chunks]
     frequency = Counter(chain.from_iterable(sets))
     repeated = {line for line, count in frequency.items() if count > 1}
@@ -122,13 +123,14 @@ def _lines_of(chunk: Chunk, cache: CacheSession) -> frozenset[str]:
     key = ("lines", chunk.id)
     lines = cast("frozenset[str] | None", cache.get(key))
     if lines is None:
-        lines = frozenset(chunk.normalized.split("\n")) if chunk.normalized else frozenset()
+        lines = _line_set(chunk.normalized)
         cache.put(key, lines, len(chunk.normalized) + ITEM_OVERHEAD * len(lines))
     return lines
 
 
-def _line_set(text: str) -> frozenset[str]:
-    return frozenset(filter(None, map(str.strip, text.splitlines())))
+def _line_set(normalized: str) -> frozenset[str]:
+    """The distinct lines of a normalised text (`chunker.normalize`)."""
+    return frozenset(normalized.split("\n")) if normalized else frozenset()
 
 
 def _mostly_in(lines: frozenset[str], prompt_lines: frozenset[str], share: float) -> bool:

@@ -16,7 +16,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cerebrum.retrieval.languages import language_of_path, normalize_language
+from cerebrum.retrieval.languages import (
+    language_of_path,
+    language_of_program,
+    normalize_language,
+)
+from cerebrum.retrieval.lexicon import (
+    DECLARERS,
+    DEFINERS,
+    IDENTIFIER,
+    IDENTIFIER_CHAR,
+    WORD_END,
+    WORD_START,
+    identifiers,
+)
 
 Intent = Literal["complete", "generate", "explain", "fix"]
 
@@ -132,12 +145,6 @@ def _view(prompt: str) -> str:
 
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)", re.MULTILINE)
 _SHEBANG = re.compile(r"\A#![ \t]*(\S+)(?:[ \t]+(\S+))?")
-_SHEBANG_PROGRAMS = {
-    "python": "python", "python2": "python", "python3": "python",
-    "sh": "shell", "bash": "shell", "zsh": "shell", "dash": "shell", "ksh": "shell",
-    "node": "javascript", "deno": "typescript", "ts-node": "typescript",
-    "ruby": "ruby", "perl": "perl", "php": "php", "lua": "lua", "rscript": "r",
-}  # fmt: skip
 
 # (language, cue, weight): syntax that is typical of one language. Scores add up per language.
 _CUES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
@@ -242,14 +249,7 @@ def _language_named(prose: str) -> str | None:
     match = _NAMED.search(prose)
     if not match:
         return None
-    if match.group(2):
-        return "cpp"
-    if match.group(3):
-        return "csharp"
-    name = (match.group(1) or match.group(4)).lower()
-    if name.startswith("node"):
-        return "javascript"
-    return normalize_language(name)
+    return normalize_language(next(name for name in match.groups() if name))
 
 
 def _language_of_shebang(text: str) -> str | None:
@@ -259,10 +259,7 @@ def _language_of_shebang(text: str) -> str | None:
     program = match.group(1).rsplit("/", 1)[-1]
     if program == "env" and match.group(2):
         program = match.group(2)
-    program = program.lower()
-    if program in _SHEBANG_PROGRAMS:
-        return _SHEBANG_PROGRAMS[program]
-    return _SHEBANG_PROGRAMS.get(program.rstrip("0123456789."))
+    return language_of_program(program)
 
 
 def _language_of_paths(paths: Iterable[str | None]) -> str | None:
@@ -393,13 +390,16 @@ def _intent_of_prose(lines: Sequence[str]) -> Intent | None:
 # --- symbols ----------------------------------------------------------------------------
 
 _BACKTICKED = re.compile(r"`([^`\n]{1,120})`")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINED = re.compile(
-    r"\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|"
-    r"(?:const|let|var)(?=\s++\w++\s*+[:=]))\s++(?:\([^()\n]*+\)\s*+)?([A-Za-z_][A-Za-z0-9_]*+)"
+    rf"{WORD_START}(?:{'|'.join(DEFINERS)}|(?:{'|'.join(DECLARERS)})(?=\s++{IDENTIFIER}\s*+[:=]))"
+    rf"\s++(?:\([^()\n]*+\)\s*+)?({IDENTIFIER})"
 )
-_CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)\s*+\(")
-_SHAPED = re.compile(r"\b(?:[a-z][a-z0-9]*_[A-Za-z0-9_]+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*)\b")
+_CALLED = re.compile(rf"{WORD_START}({IDENTIFIER})\s*+\(")
+# an identifier shaped like code, not like a word: snake_case, camelCase, PascalCase
+_SHAPED = re.compile(
+    rf"{WORD_START}(?:[a-z][a-z0-9]*+_{IDENTIFIER_CHAR}++|[a-z]++[A-Z]{IDENTIFIER_CHAR}*+"
+    rf"|[A-Z][a-z0-9]++[A-Z]{IDENTIFIER_CHAR}*+){WORD_END}"
+)
 _NOT_SYMBOLS = frozenset(
     {
         "if", "for", "while", "switch", "return", "catch", "sizeof", "elif", "else", "with",
@@ -416,7 +416,7 @@ def extract_symbols(prompt: str, parts: PromptParts | None = None) -> tuple[str,
     parts = parts or split_prompt(prompt)
     found: dict[str, None] = {}
     for match in _BACKTICKED.finditer(prompt):
-        for name in _IDENTIFIER.findall(match.group(1)):
+        for name in identifiers(match.group(1)):
             found.setdefault(name)
     in_code = [
         (match.start(), match.group(1))

@@ -1,8 +1,12 @@
-"""Facts about programming languages: names, file extensions, comment syntax, block style."""
+"""Facts about programming languages: the names, file names and interpreters that imply
+each, its comment syntax and block style. What is the same in every language (identifiers,
+definition keywords, file names in text) is in `lexicon`."""
 
 from __future__ import annotations
 
 from typing import Literal
+
+from cerebrum.retrieval.lexicon import file_name
 
 BlockStyle = Literal["indent", "brace", "lines"]
 
@@ -42,7 +46,8 @@ _LANGUAGES: dict[str, tuple[str, str, BlockStyle]] = {
 
 _ALIASES: dict[str, str] = {
     "py": "python", "python3": "python", "py3": "python",
-    "js": "javascript", "node": "javascript", "jsx": "javascript", "mjs": "javascript",
+    "js": "javascript", "node": "javascript", "nodejs": "javascript", "node.js": "javascript",
+    "jsx": "javascript", "mjs": "javascript",
     "ts": "typescript", "tsx": "typescript",
     "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp",
     "c#": "csharp", "cs": "csharp",
@@ -68,6 +73,11 @@ _EXTENSIONS: dict[str, str] = {
 
 _FILENAMES: dict[str, str] = {"makefile": "make", "dockerfile": "dockerfile"}
 
+# Interpreters (a script's `#!` line) that are not a name or an alias of their language.
+_PROGRAMS: dict[str, str] = {
+    "dash": "shell", "ksh": "shell", "deno": "typescript", "ts-node": "typescript", "rscript": "r",
+}  # fmt: skip
+
 
 def normalize_language(name: str | None) -> str | None:
     """The canonical name of a language ("Py" -> "python", "c++" -> "cpp"), or None."""
@@ -83,13 +93,23 @@ def language_of_path(path: str | None) -> str | None:
     """The language a file name implies ("src/app.ts" -> "typescript"), or None."""
     if not path:
         return None
-    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    name = file_name(path).lower()
     if name in _FILENAMES:
         return _FILENAMES[name]
     dot = name.rfind(".")
     if dot <= 0 and not name.startswith("."):
         return None
     return _EXTENSIONS.get(name[dot:])
+
+
+def language_of_program(program: str) -> str | None:
+    """The language an interpreter runs ("python3.12" -> "python", "bash" -> "shell"), or None."""
+    name = program.lower()
+    for candidate in (name, name.rstrip("0123456789.")):
+        language = _PROGRAMS.get(candidate) or normalize_language(candidate)
+        if language in _LANGUAGES:
+            return language
+    return None
 
 
 def comment_syntax(language: str | None) -> tuple[str, str]:

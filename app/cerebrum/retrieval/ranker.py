@@ -2,9 +2,10 @@
 
 score = bm25 + defines + path + recency + language, where
 
-- bm25 (0..1): Okapi BM25 over identifier terms (snake_case and camelCase split, lowercased),
-  divided by the best chunk's; the query is the request's symbols (weight 2) and the
-  identifiers nearest the cursor: the end of the prompt and the start of the suffix;
+- bm25 (0..1): Okapi BM25 over identifier terms (an identifier and its parts as `lexicon`
+  splits them, lowercased), divided by the best chunk's; the query is the request's symbols
+  (weight 2) and the identifiers nearest the cursor: the end of the prompt and the start of
+  the suffix;
 - defines (0.5): the chunk defines a symbol the request is about (`def name`, `name(...) {`);
 - path (0.3): the prompt mentions the chunk's file name;
 - recency (0..0.2): later snippets are more recent (editors send the current buffer last);
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -31,6 +31,16 @@ from typing import cast
 from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
 from cerebrum.retrieval.chunker import Chunk
 from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
+from cerebrum.retrieval.lexicon import (
+    DECLARERS,
+    DEFINERS,
+    SUBWORD,
+    file_name,
+    identifier_runs,
+    identifiers,
+    is_identifier_char,
+    mentioned_file_names,
+)
 
 K1 = 1.2
 B = 0.75
@@ -75,7 +85,7 @@ def rank_chunks(
     bm25 = _bm25(documents, query)
     best = max(bm25, default=0.0) or 1.0
     snippets = snippet_count or (max(c.snippet_index for c in chunks) + 1)
-    mentioned = _mentioned_names(prompt)
+    mentioned = mentioned_file_names(prompt)
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
@@ -85,7 +95,7 @@ def rank_chunks(
         parts: list[tuple[str, float]] = [("bm25", relevance / best)]
         if document.symbols and _defines(chunk.text, document.symbols):
             parts.append(("defines", WEIGHT_DEFINES))
-        if chunk.path and _file_name(chunk.path) in mentioned:
+        if chunk.path and file_name(chunk.path) in mentioned:
             parts.append(("path", WEIGHT_PATH))
         parts.append(("recency", WEIGHT_RECENCY * (chunk.snippet_index + 1) / snippets))
         if language and chunk.language == language:
@@ -97,11 +107,6 @@ def rank_chunks(
 
 # --- query and terms --------------------------------------------------------------------
 
-_SUBWORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_IDENTIFIER_BYTES = bytes(
-    byte if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) == "_") else 32
-    for byte in range(256)
-)
 _STOPWORD_LIST = """
     a an and are as at be but by do does else for from has have if in into is it its
     not of on or so than that the then this to was were what when where which while
@@ -132,8 +137,8 @@ def build_query(
     for symbol in symbols:
         for term in terms_of(symbol, cache):
             weights[term] = SYMBOL_WEIGHT
-    before = reversed(_identifiers(prompt[-QUERY_TAIL_CHARS:]))
-    after = iter(_identifiers(suffix[: QUERY_TAIL_CHARS // 4]) if suffix else ())
+    before = reversed(identifiers(prompt[-QUERY_TAIL_CHARS:]))
+    after = iter(identifiers(suffix[: QUERY_TAIL_CHARS // 4]) if suffix else ())
     for identifier in chain.from_iterable(zip_longest(before, after, fillvalue="")):
         if len(weights) >= MAX_QUERY_TERMS:
             break
@@ -151,16 +156,11 @@ def terms_of(identifier: str, cache: CacheSession | None = None) -> tuple[str, .
     terms = cast("tuple[str, ...] | None", cache.get(key)) if cache is not None else None
     if terms is None:
         lowered = identifier.lower()
-        found = dict.fromkeys([lowered, *(part.lower() for part in _SUBWORD.findall(identifier))])
+        found = dict.fromkeys([lowered, *(part.lower() for part in SUBWORD.findall(identifier))])
         terms = tuple(t for t in found if len(t) > 1 and t not in _STOPWORDS and not t.isdigit())
         if cache is not None:
             cache.put(key, terms, 2 * len(identifier) + ITEM_OVERHEAD * (len(terms) + 1))
     return terms
-
-
-def _identifiers(text: str) -> list[str]:
-    raw = text.encode("utf-8", "surrogatepass").translate(_IDENTIFIER_BYTES)
-    return [word.decode("ascii") for word in raw.split() if not word[:1].isdigit()]
 
 
 # --- BM25 -------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def _words_of(chunk: Chunk, cache: CacheSession) -> _Words:
     key = ("words", chunk.id)
     cached = cast("_Words | None", cache.get(key))
     if cached is None:
-        raw = chunk.text.encode("utf-8", "surrogatepass").translate(_IDENTIFIER_BYTES).split()
+        raw = identifier_runs(chunk.text)
         counts = Counter(raw)
         cached = (len(raw), counts)
         cache.put(key, cached, _counts_size(counts))
@@ -314,34 +314,8 @@ def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
 
 # --- hints ------------------------------------------------------------------------------
 
-_NAME_RUN = re.compile(r"[\w.-]++")
-_EXTENSION = re.compile(r"[A-Za-z0-9]{1,8}(?!\w)")
-
-
-def _file_name(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _mentioned_names(prompt: str) -> frozenset[str]:
-    """File names (`utils.py`, `src/app.ts` -> app.ts) the prompt mentions: in each run of
-    word characters, dots and dashes, the longest start that ends in a dot and a 1-8 letter
-    or digit extension (one pass over the prompt, then over each run's dots from the end)."""
-    names: set[str] = set()
-    for run in _NAME_RUN.findall(prompt):
-        end = len(run)
-        while (dot := run.rfind(".", 0, end)) > 0:
-            extension = _EXTENSION.match(run, dot + 1)
-            if extension is not None:
-                names.add(run[: extension.end()])
-                break
-            end = dot
-    return frozenset(names)
-
-
-_DEFINERS = (
-    "def", "class", "function", "fn", "func", "struct", "enum", "interface", "trait", "type",
-    "impl", "module", "namespace", "union", "const", "let", "var", "static", "void", "int",
-)  # fmt: skip
+# what comes before a name it defines: a definer or a declarer, or (C) a storage class or type
+_DEFINERS = frozenset((*DEFINERS, *DECLARERS, "static", "void", "int"))
 
 
 def _defines(text: str, symbols: Iterable[str]) -> bool:
@@ -357,7 +331,11 @@ def _defines(text: str, symbols: Iterable[str]) -> bool:
             end = start + len(symbol)
             line_start = text.rfind("\n", max(0, start - MAX_HEADER_CHARS - 1), start) + 1
             near_start = line_start > 0 or start <= MAX_HEADER_CHARS
-            if near_start and not _is_word_char(text, end) and not _is_word_char(text, start - 1):
+            if (
+                near_start
+                and not is_identifier_char(text, end)
+                and not is_identifier_char(text, start - 1)
+            ):
                 before = text[line_start:start]
                 words = before.split()
                 if words and words[-1] in _DEFINERS and before.endswith((" ", "\t")):
@@ -375,7 +353,3 @@ def _defines(text: str, symbols: Iterable[str]) -> bool:
                     return True
             start = text.find(symbol, end)
     return False
-
-
-def _is_word_char(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")

@@ -9,11 +9,12 @@ letters get a discount:
 - a newline: 1.5 (with \\r\\n and the indentation that follows it);
 - a run of spaces, or of tabs: 1 + 0.075 per character, except one space before a word, which
   the tokenizers fold into the word;
-- a letter run is split at case changes ("getHTTPResponse" -> get, HTTP, Response); a piece
-  that every tokenizer has as one token (`_common_words`) costs 1, any other piece 0.25 plus
-  1 per common word found inside it (longest match first) plus 1 per letter left over; a
-  piece longer than MAX_SEGMENTED letters is charged its upper bound, 0.25 plus 1 per
-  letter, so that the estimate stays linear in the text.
+- a letter run is split into the parts of an identifier (`lexicon.SUBWORD`:
+  "getHTTPResponse" -> get, HTTP, Response); a piece that every tokenizer has as one token
+  (`_common_words`) costs 1, any other piece 0.25 plus 1 per common word found inside it
+  (longest match first) plus 1 per letter left over; a piece longer than MAX_SEGMENTED
+  letters is charged its upper bound, 0.25 plus 1 per letter, so that the estimate stays
+  linear in the text.
 
 The weights come from a linear program that minimised the over-count subject to the estimate
 being at least the real count for each of ~5,400 texts (Python, C, C++, JS/TS, shell, JSON,
@@ -27,13 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import cast
 
 from cerebrum.retrieval._common_words import COMMON_WORDS
 from cerebrum.retrieval.cache import CacheSession
+from cerebrum.retrieval.lexicon import SUBWORD_BYTES
 
 NEWLINE_COST = 1.5
 BLANK_RUN_COST = 1.0
@@ -44,7 +45,6 @@ LETTER_COST = 1.0
 MAX_WANTED = 512  # texts a request lists for exact counting
 MAX_SEGMENTED = 64  # longer letter pieces are not searched for common words
 
-_PIECE = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _WORDS = frozenset(word.encode("ascii") for word in COMMON_WORDS)
 _LONGEST_WORD = max(map(len, _WORDS))
 _LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -142,7 +142,7 @@ class _RunCosts(dict[bytes, float]):
         cache = self._cache
         cost = cast("float | None", cache.get(("run", run))) if cache is not None else None
         if cost is None:
-            pieces = Counter(_PIECE.findall(run))  # each distinct piece is costed once
+            pieces = Counter(SUBWORD_BYTES.findall(run))  # each distinct piece is costed once
             cost = sum(_piece_cost(piece) * times for piece, times in pieces.items())
             if cache is not None:
                 cache.put(("run", run), cost, len(run))

@@ -62,6 +62,12 @@ def test_chunk_already_in_the_prompt_is_dropped() -> None:
     assert result.dropped[0].reason == "in-prompt"
 
 
+def test_prompt_lines_are_split_as_chunk_lines_are() -> None:
+    text = "\r".join(_lines("a", 12))  # classic Mac line ends: one line for the chunker
+    result = deduplicate([_chunk(text)], text)
+    assert [d.reason for d in result.dropped] == ["in-prompt"]
+
+
 def test_chunk_only_partly_in_the_prompt_is_kept() -> None:
     lines = _lines("a", 10)
     prompt = "\n".join(lines[:5])

@@ -33,6 +33,14 @@ def test_shebang_names_the_language() -> None:
     assert detect_language("#!/bin/sh\necho hi\n") == "shell"
 
 
+def test_an_interpreter_or_runtime_names_its_language() -> None:
+    assert detect_language("#!/usr/bin/env nodejs\nx\n") == "javascript"
+    assert detect_language("#!/usr/bin/make -f\nall:\n") == "make"
+    assert detect_language("#!/usr/bin/python3.12\nx\n") == "python"
+    assert detect_language("x", "Node.js") == "javascript"
+    assert detect_language("write a server in Node.js") == "javascript"
+
+
 def test_language_named_in_the_instruction_wins_over_context_paths() -> None:
     assert detect_language("write a quicksort in Rust", None, [("a.py", "")]) == "rust"
 
@@ -117,6 +125,14 @@ def test_backticked_names_come_first() -> None:
 def test_defined_and_called_identifiers_are_symbols_nearest_the_end_first() -> None:
     symbols = extract_symbols("def handler(event):\n    data = parse_body(event)\n    return")
     assert symbols[:2] == ("parse_body", "handler")
+
+
+def test_every_definition_keyword_defines_a_symbol() -> None:
+    assert extract_symbols("namespace geometry {\nunion value {\n") == ("value", "geometry")
+
+
+def test_numbers_in_backticks_are_not_symbols() -> None:
+    assert extract_symbols("why is `0xFF` wrong but `mask_bits` right") == ("mask_bits",)
 
 
 def test_keywords_are_not_symbols() -> None:
