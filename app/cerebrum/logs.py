@@ -29,11 +29,6 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
-def current_request_id() -> str | None:
-    context = request_context.get()
-    return None if context is None else context.get("request_id")
-
-
 def annotate(**fields: Any) -> None:
     """Add fields (model, backend, ...) to the current request's access log line."""
     context = request_context.get()

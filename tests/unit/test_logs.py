@@ -30,7 +30,7 @@ def test_lines_carry_the_current_request_context():
 def test_context_ends_with_the_block():
     with logs.bind(request_id="r-1"):
         pass
-    assert logs.current_request_id() is None
+    assert logs.request_context.get() is None
     assert "request_id" not in json.loads(logs.JsonFormatter().format(record("x")))
 
 
