@@ -6,12 +6,13 @@ import asyncio
 import json
 
 import pytest
+from cerebrum.sse_reader import EventParser
 
 pytestmark = pytest.mark.anyio
 
 
 def events(text: str) -> list[dict]:
-    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    return [json.loads(data) for data in EventParser().feed(text.encode())]
 
 
 async def test_complete_returns_text_counts_and_pipeline(client, fake_llama):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import orjson
-from cerebrum.core.llama_server import EventParser
+from cerebrum.sse_reader import EventParser
 
 from bench import canned
 from bench.memory import max_overlap
