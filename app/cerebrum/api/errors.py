@@ -33,7 +33,7 @@ from cerebrum.retrieval import PromptTooLarge
 
 log = logging.getLogger("cerebrum.errors")
 
-INTERNAL_MESSAGE = "internal error; see the orchestrator's log"
+INTERNAL_ERROR = "internal error; see the orchestrator's log"
 
 _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (UnknownModelError, 400),
@@ -101,7 +101,7 @@ def response_for(exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         kind = _HTTP_KINDS.get(exc.status_code, "http_error")
         return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
-    return error_response(500, "internal_error", INTERNAL_MESSAGE)
+    return error_response(500, "internal_error", INTERNAL_ERROR)
 
 
 class Failure(NamedTuple):
@@ -118,7 +118,7 @@ def stream_failure(exc: Exception) -> Failure:
     if isinstance(exc, CerebrumError):
         return Failure(status_of(exc), exc.kind, exc.message)
     log.error("stream failed", exc_info=exc)
-    return Failure(500, "internal_error", INTERNAL_MESSAGE)
+    return Failure(500, "internal_error", INTERNAL_ERROR)
 
 
 def validation_response(exc: ValidationError) -> JSONResponse:
