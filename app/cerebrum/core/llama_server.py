@@ -32,13 +32,12 @@ from cerebrum.core.errors import (
     BackendUnavailableError,
 )
 from cerebrum.core.generation import Generation, Piece
-from cerebrum.sse_reader import EventParser, EventTooLargeError
+from cerebrum.sse_reader import DEFAULT_MAX_BYTES, EventParser, EventTooLargeError
 
 _MESSAGE_LIMIT = 300
 _ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, no further
 _GENERATION_PATHS = ("/completion", "/v1/chat/completions")
 T = TypeVar("T")
-DEFAULT_MAX_BYTES = 8 * 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
