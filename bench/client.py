@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+from cerebrum.sse_reader import aiter_events
 
 Shape = Literal["orchestrator", "direct"]
 
@@ -77,9 +78,8 @@ async def stream(
             if response.status_code != 200:
                 result.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
             else:
-                async for line in response.aiter_lines():
-                    if line.startswith("data: "):
-                        _event(result, orjson.loads(line[6:]), shape, time.perf_counter())
+                async for data in aiter_events(response):
+                    _event(result, orjson.loads(data), shape, time.perf_counter())
     except httpx.HTTPError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     result.ended_at = time.perf_counter()

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
 from harness.orchestrator import Orchestrator, lab_models, orchestrator_env
@@ -150,10 +151,9 @@ def timed(
     with client.stream("POST", path, json=body) as response:
         if response.status_code != 200:
             raise SystemExit(f"{path}: HTTP {response.status_code}: {response.read()[:300]!r}")
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                first = first or time.perf_counter()
-                last = json.loads(line[6:])
+        for data in iter_events(response):
+            first = first or time.perf_counter()
+            last = json.loads(data)
     if "error" in last:
         raise SystemExit(f"{path}: {last['error']}")
     if "timings" in last:  # llama-server's shape

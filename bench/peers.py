@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import orjson
+from cerebrum.sse_reader import EventParser
 
 from bench.memory import status_kib
 from bench.prompts import SHORT_PROMPT
@@ -149,7 +150,7 @@ def check(side: Side, mode: str) -> None:
         side.url + "/v1/completions", content=body(model, stream), headers=headers, timeout=60
     )
     ok = reply.status_code == 200 and (
-        reply.text.rstrip().endswith("data: [DONE]")
+        EventParser().feed(reply.content)[-1:] == [b"[DONE]"]
         if stream
         else reply.json()["choices"][0]["text"]
     )

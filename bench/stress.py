@@ -13,6 +13,7 @@ import secrets
 import time
 
 import httpx
+from cerebrum.sse_reader import aiter_events
 
 from bench import client
 from bench.client import Target
@@ -97,9 +98,8 @@ async def _abandon(
         if response.status_code != 200:
             failures.append(f"abandon {index}: HTTP {response.status_code}")
             return
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                return
+        async for _ in aiter_events(response):
+            return
 
 
 def _busy_slots_after(llama: LlamaServer, model: str, timeout: float) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cerebrum.sse_reader import EventParser
+
 
 def seed_curl_commands(host: str) -> list[str]:
     """The seed's commands, in its order, for an orchestrator at `host` (e.g. localhost:7000)."""
@@ -34,21 +36,17 @@ def seed_curl_commands(host: str) -> list[str]:
     ]
 
 
-def sse_data(lines: list[str]) -> list[Any]:
-    """The JSON (or [DONE]) payloads of an SSE stream's data lines."""
-    events: list[Any] = []
-    for line in lines:
-        if line.startswith("data: "):
-            payload = line[len("data: ") :]
-            events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return events
+def sse_data(stream: str | bytes) -> list[Any]:
+    """The JSON payloads (or "[DONE]") of the events in a whole SSE stream."""
+    raw = stream.encode() if isinstance(stream, str) else stream
+    return ["[DONE]" if data == b"[DONE]" else json.loads(data) for data in EventParser().feed(raw)]
 
 
 def check_seed_outputs(outputs: list[str]) -> None:
     """Assert that each command's output (stdout, same order) is what the seed promises."""
     assert json.loads(outputs[0])["status"] == "ok", outputs[0]
     assert json.loads(outputs[1])["completion"], outputs[1]
-    events = sse_data(outputs[2].splitlines())
+    events = sse_data(outputs[2])
     assert events, outputs[2]
     assert events[0]["total_tokens"] == 1, outputs[2]
     assert events[-1]["done"] is True, outputs[2]

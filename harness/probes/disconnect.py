@@ -15,6 +15,7 @@ import sys
 import time
 
 import httpx
+from cerebrum.sse_reader import iter_events
 from probe_common import read_env
 
 POLL = 0.02  # seconds between two looks at the slots
@@ -45,11 +46,11 @@ def main() -> None:
         stream_client = httpx.Client(timeout=120)
         with stream_client.stream("POST", f"{url}/v1/complete/stream", json=body) as response:
             response.raise_for_status()
-            # Held until the hang-up below: a dropped line iterator would close the
+            # Held until the hang-up below: a dropped event iterator would close the
             # connection whenever the garbage collector finalizes it.
-            lines = response.iter_lines()
-            for line in lines:
-                if line.startswith("data: ") and '"token"' in line:
+            events = iter_events(response)
+            for data in events:
+                if "token" in json.loads(data):
                     tokens += 1
                     if tokens >= 2:
                         break

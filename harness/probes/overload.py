@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import httpx
+from cerebrum.sse_reader import aiter_events
 from probe_common import rss_kib
 
 
@@ -33,11 +34,7 @@ async def one(client: httpx.AsyncClient, url: str, max_tokens: int) -> dict[str,
             if response.status_code != 200:
                 text = (await response.aread()).decode(errors="replace")
                 return {"kind": f"status {response.status_code}", "detail": text[:200]}
-            events = [
-                json.loads(line[6:])
-                async for line in response.aiter_lines()
-                if line.startswith("data: {")
-            ]
+            events = [json.loads(data) async for data in aiter_events(response)]
     except httpx.HTTPError as exc:
         return {"kind": "transport error", "detail": f"{type(exc).__name__}: {exc}"}
     tokens = [e["total_tokens"] for e in events if "token" in e]

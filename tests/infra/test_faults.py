@@ -185,7 +185,7 @@ def test_backend_killed_mid_stream_ends_the_stream_at_once(
     finally:
         for remote in (*killers, stream):
             remote.close()
-    final = sse_data([last])[0]
+    final = sse_data(last + "\n\n")[0]
     latency = arrived - sent
     print(
         f"kill -9 of llama-server mid-stream: final event {latency * 1000:.0f} ms after the "

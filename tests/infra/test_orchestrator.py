@@ -176,7 +176,7 @@ def test_stream_sends_tokens_then_done(host: Any, base_url: str) -> None:
     body = {"prompt": PROMPT, "max_tokens": 8}
     reply = http(host, "POST", f"{base_url}/v1/complete/stream", body=body, timeout=180)
     assert reply.status == 200, reply
-    events = sse_data(reply.body.splitlines())
+    events = sse_data(reply.body)
     tokens = [e for e in events if "token" in e]
     assert tokens, reply.body
     assert [e["total_tokens"] for e in tokens] == list(range(1, len(tokens) + 1)), reply.body

@@ -1,12 +1,15 @@
-"""Error answers: ``{"error": {"type", "message", "field"?}}``, with Retry-After on 503.
+"""Error answers: ``{"error": {"type", "message", "field"?}}``, with Retry-After on 503;
+and what a stream that has already started says in its last event (``stream_failure``).
 
-Messages are built from the orchestrator's own exceptions and never contain a key.
+Messages are built from the orchestrator's own exceptions and never contain a key; any other
+exception is logged with its traceback and reported as ``internal_error`` without detail.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -27,6 +30,10 @@ from cerebrum.core.errors import (
     UnknownModelError,
 )
 from cerebrum.retrieval import PromptTooLarge
+
+log = logging.getLogger("cerebrum.errors")
+
+INTERNAL_ERROR = "internal error; see the orchestrator's log"
 
 _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (UnknownModelError, 400),
@@ -94,7 +101,24 @@ def response_for(exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         kind = _HTTP_KINDS.get(exc.status_code, "http_error")
         return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
-    return error_response(500, "internal_error", "internal error; see the orchestrator's log")
+    return error_response(500, "internal_error", INTERNAL_ERROR)
+
+
+class Failure(NamedTuple):
+    """An error as a route reports it: HTTP status, ``type`` and message."""
+
+    status: int
+    kind: str
+    message: str
+
+
+def stream_failure(exc: Exception) -> Failure:
+    """What a stream that has already started (its status sent) reports about ``exc`` in its
+    last event, in the route's own shape."""
+    if isinstance(exc, CerebrumError):
+        return Failure(status_of(exc), exc.kind, exc.message)
+    log.error("stream failed", exc_info=exc)
+    return Failure(500, "internal_error", INTERNAL_ERROR)
 
 
 def validation_response(exc: ValidationError) -> JSONResponse:

@@ -1,7 +1,7 @@
 """Server-Sent Events: the seed's event shapes, and a response that streams them.
 
 Events are ``data: <json>\\n\\n`` (orjson). ``EventStream`` sends a keep-alive comment
-(``: ping``) whenever the producer has been silent for ``ping_interval`` seconds (a backend
+(``: ping``) whenever nothing has been written for ``ping_interval`` seconds (a backend
 loading a model, a long prompt), and cancels the producer the moment the client hangs up,
 so the producer's ``finally`` closes the backend connection. A client that stays connected
 but stops reading is treated the same way once any write (the response start, an event, the
@@ -9,19 +9,21 @@ end of the body) has waited ``send_timeout`` seconds (uvicorn's ``send`` waits w
 socket's buffer is full), so it cannot hold a backend slot or a load-shedding place.
 Events that are already waiting when the previous write is done go out together in one
 write: a burst from a fast backend costs one ``send`` instead of one per token, and no
-event ever waits to be batched.
+event ever waits to be batched. Both deadlines are kept by one watchdog task per stream that
+wakes only when one of them may have passed, so an event costs no timer of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from typing import Any
 
 import anyio
 import orjson
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -92,67 +94,86 @@ class EventStream(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=_BUFFER)
+        # None after the last event: the watchdog holds a sender too, so the stream never ends
+        sender, receiver = anyio.create_memory_object_stream[bytes | None](_BUFFER)
+        clock = _Clock()
         async with anyio.create_task_group() as group:
-
-            async def sent(message: Message) -> bool:
-                """Send within ``send_timeout``; False (and everything stopped) when not."""
-                with anyio.move_on_after(self.send_timeout) as sending:
-                    await send(message)
-                if sending.cancelled_caught:
-                    log.warning("client stopped reading", extra={"timeout": self.send_timeout})
-                    group.cancel_scope.cancel()
-                    return False
-                return True
-
             group.start_soon(self._produce, sender)
             group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+            group.start_soon(self._watch, clock, sender.clone(), group.cancel_scope)
             start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
-            if not await sent(start):
-                return
+            await clock.sent(send, start)
             async with receiver:
-                while True:
-                    pieces, ended = _ready(receiver)
-                    if not pieces and not ended:  # nothing yet: wait, with a ping after silence
-                        with anyio.move_on_after(self.ping_interval) as waited:
-                            try:
-                                pieces = [await receiver.receive()]
-                            except anyio.EndOfStream:
-                                ended = True
-                        if waited.cancelled_caught:
-                            pieces = [self.ping]
-                        elif not ended:
-                            more, ended = _ready(receiver)
-                            pieces += more
-                    if pieces:  # every event ready so far, in one write
-                        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                        message = {"type": "http.response.body", "body": body, "more_body": True}
-                        if not await sent(message):
-                            return
-                    if ended:
+                ended = False
+                while not ended:
+                    piece = await receiver.receive()
+                    if piece is None:
                         break
-            if await sent({"type": "http.response.body", "body": b"", "more_body": False}):
-                group.cancel_scope.cancel()
+                    pieces = [piece]
+                    try:  # every event ready so far, in one write
+                        while (piece := receiver.receive_nowait()) is not None:
+                            pieces.append(piece)
+                        ended = True
+                    except anyio.WouldBlock:
+                        pass
+                    body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    await clock.sent(
+                        send, {"type": "http.response.body", "body": body, "more_body": True}
+                    )
+            await clock.sent(send, {"type": "http.response.body", "body": b"", "more_body": False})
+            group.cancel_scope.cancel()
 
-    async def _produce(self, sender: MemoryObjectSendStream[bytes]) -> None:
+    async def _produce(self, sender: MemoryObjectSendStream[bytes | None]) -> None:
         async with sender, aclosing(self.events) as events:
             async for chunk in events:
                 try:
                     sender.send_nowait(chunk)  # no checkpoint while there is room
                 except anyio.WouldBlock:
                     await sender.send(chunk)
+            await sender.send(None)
+
+    async def _watch(
+        self,
+        clock: _Clock,
+        pings: MemoryObjectSendStream[bytes | None],
+        scope: anyio.CancelScope,
+    ) -> None:
+        """One timer for the whole stream: a ping into the queue after ``ping_interval``
+        without a write, everything cancelled when one write takes ``send_timeout``."""
+        async with pings:
+            while True:
+                now = time.monotonic()
+                if clock.sending_since is not None:
+                    due = clock.sending_since + self.send_timeout
+                    if now >= due:
+                        log.warning("client stopped reading", extra={"timeout": self.send_timeout})
+                        scope.cancel()
+                        return
+                else:
+                    due = clock.last_write + self.ping_interval
+                    if now >= due:
+                        with suppress(anyio.WouldBlock):  # full: not silent
+                            pings.send_nowait(self.ping)
+                        clock.last_write = now
+                        due = now + self.ping_interval
+                    due = min(due, now + self.send_timeout)  # a write may start any moment
+                await anyio.sleep(due - now)
 
 
-def _ready(receiver: MemoryObjectReceiveStream[bytes]) -> tuple[list[bytes], bool]:
-    """The events already waiting (without waiting), and whether the producer has finished."""
-    pieces: list[bytes] = []
-    try:
-        while True:
-            pieces.append(receiver.receive_nowait())
-    except anyio.WouldBlock:
-        return pieces, False
-    except anyio.EndOfStream:
-        return pieces, True
+class _Clock:
+    """When the stream last finished a write, and when the write under way (if any) began."""
+
+    __slots__ = ("last_write", "sending_since")
+
+    def __init__(self) -> None:
+        self.last_write = time.monotonic()
+        self.sending_since: float | None = None
+
+    async def sent(self, send: Send, message: Message) -> None:
+        self.sending_since = time.monotonic()
+        await send(message)
+        self.last_write = time.monotonic()
+        self.sending_since = None
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

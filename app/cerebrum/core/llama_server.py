@@ -32,12 +32,12 @@ from cerebrum.core.errors import (
     BackendUnavailableError,
 )
 from cerebrum.core.generation import Generation, Piece
+from cerebrum.sse_reader import DEFAULT_MAX_BYTES, EventParser, EventTooLargeError
 
 _MESSAGE_LIMIT = 300
 _ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, no further
 _GENERATION_PATHS = ("/completion", "/v1/chat/completions")
 T = TypeVar("T")
-DEFAULT_MAX_BYTES = 8 * 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +250,8 @@ class Upstream:
                 if data is None:
                     raise BackendProtocolError("backend closed the stream before it finished")
                 self._pending.extend(self._events.feed(data))
+        except EventTooLargeError as exc:
+            raise BackendProtocolError(f"backend sent {exc} (CEREBRUM_BACKEND_MAX_BYTES)") from None
         except httpx.TimeoutException as exc:
             raise BackendUnavailableError(f"backend stream: {_describe(exc)}") from None
         except httpx.TransportError as exc:
@@ -351,55 +353,6 @@ class Upstream:
             return None
         self._tokens += 1
         return Piece(text, 1)
-
-
-class EventParser:
-    """Server-Sent Events to their data: ``feed`` bytes as they arrive, get back the data of
-    each event completed so far (its ``data:`` lines joined by newlines; comments, ``event``,
-    ``id`` and ``retry`` fields and events without data are skipped).
-
-    Work is linear in the bytes fed: each byte is searched once for the blank line that ends
-    its event, and only the unfinished event is kept. An event longer than ``max_bytes``
-    raises ``BackendProtocolError``, so the buffer never holds more than that.
-    """
-
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._buffer = bytearray()
-        self._after_cr = False  # the last piece ended with CR: a LF starting the next is its pair
-
-    def feed(self, data: bytes) -> list[bytes]:
-        if self._after_cr and data.startswith(b"\n"):
-            data = data[1:]
-        self._after_cr = data.endswith(b"\r")
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer = self._buffer
-        search = max(0, len(buffer) - 1)  # what was kept holds no blank line
-        buffer += data
-        events = []
-        start = 0
-        while (end := buffer.find(b"\n\n", search)) >= 0:
-            self._check(end - start)
-            lines = [
-                line[5:].removeprefix(b" ") if line.startswith(b"data:") else b""
-                for line in bytes(buffer[start:end]).split(b"\n")
-                if line.startswith(b"data:") or line == b"data"
-            ]
-            if lines:
-                events.append(b"\n".join(lines))
-            start = search = end + 2
-        if start:
-            del buffer[:start]
-        self._check(len(buffer))
-        return events
-
-    def _check(self, size: int) -> None:
-        if size > self.max_bytes:
-            raise BackendProtocolError(
-                f"backend sent an event larger than {self.max_bytes} bytes "
-                "(CEREBRUM_BACKEND_MAX_BYTES)"
-            )
 
 
 def _request_body(generation: Generation) -> tuple[str, dict[str, Any]]:

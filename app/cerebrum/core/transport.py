@@ -1,14 +1,14 @@
 """A lean HTTP/1.1 transport for the backend client: one new connection per request.
 
-httpx's default transport (httpcore, h11 and anyio, all in Python) spent ~0.8 ms of CPU on
-each streamed request to a loopback llama-server look-alike (bench/, docs/benchmarks.md),
-about half of what the orchestrator spent on a whole request. This one asks the event loop
-for a TCP connection, writes the request in one call and parses the answer with httptools
-(uvicorn's own parser, already a dependency): ~0.15 ms. It does what the backends need and
-no more: plain ``http://`` (``https://`` backends keep httpx's transport), a request body
-given in full, a response streamed as it arrives (chunked, Content-Length, or until the
-server closes), and the connection closed after each response (``Connection: close``, as
-the generations ask anyway: llama-server's router drops reused connections at times).
+httpx's default transport (httpcore, h11 and anyio, all in Python) costs several times the
+CPU of this one per streamed request (``python -m bench.sse``, figures on x86_64 and arm64 in
+docs/benchmarks.md). This one asks the event loop for a TCP connection, writes the request
+in one call and parses the answer with httptools (uvicorn's own parser, already a
+dependency). It does what the backends need and no more: plain ``http://`` (``https://``
+backends keep httpx's transport), a request body given in full, a response streamed as it
+arrives (chunked, Content-Length, or until the server closes), and the connection closed
+after each response (``Connection: close``, as the generations ask anyway: llama-server's
+router drops reused connections at times).
 
 Errors are httpx's own (ConnectError, ConnectTimeout, ReadTimeout, ReadError, WriteError,
 RemoteProtocolError), so callers handle both transports alike; timeouts come from the

@@ -17,10 +17,10 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError
 
 from cerebrum import __version__
 from cerebrum.repl.errors import ReplError, http_line, stream_error_line, transport_line
+from cerebrum.sse_reader import EventTooLargeError, iter_events
 
 STREAM_PATH = "/v1/complete/stream"
 # The orchestrator sends a keep-alive comment every few seconds (CEREBRUM_PING_INTERVAL), even
@@ -137,8 +137,8 @@ class Completion:
         if self._response is None:
             raise RuntimeError("enter the completion before iterating it")
         try:
-            for sse in EventSource(self._response).iter_sse():
-                event = _decode(sse.data)
+            for data in iter_events(self._response):
+                event = _decode(data)
                 if event.get("done"):
                     self._finish(event)
                     return
@@ -150,8 +150,8 @@ class Completion:
                     yield token
         except httpx.TransportError as exc:
             raise ReplError(transport_line(exc, self._url, self.tokens)) from None
-        except SSEError as exc:
-            raise ReplError(f"{STREAM_PATH}: {exc}") from None
+        except EventTooLargeError as exc:
+            raise ReplError(f"{STREAM_PATH}: the orchestrator sent {exc}") from None
         self._ended = time.perf_counter()
         raise ReplError(f"the stream ended without its final event after {self.tokens} tokens")
 
@@ -186,6 +186,9 @@ class Completion:
             raise ReplError(
                 http_line(response.status_code, body, response.headers.get("retry-after"))
             )
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            raise ReplError(f"{STREAM_PATH}: expected an event stream, got {content_type!r:.80}")
         return response
 
     def _finish(self, event: Mapping[str, Any]) -> None:
@@ -196,7 +199,7 @@ class Completion:
             self.error = error if isinstance(error, dict) else {"message": str(error)}
 
 
-def _decode(data: str) -> dict[str, Any]:
+def _decode(data: bytes) -> dict[str, Any]:
     """One event's JSON object; anything else (the OpenAI routes' [DONE]) is an empty one."""
     try:
         event = json.loads(data)

@@ -7,27 +7,29 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cerebrum.sse_reader import Comment, EventParser
 
 from harness.orchestrator import CLIENT_KEY
 from tests.seed_examples import check_seed_outputs, seed_curl_commands, sse_data
 
 
-def stream_events(orchestrator, body: dict[str, object]) -> tuple[httpx.Response, list[str]]:
+def stream_events(orchestrator, body: dict[str, object]) -> tuple[httpx.Response, bytes]:
+    """The streamed answer to `body`, and its whole body."""
     with (
         orchestrator.client() as client,
         client.stream("POST", "/v1/complete/stream", json=body) as response,
     ):
-        lines = list(response.iter_lines())
-    return response, lines
+        stream = response.read()
+    return response, stream
 
 
 def test_stream_sends_a_token_event_per_token_then_one_done_event(orchestrator):
     body = {"prompt": "def hello():", "language": "python", "max_tokens": 12, "temperature": 0.0}
-    response, lines = stream_events(orchestrator, body)
-    events = sse_data(lines)
-    assert response.status_code == 200, lines
+    response, stream = stream_events(orchestrator, body)
+    events = sse_data(stream)
+    assert response.status_code == 200, stream
     tokens, done = events[:-1], events[-1]
-    assert tokens, lines
+    assert tokens, stream
     assert all(set(event) == {"token", "total_tokens"} for event in tokens), events
     assert [event["total_tokens"] for event in tokens] == list(range(1, len(tokens) + 1))
     # the seed's fields, and what the backend took from its prompt cache
@@ -39,9 +41,11 @@ def test_stream_sends_a_token_event_per_token_then_one_done_event(orchestrator):
 
 
 def test_stream_events_are_separated_by_blank_lines(orchestrator):
-    _, lines = stream_events(orchestrator, {"prompt": "x = ", "max_tokens": 3})
-    data_lines = [i for i, line in enumerate(lines) if line.startswith("data: ")]
-    assert all(lines[i + 1] == "" for i in data_lines), lines
+    _, stream = stream_events(orchestrator, {"prompt": "x = ", "max_tokens": 3})
+    events = EventParser().feed(stream)
+    assert len(events) >= 2, stream
+    framed = b"".join(b"data: " + event + b"\n\n" for event in events)
+    assert stream.replace(b": ping\n\n", b"") == framed, stream
 
 
 def test_stream_headers_stop_proxy_buffering(orchestrator):
@@ -275,10 +279,11 @@ def test_stream_sends_keepalive_pings_while_the_model_loads(orchestrator, llama_
         headers=llama_server.headers,
         timeout=30,
     )
-    _, lines = stream_events(orchestrator, {"prompt": "x = ", "max_tokens": 2})
-    first_data = next(i for i, line in enumerate(lines) if line.startswith("data: "))
-    assert ": ping" in lines[:first_data], lines
-    assert sse_data(lines)[-1]["done"] is True
+    _, stream = stream_events(orchestrator, {"prompt": "x = ", "max_tokens": 2})
+    events = EventParser(comments=True).feed(stream)
+    first_data = next(i for i, event in enumerate(events) if not isinstance(event, Comment))
+    assert b"ping" in events[:first_data], stream
+    assert sse_data(stream)[-1]["done"] is True
 
 
 def test_seed_curl_examples_work_as_written(start_orchestrator):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cerebrum.api.sessions import Session, client_identity
 from cerebrum.core.affinity import rank
+from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
 from harness.orchestrator import CLIENT_KEY
@@ -131,7 +132,7 @@ def test_continue_streams_a_completion_as_llama_server_does(orchestrator):
     with orchestrator.client() as client, client.stream("POST", "/completion", json=sent) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+        events = [json.loads(data) for data in iter_events(r)]
     assert events[-1]["stop"] is True
     assert all(event["stop"] is False for event in events[:-1])
     assert "".join(event["content"] for event in events)
@@ -240,11 +241,10 @@ def test_a_newer_keystroke_supersedes_the_older_and_frees_its_slot(orchestrator,
     short_one = body("llama_vim_fim", n_predict=2)
     with orchestrator.client() as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
         with client.stream("POST", "/infill", content=json.dumps(long_one)) as older:
-            lines = older.iter_lines()
-            first = next(line for line in lines if line.startswith("data: "))
-            assert json.loads(first[6:])["stop"] is False  # generating
+            events = iter_events(older)
+            assert json.loads(next(events))["stop"] is False  # generating
             newer = pool.submit(infill, client, short_one).result(timeout=60)
-            rest = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+            rest = [json.loads(data) for data in events]
         superseded = client.get("/v1/stats").json()["prompt_cache"]["superseded"]
     assert newer.status_code == 200, newer.text
     assert rest, "the older stream ended without a last event"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+from cerebrum.sse_reader import iter_events
 
 from harness.orchestrator import CLIENT_KEY
 
@@ -94,5 +95,5 @@ def test_raw_openai_stream_ends_with_done(orchestrator):
         json={"model": "smol", "messages": [{"role": "user", "content": "Hi"}],
               "max_tokens": 4, "stream": True},
     ) as response:  # fmt: skip
-        data = [line for line in response.iter_lines() if line.startswith("data: ")]
-    assert data[-1] == "data: [DONE]"
+        data = list(iter_events(response))
+    assert data[-1] == b"[DONE]"

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from cerebrum.api.sessions import Session, client_identity
 from cerebrum.core.affinity import rank
+from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
 from harness.orchestrator import CLIENT_KEY
@@ -34,14 +35,11 @@ def test_client_disconnect_frees_the_backend_slot_promptly(orchestrator, llama_s
             "POST", "/v1/complete/stream", json={"prompt": "Once upon a time", "max_tokens": 1500}
         ) as response,
     ):
-        # Held until the client leaves: a dropped line iterator closes the connection whenever
+        # Held until the client leaves: a dropped event iterator closes the connection whenever
         # the garbage collector finalizes it, which would make the client leave early.
-        lines = response.iter_lines()
-        tokens = 0
-        for line in lines:
-            tokens += line.startswith("data: ")
-            if tokens == 5:
-                break
+        events = iter_events(response)
+        for _ in range(5):
+            next(events)
         gc.collect()
         assert busy_slots(llama_server, "gemma3-270m") == 1, "the stream should still be running"
     closed = time.monotonic()
@@ -63,7 +61,7 @@ def test_disconnect_is_counted_as_cancelled_not_failed(orchestrator, llama_serve
         with client.stream(
             "POST", "/v1/complete/stream", json={"prompt": "Once", "max_tokens": 1500}
         ) as response:
-            next(line for line in response.iter_lines() if line.startswith("data: "))
+            next(iter_events(response))
         assert wait_until(
             lambda: (
                 client.get("/v1/stats").json()["requests"]["cancelled"] == before["cancelled"] + 1
@@ -116,12 +114,11 @@ def test_stream_ends_with_one_error_event_when_the_backend_dies_mid_stream(
             "POST", "/v1/complete/stream", json={"prompt": "Once upon a time", "max_tokens": 2000}
         ) as response,
     ):
-        lines = []
-        for line in response.iter_lines():
-            lines.append(line)
-            if len(lines) == 10:
+        events = []
+        for data in iter_events(response):
+            events.append(json.loads(data))
+            if len(events) == 5:
                 llama_server.stop()
-    events = sse_data(lines)
     finals = [event for event in events if "done" in event]
     assert len(finals) == 1, events[-3:]
     assert finals[0] is events[-1], events[-3:]
@@ -172,18 +169,18 @@ def test_wrong_backend_key_is_reported_clearly_and_never_echoed(start_orchestrat
         with client.stream(
             "POST", "/v1/complete/stream", json={"prompt": "x", "max_tokens": 2}
         ) as response:
-            lines = list(response.iter_lines())
+            stream = response.read()
         models = client.get("/v1/models")
         health = client.get("/v1/vps/health")
     assert plain.status_code == 502
     error = plain.json()["error"]
     assert error["type"] == "backend_auth_error"
     assert "CEREBRUM_API_KEY" in error["message"]
-    final = sse_data(lines)[-1]
+    final = sse_data(stream)[-1]
     assert final["done"] is True
     assert final["error"]["type"] == "backend_auth_error"
     assert health.json()["backends"][0]["status"] == "auth"
-    for text in (plain.text, "\n".join(lines), models.text, health.text, instance.log_text()):
+    for text in (plain.text, stream.decode(), models.text, health.text, instance.log_text()):
         assert wrong_key not in text
         assert llama_server.api_key not in text
 

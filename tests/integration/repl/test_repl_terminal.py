@@ -6,6 +6,8 @@ import re
 import shlex
 import time
 
+from cerebrum.sse_reader import iter_events
+
 from harness.orchestrator import CLIENT_KEY
 from harness.ports import free_port, wait_until
 from tests.integration.repl.conftest import REPL_COMMAND
@@ -195,8 +197,8 @@ def test_shed_request_is_one_line_with_retry_after(repl, start_orchestrator):
         instance.client() as client,
         client.stream("POST", "/v1/complete/stream", json=body) as busy,
     ):
-        lines = busy.iter_lines()  # kept: a dropped line iterator closes the stream
-        next(line for line in lines if line.startswith("data: "))
+        events = iter_events(busy)  # kept: a dropped event iterator closes the stream
+        next(events)
 
         terminal.submit(
             "x = ", r"error: 503 overloaded: [^\n]*; retry after 1 s \(request [0-9a-f]{32}\)\n"

@@ -195,3 +195,28 @@ async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_bac
     assert fake.closed == [True, True]
     assert stats["circuits"]["http://vps.test:9000"]["in_flight"] == 0
     assert served.status_code == 200
+
+
+async def test_events_already_waiting_go_out_in_one_write():
+    async def events() -> AsyncGenerator[bytes, None]:
+        for n in range(1, 6):
+            yield sse.token_event("a", n)
+
+    recorder = Recorder()
+    await sse.EventStream(events())({"type": "http"}, recorder.receive, recorder.send)
+    bodies = [m["body"] for m in recorder.messages if m["type"] == "http.response.body"]
+    assert bodies == [b"".join(sse.token_event("a", n) for n in range(1, 6)), b""]
+
+
+async def test_no_ping_while_events_keep_coming_more_often_than_the_interval():
+    async def events() -> AsyncGenerator[bytes, None]:
+        for n in range(1, 61):  # 0.6 s in all, never 0.25 s apart
+            await asyncio.sleep(0.01)
+            yield sse.token_event("a", n)
+
+    recorder = Recorder()
+    await sse.EventStream(events(), ping_interval=0.25)(
+        {"type": "http"}, recorder.receive, recorder.send
+    )
+    assert sse.PING not in recorder.body
+    assert recorder.body.count(b"data: ") == 60

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import orjson
-from cerebrum.core.llama_server import EventParser
+from cerebrum.sse_reader import EventParser
 
 from bench import canned
 from bench.memory import max_overlap
@@ -55,3 +55,20 @@ def test_stdlib_context_is_about_the_size_asked():
     total = sum(len(text.encode()) for _, text in files)
     assert 16384 - 512 <= total <= 16384
     assert all(len(text.encode()) <= 4096 and text.endswith("\n") for _, text in files)
+
+
+def test_the_sse_bench_upstream_sends_the_canned_events_one_chunk_each():
+    import httptools
+
+    from bench import sse as sse_bench
+
+    body: list[bytes] = []
+
+    class Collect:
+        def on_body(self, piece: bytes) -> None:
+            body.append(piece)
+
+    httptools.HttpResponseParser(Collect()).feed_data(sse_bench._chunked(sse_bench.EVENTS))
+    assert len(sse_bench.EVENTS) == canned.TOKENS + 1
+    assert b"".join(body) == canned.completion_stream().encode()
+    assert EventParser().feed(b"".join(body)) == [e[6:-2] for e in sse_bench.EVENTS]

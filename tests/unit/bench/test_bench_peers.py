@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cerebrum.core.llama_server import EventParser
+from cerebrum.sse_reader import EventParser
 
 from bench import canned, peers
 

@@ -134,8 +134,8 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 
 from cerebrum.core.errors import BackendProtocolError  # noqa: E402
-from cerebrum.core.llama_server import EventParser  # noqa: E402
 from cerebrum.core.transport import LeanTransport  # noqa: E402
+from cerebrum.sse_reader import EventParser  # noqa: E402
 
 from tests.unit.serving import WAIT, raw_server  # noqa: E402
 
@@ -219,33 +219,6 @@ async def test_a_compressed_answer_is_refused():
             await real_client(url).models()
 
 
-def test_the_event_parser_keeps_at_most_max_bytes():
-    parser = EventParser(max_bytes=1000)
-    parser.feed(b"data: " + b"x" * 900)
-    with pytest.raises(BackendProtocolError, match="larger than 1000 bytes"):
-        parser.feed(b"x" * 200)
-
-
-def test_the_event_parser_is_linear_in_an_event_that_arrives_in_small_pieces():
-    """Quadratic re-copying would make 8x the bytes cost ~64x the time; linear, ~8x."""
-    import time
-
-    def cost(size: int) -> float:
-        best = float("inf")
-        for _ in range(3):
-            parser = EventParser(max_bytes=64 * 1_048_576)
-            piece = b"x" * 4096
-            started = time.process_time()
-            for _ in range(size // len(piece)):
-                parser.feed(piece)
-            parser.feed(b"\n\n")
-            best = min(best, time.process_time() - started)
-        return best
-
-    small, large = cost(1_048_576), cost(8 * 1_048_576)
-    assert large / max(small, 1e-6) < 24, (small, large)
-
-
 async def test_health_reports_auth_when_the_backend_refuses_the_key():
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/health":
@@ -317,11 +290,8 @@ async def test_a_malformed_backend_event_is_a_backend_error(path, stream, model,
         response = await http.post(path, json=request_body(path, model, stream))
     if stream:
         assert response.status_code == 200
-        errors = [
-            json.loads(line[6:]).get("error")
-            for line in response.text.splitlines()
-            if line.startswith("data: {")
-        ]
+        events = EventParser().feed(response.content)
+        errors = [json.loads(data).get("error") for data in events if data != b"[DONE]"]
         assert [e["type"] for e in errors if e] == ["backend_error"], response.text
     else:
         assert response.status_code == 502, response.text

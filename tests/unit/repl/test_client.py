@@ -72,6 +72,31 @@ def test_stream_that_ends_without_its_final_event_is_an_error():
         list(completion)
 
 
+def test_an_answer_that_is_not_an_event_stream_is_one_line():
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"completion": "x"})
+
+    with (
+        Client(URL, KEY, transport=httpx.MockTransport(handle)) as client,
+        pytest.raises(ReplError) as caught,
+        client.complete({"prompt": "x"}),
+    ):
+        pass
+    assert str(caught.value) == (
+        "/v1/complete/stream: expected an event stream, got 'application/json'"
+    )
+
+
+def test_an_event_beyond_the_parsers_bound_is_one_line():
+    body = b"data: " + b"x" * (9 * 1_048_576)  # never ends: more than 8 MB kept would be unbounded
+    with (
+        client_answering(200, body) as client,
+        client.complete({"prompt": "x"}) as completion,
+        pytest.raises(ReplError, match="sent an event larger than 8388608 bytes"),
+    ):
+        list(completion)
+
+
 def test_503_before_the_stream_is_one_line_with_retry_after():
     body = b'{"error": {"type": "overloaded", "message": "server is busy"}}'
     with (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -12,14 +11,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
+from cerebrum.api.errors import stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
-from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import PromptRequest, Snippet
-
-log = logging.getLogger("cerebrum.inference")
 
 
 async def _job(svc: Services, body: CompleteRequest, request: Request) -> jobs.Job:
@@ -98,12 +95,9 @@ async def _events(svc: Services, job: jobs.Job) -> AsyncGenerator[bytes, None]:
                     prompt_tokens, cached_tokens = piece.prompt_tokens, piece.cached_tokens
         elapsed = time.perf_counter() - started
         yield sse.done_event(total, elapsed, None, prompt_tokens, cached_tokens)
-    except CerebrumError as exc:
-        error = {"type": exc.kind, "message": exc.message}
-        yield sse.done_event(total, time.perf_counter() - started, error=error)
-    except Exception:
-        log.exception("stream failed")
-        error = {"type": "internal_error", "message": "internal error; see the orchestrator's log"}
+    except Exception as exc:
+        failure = stream_failure(exc)
+        error = {"type": failure.kind, "message": failure.message}
         yield sse.done_event(total, time.perf_counter() - started, error=error)
 
 

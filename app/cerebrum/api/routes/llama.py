@@ -34,7 +34,6 @@ alike).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
@@ -45,17 +44,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cerebrum.api import jobs, native, sse
-from cerebrum.api.errors import status_of
+from cerebrum.api.errors import stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
-from cerebrum.core.errors import BackendRejectedError, CerebrumError, NotFimModelError
+from cerebrum.core.errors import BackendRejectedError, NotFimModelError
 from cerebrum.core.registry import ModelSpec
 from cerebrum.retrieval import PromptRequest, Snippet
-
-log = logging.getLogger("cerebrum.llama")
-
 
 DEFAULT_PREDICT = 128  # n_predict -1 ("until the context is full") is budgeted as this many
 NOT_SUPPORTED = (
@@ -183,12 +179,9 @@ async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGener
                 if event.get("stop"):
                     event = native.select_fields(event, fields)
                 yield b"data: " + orjson.dumps(event) + b"\n\n"
-    except CerebrumError as exc:
-        yield sse.event(native.error_event(status_of(exc), exc.kind, exc.message))
-    except Exception:
-        log.exception("stream failed")
-        message = "internal error; see the orchestrator's log"
-        yield sse.event(native.error_event(500, "internal_error", message))
+    except Exception as exc:
+        failure = stream_failure(exc)
+        yield sse.event(native.error_event(failure.status, failure.kind, failure.message))
 
 
 routes = [

@@ -8,7 +8,6 @@ work unchanged. A failure after a stream started is sent as ``data: {"error": {.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -20,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
-from cerebrum.api.errors import error_body
+from cerebrum.api.errors import error_body, stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
     ChatChoice,
@@ -35,10 +34,7 @@ from cerebrum.api.schemas import (
 )
 from cerebrum.api.services import Services, services
 from cerebrum.api.sessions import Session
-from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import Message, PromptRequest
-
-log = logging.getLogger("cerebrum.openai")
 
 DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
 DEFAULT_CHAT_TOKENS = 256
@@ -180,11 +176,9 @@ async def _stream(
         if include_usage:
             usage = _usage(result).model_dump()
             yield sse.event({**_chunk(ident, kind, created, job.spec.alias, None), "usage": usage})
-    except CerebrumError as exc:
-        yield sse.event(error_body(exc.kind, exc.message))
-    except Exception:
-        log.exception("stream failed")
-        yield sse.event(error_body("internal_error", "internal error; see the orchestrator's log"))
+    except Exception as exc:
+        failure = stream_failure(exc)
+        yield sse.event(error_body(failure.kind, failure.message))
     yield sse.DONE
 
 

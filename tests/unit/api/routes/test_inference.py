@@ -6,12 +6,13 @@ import asyncio
 import json
 
 import pytest
+from cerebrum.sse_reader import EventParser
 
 pytestmark = pytest.mark.anyio
 
 
 def events(text: str) -> list[dict]:
-    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    return [json.loads(data) for data in EventParser().feed(text.encode())]
 
 
 async def test_complete_returns_text_counts_and_pipeline(client, fake_llama):
@@ -242,3 +243,49 @@ async def test_vps_health_closes_a_circuit_whose_backend_answers_again(app_clien
     assert opened == "open"
     assert (healed, again) == ("closed", "closed")
     assert fake_llama.generations == 1  # no request was sent to probe it
+
+
+UNEXPECTED = "a detail that belongs in the log only"
+INTERNAL = {"type": "internal_error", "message": "internal error; see the orchestrator's log"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "last_error"),
+    [
+        ("/v1/complete/stream", {"prompt": "x"}, lambda events: events[-1]["error"]),
+        ("/v1/completions", {"prompt": "x", "stream": True}, lambda events: events[-1]["error"]),
+        (
+            "/completion",
+            {"prompt": "x", "stream": True},
+            lambda events: {k: v for k, v in events[-1]["error"].items() if k != "code"},
+        ),
+    ],
+)
+async def test_an_unexpected_failure_mid_stream_is_one_internal_error_event_and_logged(
+    client, monkeypatch, caplog, path, body, last_error
+):
+    from contextlib import aclosing
+
+    from cerebrum.api import jobs
+
+    original = jobs.pieces
+
+    async def pieces(svc, job):
+        async with aclosing(original(svc, job)) as stream:
+            async for item in stream:
+                yield item
+                raise RuntimeError(UNEXPECTED)
+
+    monkeypatch.setattr(jobs, "pieces", pieces)
+    response = await client.post(path, json=body)
+    assert response.status_code == 200
+    assert UNEXPECTED not in response.text
+    events = [
+        json.loads(data) for data in EventParser().feed(response.content) if data != b"[DONE]"
+    ]
+    assert last_error(events) == INTERNAL, response.text
+    assert sum("error" in event for event in events) == 1, response.text
+    logged = [r for r in caplog.records if r.getMessage() == "stream failed"]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert str(logged[0].exc_info[1]) == UNEXPECTED

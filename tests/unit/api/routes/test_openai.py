@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from cerebrum.sse_reader import EventParser
 
 pytestmark = pytest.mark.anyio
 
 
 def data_lines(text: str) -> list[str]:
-    return [line[6:] for line in text.splitlines() if line.startswith("data: ")]
+    return [data.decode() for data in EventParser().feed(text.encode())]
 
 
 async def test_completion_has_the_openai_shape(client):

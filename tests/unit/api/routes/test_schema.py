@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cerebrum.sse_reader import EventParser
 
 pytestmark = pytest.mark.anyio
 
@@ -77,9 +78,7 @@ def _validator(document, schema):
 def _sse_events(text: str) -> list[dict[str, str]]:
     """The stream as an event-stream client sees it: {"data", "event"} per event."""
     return [
-        {"data": block.removeprefix("data: "), "event": "message"}
-        for block in text.split("\n\n")
-        if block.startswith("data: ")
+        {"data": data.decode(), "event": "message"} for data in EventParser().feed(text.encode())
     ]
 
 
