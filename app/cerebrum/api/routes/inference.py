@@ -9,7 +9,6 @@ from contextlib import aclosing
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
 from cerebrum.api.responses import JSONResponse
@@ -105,9 +104,3 @@ async def _events(svc: Services, job: jobs.Job) -> AsyncGenerator[bytes, None]:
         log.exception("stream failed")
         error = {"type": "internal_error", "message": "internal error; see the orchestrator's log"}
         yield sse.done_event(total, time.perf_counter() - started, error=error)
-
-
-routes = [
-    Route("/v1/complete", complete, methods=["POST"]),
-    Route("/v1/complete/stream", complete_stream, methods=["POST"]),
-]

@@ -39,10 +39,8 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, native, sse
 from cerebrum.api.errors import status_of
@@ -182,16 +180,10 @@ async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGener
                     continue
                 if event.get("stop"):
                     event = native.select_fields(event, fields)
-                yield b"data: " + orjson.dumps(event) + b"\n\n"
+                yield sse.event(event)
     except CerebrumError as exc:
         yield sse.event(native.error_event(status_of(exc), exc.kind, exc.message))
     except Exception:
         log.exception("stream failed")
         message = "internal error; see the orchestrator's log"
         yield sse.event(native.error_event(500, "internal_error", message))
-
-
-routes = [
-    Route("/infill", infill, methods=["POST"]),
-    Route("/completion", completion, methods=["POST"]),
-]

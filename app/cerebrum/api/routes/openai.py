@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
 from cerebrum.api.errors import error_body
@@ -213,9 +212,3 @@ def _usage(result: jobs.Result) -> Usage:
 
 def _role(role: str) -> str:
     return "system" if role == "developer" else role
-
-
-routes = [
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-]

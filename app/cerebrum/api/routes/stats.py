@@ -6,7 +6,6 @@ import os
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import StatsResponse
@@ -77,9 +76,3 @@ async def metrics(request: Request) -> Response:
     if registry is None:
         registry = state.metrics_registry = registry_for(services(request))
     return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-routes = [
-    Route("/v1/stats", stats, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
-]
