@@ -168,18 +168,80 @@ class ModelList(Open):
     default: str
 
 
+class Limits(Open):
+    max_in_flight: int = Field(description="Generations served at once (CEREBRUM_MAX_IN_FLIGHT).")
+    max_queue: int = Field(description="Requests waiting for a place (CEREBRUM_MAX_QUEUE).")
+
+
+class RequestCounts(Open):
+    total: int = Field(description="Requests received on the load-shed (inference) routes.")
+    in_flight: int = Field(description="Of those, holding a place now.")
+    queued: int = Field(description="Waiting for a place now.")
+    shed: int = Field(description="Answered 503 at once: every place and the queue taken.")
+    generations: int = Field(description="Generations started on a backend.")
+    failed: int
+    cancelled: int = Field(description="The client left before the answer was complete.")
+    errors: dict[str, int] = Field(description="Failures by error type.")
+    limits: Limits
+
+
+class ModelUsage(Open):
+    requests: int
+    failed: int
+    tokens: int
+
+
+class Percentiles(Open):
+    """Nearest-rank percentiles over the most recent requests; null before the first one."""
+
+    count: int = Field(description="Samples in the window.")
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class Latency(Open):
+    time_to_first_token: Percentiles = Field(description="Seconds.")
+    total: Percentiles = Field(description="Seconds from request to last token.")
+
+
+class TokenFigures(Open):
+    total: int = Field(description="Tokens generated since start.")
+    per_second: Percentiles
+
+
+class PromptCache(Open):
+    prompt_tokens: int = Field(description="Prompt tokens the backends reported.")
+    cached_tokens: int = Field(description="Of those, the ones taken from their KV cache.")
+    processed_tokens: int
+    hit_ratio: float | None = Field(description="cached_tokens / prompt_tokens.")
+    sessions: int = Field(description="Editor sessions remembered.")
+    superseded: int = Field(description="Requests superseded by a newer one of their session.")
+    token_counts: int = Field(description="Texts whose exact token count is remembered.")
+
+
+class Circuit(Open):
+    state: str = Field(description="closed, open or half_open.")
+    failures: int
+    opened_total: int
+    in_flight: int
+
+
+class ProcessInfo(Open):
+    pid: int
+    rss_bytes: int | None
+    rss_mb: float | None
+
+
 class StatsResponse(Open):
     uptime: float
-    requests: dict[str, Any]
-    models: dict[str, Any]
-    latency: dict[str, Any]
-    tokens: dict[str, Any]
-    prompt_cache: dict[str, Any] = Field(
-        description="Prompt tokens the backends reported, the part they took from their KV "
-        "cache (hit_ratio), editor sessions remembered, requests superseded by a newer one."
-    )
-    circuits: dict[str, Any]
-    process: dict[str, Any]
+    requests: RequestCounts
+    models: dict[str, ModelUsage] = Field(description="Model alias -> its figures.")
+    latency: Latency
+    tokens: TokenFigures
+    prompt_cache: PromptCache
+    circuits: dict[str, Circuit] = Field(description="Backend URL -> its circuit breaker.")
+    process: ProcessInfo
 
 
 # --------------------------------------------------------------------------- OpenAI API
