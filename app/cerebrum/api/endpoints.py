@@ -9,9 +9,9 @@ app's middleware), the paths served without a client key, and the OpenAPI docume
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.middleware import Middleware
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 Handler = Callable[[Request], Awaitable[Response]]
+Shape = type[BaseModel] | type[Mapping[str, Any]]  # a model, or a TypedDict (api/schemas.py)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Answer:
 
     status: int
     description: str
-    model: type[BaseModel]
+    model: Shape
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,10 @@ class Endpoint:
     path: str
     handler: Handler
     summary: str
-    response: type[BaseModel] | None = None  # the JSON answer (a RootModel for an array)
+    response: Shape | None = None  # the JSON answer (a RootModel for an array)
     request: type[BaseModel] | None = None  # the JSON body
     # text/event-stream (always, or when "stream": true): what an event's data can be
-    events: tuple[type[BaseModel], ...] = ()
+    events: tuple[Shape, ...] = ()
     done_marker: bool = False  # the stream ends with data: [DONE]
     text_response: bool = False  # text/plain instead of JSON
     errors: tuple[int, ...] = ()  # statuses answered with an ErrorResponse

@@ -6,7 +6,6 @@ Messages are built from the orchestrator's own exceptions and never contain a ke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cerebrum.api.responses import JSONResponse
+from cerebrum.api.schemas import ErrorDetail, ErrorResponse
 from cerebrum.core.errors import (
     BackendAuthError,
     BackendProtocolError,
@@ -51,11 +51,18 @@ _HTTP_KINDS = {
 }
 
 
-def error_body(kind: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": kind, "message": message}
+INTERNAL_ERROR = "internal error; see the orchestrator's log"  # the details stay in the log
+
+
+def error_detail(kind: str, message: str, field: str | None = None) -> ErrorDetail:
+    detail: ErrorDetail = {"type": kind, "message": message}
     if field is not None:
-        error["field"] = field
-    return {"error": error}
+        detail["field"] = field
+    return detail
+
+
+def error_body(kind: str, message: str, field: str | None = None) -> ErrorResponse:
+    return {"error": error_detail(kind, message, field)}
 
 
 def error_response(
@@ -94,7 +101,7 @@ def response_for(exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         kind = _HTTP_KINDS.get(exc.status_code, "http_error")
         return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
-    return error_response(500, "internal_error", "internal error; see the orchestrator's log")
+    return error_response(500, "internal_error", INTERNAL_ERROR)
 
 
 def validation_response(exc: ValidationError) -> JSONResponse:

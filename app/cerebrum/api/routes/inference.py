@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cerebrum.api import jobs, sse
+from cerebrum.api.errors import INTERNAL_ERROR, error_detail
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
@@ -98,9 +99,9 @@ async def _events(svc: Services, job: jobs.Job) -> AsyncGenerator[bytes, None]:
         elapsed = time.perf_counter() - started
         yield sse.done_event(total, elapsed, None, prompt_tokens, cached_tokens)
     except CerebrumError as exc:
-        error = {"type": exc.kind, "message": exc.message}
+        error = error_detail(exc.kind, exc.message)
         yield sse.done_event(total, time.perf_counter() - started, error=error)
     except Exception:
         log.exception("stream failed")
-        error = {"type": "internal_error", "message": "internal error; see the orchestrator's log"}
+        error = error_detail("internal_error", INTERNAL_ERROR)
         yield sse.done_event(total, time.perf_counter() - started, error=error)

@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cerebrum.api import jobs, native, sse
-from cerebrum.api.errors import status_of
+from cerebrum.api.errors import INTERNAL_ERROR, status_of
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
@@ -185,5 +185,4 @@ async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGener
         yield sse.event(native.error_event(status_of(exc), exc.kind, exc.message))
     except Exception:
         log.exception("stream failed")
-        message = "internal error; see the orchestrator's log"
-        yield sse.event(native.error_event(500, "internal_error", message))
+        yield sse.event(native.error_event(500, "internal_error", INTERNAL_ERROR))

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from cerebrum import __version__
 from cerebrum.api import schemas
-from cerebrum.api.endpoints import Endpoint
+from cerebrum.api.endpoints import Endpoint, Shape
 
 SSE = "text/event-stream"
 
@@ -38,23 +37,23 @@ _ERROR_TEXT = {
     504: "No first token, or the stream went silent, within the timeout.",
 }
 
-Ref = Callable[[type[BaseModel]], dict[str, Any]]
+Ref = Callable[[Shape], dict[str, Any]]
 
 
 @cache
 def document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
     """The document (built once per table, then shared: callers must not change it)."""
-    models: list[type[BaseModel]] = [schemas.ErrorResponse]
+    shapes: list[Shape] = [schemas.ErrorResponse]
     for op in endpoints:
-        models += [m for m in (op.request, op.response, *op.events) if m is not None]
-        models += [answer.model for answer in op.answers]
-    keyed: list[tuple[type[BaseModel], Literal["validation"]]] = [
-        (model, "validation") for model in dict.fromkeys(models)
+        shapes += [m for m in (op.request, op.response, *op.events) if m is not None]
+        shapes += [answer.model for answer in op.answers]
+    keyed: list[tuple[Shape, Literal["validation"], TypeAdapter[Any]]] = [
+        (shape, "validation", TypeAdapter(shape)) for shape in dict.fromkeys(shapes)
     ]
-    refs, definitions = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    refs, definitions = TypeAdapter.json_schemas(keyed, ref_template="#/components/schemas/{model}")
 
-    def ref(model: type[BaseModel]) -> dict[str, Any]:
-        return refs[(model, "validation")]
+    def ref(shape: Shape) -> dict[str, Any]:
+        return refs[(shape, "validation")]
 
     paths: dict[str, dict[str, Any]] = {}
     for op in endpoints:
