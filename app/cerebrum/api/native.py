@@ -76,5 +76,5 @@ def answer(results: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Any:
 
 
 def error_event(status: int, kind: str, message: str) -> ErrorResponse:
-    """An error as llama-server sends it in a stream (``code``, ``message``, ``type``)."""
+    """An error as llama-server answers it (``code``, ``message``, ``type``, in its order)."""
     return {"error": {"code": status, "message": message, "type": kind}}
