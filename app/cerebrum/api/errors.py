@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cerebrum.api.responses import JSONResponse
+from cerebrum.api.schemas import ErrorDetail, ErrorResponse
 from cerebrum.core.errors import (
     BackendAuthError,
     BackendProtocolError,
@@ -58,11 +59,18 @@ _HTTP_KINDS = {
 }
 
 
-def error_body(kind: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": kind, "message": message}
+INTERNAL_ERROR = "internal error; see the orchestrator's log"  # the details stay in the log
+
+
+def error_detail(kind: str, message: str, field: str | None = None) -> ErrorDetail:
+    detail: ErrorDetail = {"type": kind, "message": message}
     if field is not None:
-        error["field"] = field
-    return {"error": error}
+        detail["field"] = field
+    return detail
+
+
+def error_body(kind: str, message: str, field: str | None = None) -> ErrorResponse:
+    return {"error": error_detail(kind, message, field)}
 
 
 def error_response(

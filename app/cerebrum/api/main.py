@@ -1,4 +1,9 @@
-"""The application: settings → client → routes → middleware."""
+"""The application: settings → services → routes (from the table of endpoints) → middleware.
+
+The app's middleware sees every request (request id, log context, client key, body read
+within its size and time limits); a shed route's own middleware then takes a load-shedding
+place, so a slow body never holds one.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,17 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from cerebrum.api import errors
+from cerebrum.api.endpoints import public_paths, starlette_routes
 from cerebrum.api.middleware.auth import AuthMiddleware
 from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
 from cerebrum.api.middleware.request_id import RequestIdMiddleware
-from cerebrum.api.routes import health, inference, llama, models, openai, schema, stats
+from cerebrum.api.routes import ENDPOINTS
 from cerebrum.api.services import Services
 from cerebrum.core.errors import CerebrumError
 from cerebrum.retrieval import PromptTooLarge
 from cerebrum.settings import Settings, load_settings
-
-INFERENCE_PATHS = (
-    "/v1/complete",
-    "/v1/complete/stream",
-    "/v1/completions",
-    "/v1/chat/completions",
-    "/infill",
-    "/completion",
-)
-OPEN_PATHS = ("/health",)
 
 
 def create_app(
@@ -38,14 +34,8 @@ def create_app(
     settings = settings if settings is not None else load_settings()
     svc = Services.build(settings, transport)
 
-    routes = [
-        *health.routes,
-        *inference.routes,
-        *models.routes,
-        *stats.routes,
-        *openai.routes,
-        *llama.routes,
-        *schema.routes,
+    shed = [
+        Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received)
     ]
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -53,18 +43,12 @@ def create_app(
         Middleware(
             AuthMiddleware,
             keys=[key.get_secret_value() for key in settings.client_keys],
-            open_paths=OPEN_PATHS,
+            open_paths=public_paths(ENDPOINTS),
         ),
         Middleware(
             BodyLimitMiddleware,
             max_bytes=settings.max_body_bytes,
-            timeout=settings.body_timeout,  # read before LoadShed takes a place
-        ),
-        Middleware(
-            LoadShedMiddleware,
-            limiter=svc.limiter,
-            paths=INFERENCE_PATHS,
-            on_request=svc.stats.record_received,
+            timeout=settings.body_timeout,  # read before a shed route takes a place
         ),
     ]
     handlers = {
@@ -75,7 +59,7 @@ def create_app(
     }
 
     app = Starlette(
-        routes=routes,
+        routes=starlette_routes(ENDPOINTS, shed),
         middleware=middleware,
         exception_handlers=handlers,
         lifespan=svc.lifespan,

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cerebrum.api.schemas import ErrorResponse
+
 
 def select_fields(result: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     """``result`` as llama-server answers it for ``response_fields`` (all of it when empty)."""
@@ -73,6 +75,6 @@ def answer(results: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Any:
     return selected[0] if len(selected) == 1 else selected
 
 
-def error_event(status: int, kind: str, message: str) -> dict[str, Any]:
-    """An error as llama-server sends it in a stream (``code``, ``message``, ``type``)."""
+def error_event(status: int, kind: str, message: str) -> ErrorResponse:
+    """An error as llama-server answers it (``code``, ``message``, ``type``, in its order)."""
     return {"error": {"code": status, "message": message, "type": kind}}

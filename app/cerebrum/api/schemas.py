@@ -4,13 +4,28 @@ The same models produce the OpenAPI document (routes/schema.py), so what is vali
 what is documented cannot drift apart. Integer fields take any JSON number without a
 fractional part (``256`` or ``256.0``, as JSON Schema's ``integer`` does), never a string
 or a boolean.
+
+Answers are models, built once per request. The shapes built for every token (stream
+events, and the OpenAI shapes and errors they share with whole answers) are TypedDicts
+instead: the code writes them as dict literals that mypy checks against the one
+definition here, at the cost of the dict (a model costs a few µs more per event:
+docs/benchmarks.md); pydantic documents and validates them just like the models.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, RootModel
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    with_config,
+)
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -41,6 +56,10 @@ class Open(BaseModel):
     """Response bodies: documented fields; more may be added."""
 
     model_config = ConfigDict(extra="allow")
+
+
+# A TypedDict answer: documented fields; more may be added (as ``Open``).
+open_shape = with_config(ConfigDict(extra="allow"))
 
 
 # --------------------------------------------------------------------------- native API
@@ -99,34 +118,43 @@ class CompleteResponse(Open):
     pipeline: dict[str, Any] = Field(description="What the prompt pipeline did.")
 
 
-class TokenEvent(Open):
+@open_shape
+class TokenEvent(TypedDict):
     """One SSE event per generated piece: ``data: {"token": "...", "total_tokens": n}``."""
 
     token: str
     total_tokens: int
 
 
-class DoneEvent(Open):
+@open_shape
+class ErrorDetail(TypedDict):
+    type: str
+    message: str
+    field: NotRequired[Annotated[str, Field(description="The request's field at fault.")]]
+    code: NotRequired[
+        Annotated[int, Field(description="The HTTP status, on llama.cpp's routes (as it does).")]
+    ]
+
+
+@open_shape
+class ErrorResponse(TypedDict):
+    error: ErrorDetail
+
+
+@open_shape
+class DoneEvent(TypedDict):
     """The last SSE event; carries ``error`` instead when the stream failed after it started."""
 
     done: Literal[True]
     total_tokens: int
     inference_time: float
-    prompt_tokens: int | None = Field(default=None, description="As counted by the backend.")
-    cached_tokens: int | None = Field(
-        default=None, description="Of those, the ones the backend took from its prompt cache."
-    )
-    error: dict[str, Any] | None = None
-
-
-class ErrorDetail(Open):
-    type: str
-    message: str
-    field: str | None = None
-
-
-class ErrorResponse(Open):
-    error: ErrorDetail
+    prompt_tokens: NotRequired[Annotated[int, Field(description="As counted by the backend.")]]
+    cached_tokens: NotRequired[
+        Annotated[
+            int, Field(description="Of those, the ones the backend took from its prompt cache.")
+        ]
+    ]
+    error: NotRequired[ErrorDetail]
 
 
 class HealthResponse(Open):
@@ -168,18 +196,80 @@ class ModelList(Open):
     default: str
 
 
+class Limits(Open):
+    max_in_flight: int = Field(description="Generations served at once (CEREBRUM_MAX_IN_FLIGHT).")
+    max_queue: int = Field(description="Requests waiting for a place (CEREBRUM_MAX_QUEUE).")
+
+
+class RequestCounts(Open):
+    total: int = Field(description="Requests received on the load-shed (inference) routes.")
+    in_flight: int = Field(description="Of those, holding a place now.")
+    queued: int = Field(description="Waiting for a place now.")
+    shed: int = Field(description="Answered 503 at once: every place and the queue taken.")
+    generations: int = Field(description="Generations started on a backend.")
+    failed: int
+    cancelled: int = Field(description="The client left before the answer was complete.")
+    errors: dict[str, int] = Field(description="Failures by error type.")
+    limits: Limits
+
+
+class ModelUsage(Open):
+    requests: int
+    failed: int
+    tokens: int
+
+
+class Percentiles(Open):
+    """Nearest-rank percentiles over the most recent requests; null before the first one."""
+
+    count: int = Field(description="Samples in the window.")
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class Latency(Open):
+    time_to_first_token: Percentiles = Field(description="Seconds.")
+    total: Percentiles = Field(description="Seconds from request to last token.")
+
+
+class TokenFigures(Open):
+    total: int = Field(description="Tokens generated since start.")
+    per_second: Percentiles
+
+
+class PromptCache(Open):
+    prompt_tokens: int = Field(description="Prompt tokens the backends reported.")
+    cached_tokens: int = Field(description="Of those, the ones taken from their KV cache.")
+    processed_tokens: int
+    hit_ratio: float | None = Field(description="cached_tokens / prompt_tokens.")
+    sessions: int = Field(description="Editor sessions remembered.")
+    superseded: int = Field(description="Requests superseded by a newer one of their session.")
+    token_counts: int = Field(description="Texts whose exact token count is remembered.")
+
+
+class Circuit(Open):
+    state: str = Field(description="closed, open or half_open.")
+    failures: int
+    opened_total: int
+    in_flight: int
+
+
+class ProcessInfo(Open):
+    pid: int
+    rss_bytes: int | None
+    rss_mb: float | None
+
+
 class StatsResponse(Open):
     uptime: float
-    requests: dict[str, Any]
-    models: dict[str, Any]
-    latency: dict[str, Any]
-    tokens: dict[str, Any]
-    prompt_cache: dict[str, Any] = Field(
-        description="Prompt tokens the backends reported, the part they took from their KV "
-        "cache (hit_ratio), editor sessions remembered, requests superseded by a newer one."
-    )
-    circuits: dict[str, Any]
-    process: dict[str, Any]
+    requests: RequestCounts
+    models: dict[str, ModelUsage] = Field(description="Model alias -> its figures.")
+    latency: Latency
+    tokens: TokenFigures
+    prompt_cache: PromptCache
+    circuits: dict[str, Circuit] = Field(description="Backend URL -> its circuit breaker.")
+    process: ProcessInfo
 
 
 # --------------------------------------------------------------------------- OpenAI API
@@ -254,81 +344,95 @@ class OpenAIChatRequest(_OpenAIBase):
     max_completion_tokens: TokenCount | None = None
 
 
-class PromptTokensDetails(Open):
-    cached_tokens: int = Field(description="Prompt tokens the backend took from its cache.")
+@open_shape
+class PromptTokensDetails(TypedDict):
+    cached_tokens: Annotated[
+        int, Field(description="Prompt tokens the backend took from its cache.")
+    ]
 
 
-class Usage(Open):
+@open_shape
+class Usage(TypedDict):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    prompt_tokens_details: PromptTokensDetails | None = None
+    prompt_tokens_details: PromptTokensDetails
 
 
-class CompletionChoice(Open):
+@open_shape
+class CompletionChoice(TypedDict):
     index: int
     text: str
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: None
 
 
-class OpenAICompletion(Open):
+@open_shape
+class OpenAICompletion(TypedDict):
     """A /v1/completions answer; also each ``data:`` event of its stream (the last of which
     may carry only usage)."""
 
     id: str
-    object: Literal["text_completion"] = "text_completion"
+    object: Literal["text_completion"]
     created: int
     model: str
     choices: list[CompletionChoice]
-    usage: Usage | None = None
+    usage: NotRequired[Usage]
 
 
-class ChatChoiceMessage(Open):
-    role: Literal["assistant"] = "assistant"
+@open_shape
+class ChatChoiceMessage(TypedDict):
+    role: Literal["assistant"]
     content: str
 
 
-class ChatChoice(Open):
+@open_shape
+class ChatChoice(TypedDict):
     index: int
     message: ChatChoiceMessage
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: None
 
 
-class OpenAIChatCompletion(Open):
+@open_shape
+class OpenAIChatCompletion(TypedDict):
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
+    object: Literal["chat.completion"]
     created: int
     model: str
     choices: list[ChatChoice]
-    usage: Usage | None = None
+    usage: Usage
 
 
 # --------------------------------------------------------------------------- OpenAI streams
 
 
-class ChatDelta(Open):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
+@open_shape
+class ChatDelta(TypedDict, total=False):
+    """The text of a piece (absent in the last event); the first event adds the role."""
+
+    content: str
+    role: Literal["assistant"]
 
 
-class ChatChunkChoice(Open):
+@open_shape
+class ChatChunkChoice(TypedDict):
     index: int
     delta: ChatDelta
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: None
 
 
-class OpenAIChatCompletionChunk(Open):
+@open_shape
+class OpenAIChatCompletionChunk(TypedDict):
     """One ``data:`` event of a streamed /v1/chat/completions (the last may carry only usage)."""
 
     id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    object: Literal["chat.completion.chunk"]
     created: int
     model: str
     choices: list[ChatChunkChoice]
-    usage: Usage | None = None
+    usage: NotRequired[Usage]
 
 
 # ------------------------------------------------------------ llama.cpp's native API
@@ -441,4 +545,4 @@ class LlamaEvent(Open):
 
     content: str | None = None
     stop: bool | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorDetail | None = None

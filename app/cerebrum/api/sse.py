@@ -27,6 +27,8 @@ from anyio.streams.memory import MemoryObjectSendStream
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from cerebrum.api.schemas import DoneEvent, ErrorDetail, TokenEvent
+
 log = logging.getLogger("cerebrum.sse")
 
 PING = b": ping\n\n"
@@ -48,17 +50,18 @@ def event(data: Mapping[str, Any]) -> bytes:
 
 
 def token_event(token: str, total_tokens: int) -> bytes:
-    return event({"token": token, "total_tokens": total_tokens})
+    data: TokenEvent = {"token": token, "total_tokens": total_tokens}
+    return event(data)
 
 
 def done_event(
     total_tokens: int,
     inference_time: float,
-    error: Mapping[str, Any] | None = None,
+    error: ErrorDetail | None = None,
     prompt_tokens: int | None = None,
     cached_tokens: int | None = None,
 ) -> bytes:
-    data: dict[str, Any] = {
+    data: DoneEvent = {
         "done": True,
         "total_tokens": total_tokens,
         "inference_time": round(inference_time, 3),
@@ -67,7 +70,7 @@ def done_event(
         data["prompt_tokens"] = prompt_tokens
         data["cached_tokens"] = cached_tokens or 0
     if error is not None:
-        data["error"] = dict(error)
+        data["error"] = error
     return event(data)
 
 

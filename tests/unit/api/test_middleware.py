@@ -167,7 +167,7 @@ def asgi_app(gate: asyncio.Event):
 async def test_load_shedding_answers_503_with_retry_after_beyond_the_limits():
     gate = asyncio.Event()
     limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1, retry_after=2)
-    app = RequestIdMiddleware(LoadShedMiddleware(asgi_app(gate), limiter, ["/v1/complete"]))
+    app = RequestIdMiddleware(LoadShedMiddleware(asgi_app(gate), limiter))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         first = asyncio.create_task(http.post("/v1/complete"))
@@ -181,16 +181,50 @@ async def test_load_shedding_answers_503_with_retry_after_beyond_the_limits():
     assert limiter.in_flight == 0
 
 
-async def test_load_shedding_leaves_other_paths_alone():
-    gate = asyncio.Event()
-    gate.set()
-    limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1)
-    await limiter.acquire()
-    app = LoadShedMiddleware(asgi_app(gate), limiter, ["/v1/complete"])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as http:
-        assert (await http.get("/v1/stats")).status_code == 200
+async def test_only_the_endpoints_marked_shed_are_shed(app_client):
+    """With every place taken, each endpoint the table marks ``shed`` answers 503 at once
+    (and is counted as received); every other endpoint answers as usual."""
+    from cerebrum.api.routes import ENDPOINTS
+
+    async with app_client(max_in_flight=1, max_queue=0) as http:
+        svc = http._transport.app.state.services  # the app behind the test client
+        await svc.limiter.acquire()
+        answers = {
+            endpoint.path: await http.request(endpoint.method, endpoint.path, json=BODY)
+            for endpoint in ENDPOINTS
+        }
+        svc.limiter.release()
+    shed = {path for path, response in answers.items() if response.status_code == 503}
+    assert shed == {endpoint.path for endpoint in ENDPOINTS if endpoint.shed}
+    for path in shed:
+        assert answers[path].json()["error"]["type"] == "overloaded", path
+    assert svc.stats.received_total == len(shed)
+    assert svc.limiter.shed_total == len(shed)
+
+
+async def test_a_wrong_method_on_a_shed_route_is_405_and_takes_no_place(app_client):
+    async with app_client(max_in_flight=1, max_queue=0) as http:
+        svc = http._transport.app.state.services
+        await svc.limiter.acquire()
+        response = await http.get("/v1/complete")
+        svc.limiter.release()
+    assert response.status_code == 405
+    assert response.json()["error"]["type"] == "method_not_allowed"
+    assert svc.stats.received_total == 0
+    assert svc.limiter.shed_total == 0
+
+
+async def test_only_the_endpoints_marked_public_are_served_without_a_key(app_client):
+    from cerebrum.api.routes import ENDPOINTS
+
+    async with app_client(client_keys=["k1"]) as http:
+        statuses = {
+            endpoint.path: (await http.request(endpoint.method, endpoint.path)).status_code
+            for endpoint in ENDPOINTS
+        }
+    refused = {path for path, status in statuses.items() if status == 401}
+    assert refused == {endpoint.path for endpoint in ENDPOINTS if not endpoint.public}
+    assert refused
 
 
 async def test_unhandled_error_becomes_a_json_500_with_the_request_id(caplog):

@@ -72,3 +72,29 @@ def test_the_sse_bench_upstream_sends_the_canned_events_one_chunk_each():
     assert len(sse_bench.EVENTS) == canned.TOKENS + 1
     assert b"".join(body) == canned.completion_stream().encode()
     assert EventParser().feed(b"".join(body)) == [e[6:-2] for e in sse_bench.EVENTS]
+
+
+def test_ab_compares_bodies_the_orchestrator_accepts():
+    from cerebrum.api.routes import ENDPOINTS
+
+    from bench import ab
+
+    posts = {e.path: e.request for e in ENDPOINTS if e.method == "POST"}
+    for path, body in ab.requests().values():
+        request = posts[path]
+        assert request is not None
+        request.model_validate_json(body)  # raises when the orchestrator would answer 422
+
+
+def test_ab_takes_each_sides_median_and_counts_every_error():
+    from bench import ab
+
+    runs = [
+        {"cpu_us_per_request": cpu, "requests_per_s": rate, "error_total": errors}
+        for cpu, rate, errors in ((1000.0, 900.0, 0), (1400.0, 700.0, 2), (1100.0, 800.0, 1))
+    ]
+    summary = ab._summary(runs)
+    assert summary["cpu_us_per_request"] == 1100.0
+    assert summary["cpu_us_range"] == [1000.0, 1400.0]
+    assert summary["requests_per_s"] == 800.0
+    assert summary["errors"] == 3

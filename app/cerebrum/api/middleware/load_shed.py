@@ -1,12 +1,15 @@
 """Load shedding for the inference routes: a bounded number in flight, a bounded queue.
 
-The place is held until the response has been sent in full, so a long stream counts for
-its whole life. Beyond the queue the answer is 503 with Retry-After, at once.
+A route's own middleware (``Route(..., middleware=[...])``, from the endpoints marked
+``shed``): it sees only requests whose path and method matched, counts each one
+(``on_request``) and holds its place until the response has been sent in full, so a long
+stream counts for its whole life. Beyond the queue the answer is 503 with Retry-After, at
+once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,18 +23,13 @@ class LoadShedMiddleware:
         self,
         app: ASGIApp,
         limiter: Limiter,
-        paths: Iterable[str],
         on_request: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.paths = frozenset(paths)
         self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
         if self.on_request is not None:
             self.on_request()
         try:

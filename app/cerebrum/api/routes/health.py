@@ -6,7 +6,6 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum import __version__
 from cerebrum.api.responses import JSONResponse
@@ -51,9 +50,3 @@ async def vps_health(request: Request) -> Response:
     ok = any(info.status == "ok" for info in infos)
     body = VpsHealthResponse(status="ok" if ok else "degraded", backends=infos)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
-
-
-routes = [
-    Route("/health", health, methods=["GET"]),
-    Route("/v1/vps/health", vps_health, methods=["GET"]),
-]

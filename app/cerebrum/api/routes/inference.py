@@ -8,10 +8,9 @@ from contextlib import aclosing
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
-from cerebrum.api.errors import stream_failure
+from cerebrum.api.errors import error_detail, stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
@@ -97,11 +96,5 @@ async def _events(svc: Services, job: jobs.Job) -> AsyncGenerator[bytes, None]:
         yield sse.done_event(total, elapsed, None, prompt_tokens, cached_tokens)
     except Exception as exc:
         failure = stream_failure(exc)
-        error = {"type": failure.kind, "message": failure.message}
+        error = error_detail(failure.kind, failure.message)
         yield sse.done_event(total, time.perf_counter() - started, error=error)
-
-
-routes = [
-    Route("/v1/complete", complete, methods=["POST"]),
-    Route("/v1/complete/stream", complete_stream, methods=["POST"]),
-]

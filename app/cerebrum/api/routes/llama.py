@@ -38,10 +38,8 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, native, sse
 from cerebrum.api.errors import stream_failure
@@ -178,13 +176,7 @@ async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGener
                     continue
                 if event.get("stop"):
                     event = native.select_fields(event, fields)
-                yield b"data: " + orjson.dumps(event) + b"\n\n"
+                yield sse.event(event)
     except Exception as exc:
         failure = stream_failure(exc)
         yield sse.event(native.error_event(failure.status, failure.kind, failure.message))
-
-
-routes = [
-    Route("/infill", infill, methods=["POST"]),
-    Route("/completion", completion, methods=["POST"]),
-]

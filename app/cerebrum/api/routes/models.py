@@ -6,7 +6,6 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import ModelInfo, ModelList
@@ -49,6 +48,3 @@ async def models(request: Request) -> Response:
     ]
     body = ModelList(data=data, default=svc.registry.default)
     return JSONResponse(body.model_dump())
-
-
-routes = [Route("/v1/models", models, methods=["GET"])]

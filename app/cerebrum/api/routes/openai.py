@@ -9,27 +9,26 @@ work unchanged. A failure after a stream started is sent as ``data: {"error": {.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cerebrum.api import jobs, sse
 from cerebrum.api.errors import error_body, stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
-    ChatChoice,
     ChatChoiceMessage,
+    ChatChunkChoice,
+    ChatDelta,
     CompletionChoice,
     OpenAIChatCompletion,
+    OpenAIChatCompletionChunk,
     OpenAIChatRequest,
     OpenAICompletion,
     OpenAICompletionRequest,
-    PromptTokensDetails,
     Usage,
 )
 from cerebrum.api.services import Services, services
@@ -68,22 +67,38 @@ async def completions(request: Request) -> Response:
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
     job = await _prepare(request, svc, body, prompt)
-    ident, created = f"cmpl-{request.state.request_id}", int(time.time())
+    ident, created, model = f"cmpl-{request.state.request_id}", int(time.time()), job.spec.alias
+
+    def completion(choices: list[CompletionChoice], usage: Usage | None = None) -> OpenAICompletion:
+        """The answer, each event of the stream, and its last event (usage, no choice)."""
+        answer: OpenAICompletion = {
+            "id": ident,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+        }
+        if usage is not None:
+            answer["usage"] = usage
+        return answer
+
+    def choice(text: str, finish: str | None) -> CompletionChoice:
+        return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+
     if body.stream:
-
-        def event_for(text: str, finish: str | None) -> dict[str, Any]:
-            choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
-            return _chunk(ident, "text_completion", created, job.spec.alias, choice)
-
-        return _stream_response(svc, job, body, event_for, ident, created, "text_completion")
-
-    def answer(result: jobs.Result) -> OpenAICompletion:
-        choice = CompletionChoice(index=0, text=result.text, finish_reason=result.finish_reason)
-        return OpenAICompletion(
-            id=ident, created=created, model=job.spec.alias, choices=[choice], usage=_usage(result)
+        return _stream_response(
+            svc,
+            job,
+            body,
+            lambda text, finish: completion([choice(text, finish)]),
+            lambda usage: completion([], usage),
         )
-
-    return await _collected_response(request, svc, job, answer)
+    return await _collected_response(
+        request,
+        svc,
+        job,
+        lambda result: completion([choice(result.text, result.finish_reason)], _usage(result)),
+    )
 
 
 async def chat_completions(request: Request) -> Response:
@@ -96,41 +111,67 @@ async def chat_completions(request: Request) -> Response:
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
     job = await _prepare(request, svc, body, prompt)
-    ident, created = f"chatcmpl-{request.state.request_id}", int(time.time())
+    ident, created, model = f"chatcmpl-{request.state.request_id}", int(time.time()), job.spec.alias
     if body.stream:
         started = [False]
 
-        def event_for(text: str, finish: str | None) -> dict[str, Any]:
-            delta: dict[str, Any] = {"content": text} if text or finish is None else {}
+        def chunk(
+            choices: list[ChatChunkChoice], usage: Usage | None = None
+        ) -> OpenAIChatCompletionChunk:
+            event: OpenAIChatCompletionChunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": choices,
+            }
+            if usage is not None:
+                event["usage"] = usage
+            return event
+
+        def event_for(text: str, finish: str | None) -> OpenAIChatCompletionChunk:
+            delta: ChatDelta = {"content": text} if text or finish is None else {}
             if not started[0]:
                 started[0] = True
                 delta["role"] = "assistant"
-            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return _chunk(ident, "chat.completion.chunk", created, job.spec.alias, choice)
+            return chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}])
 
-        return _stream_response(svc, job, body, event_for, ident, created, "chat.completion.chunk")
+        return _stream_response(svc, job, body, event_for, lambda usage: chunk([], usage))
 
     def answer(result: jobs.Result) -> OpenAIChatCompletion:
-        message = ChatChoiceMessage(content=result.text)
-        choice = ChatChoice(index=0, message=message, finish_reason=result.finish_reason)
-        return OpenAIChatCompletion(
-            id=ident, created=created, model=job.spec.alias, choices=[choice], usage=_usage(result)
-        )
+        message: ChatChoiceMessage = {"role": "assistant", "content": result.text}
+        return {
+            "id": ident,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": result.finish_reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(result),
+        }
 
     return await _collected_response(request, svc, job, answer)
+
+
+EventFor = Callable[[str, str | None], Mapping[str, Any]]  # a piece's text, finish reason
+UsageEvent = Callable[[Usage], Mapping[str, Any]]
 
 
 def _stream_response(
     svc: Services,
     job: jobs.Job,
     body: OpenAICompletionRequest | OpenAIChatRequest,
-    event_for: Callable[[str, str | None], dict[str, Any]],
-    ident: str,
-    created: int,
-    kind: str,
+    event_for: EventFor,
+    usage_event: UsageEvent,
 ) -> Response:
-    usage = body.stream_options is not None and body.stream_options.include_usage
-    events = _stream(svc, job, event_for, ident, created, kind, usage)
+    include_usage = body.stream_options is not None and body.stream_options.include_usage
+    events = _stream(svc, job, event_for, usage_event if include_usage else None)
     return sse.EventStream(
         events,
         ping_interval=svc.settings.ping_interval,
@@ -142,23 +183,20 @@ async def _collected_response(
     request: Request,
     svc: Services,
     job: jobs.Job,
-    answer: Callable[[jobs.Result], BaseModel],
+    answer: Callable[[jobs.Result], Mapping[str, Any]],
 ) -> Response:
     """The whole generation as one JSON answer; 499 (logged) when the client left first."""
     result = await jobs.until_disconnect(request, jobs.collect(svc, job))
     if result is None:
         return Response(status_code=499)
-    return JSONResponse(answer(result).model_dump(mode="json"))
+    return JSONResponse(answer(result))
 
 
 async def _stream(
     svc: Services,
     job: jobs.Job,
-    event_for: Callable[[str, str | None], dict[str, Any]],
-    ident: str,
-    created: int,
-    kind: str,
-    include_usage: bool,
+    event_for: EventFor,
+    usage_event: UsageEvent | None,
 ) -> AsyncGenerator[bytes, None]:
     try:
         result = jobs.Result()
@@ -173,43 +211,23 @@ async def _stream(
                     if piece.completion_tokens is not None:
                         result.tokens = piece.completion_tokens
                     yield sse.event(event_for("", piece.finish_reason or "stop"))
-        if include_usage:
-            usage = _usage(result).model_dump()
-            yield sse.event({**_chunk(ident, kind, created, job.spec.alias, None), "usage": usage})
+        if usage_event is not None:
+            yield sse.event(usage_event(_usage(result)))
     except Exception as exc:
         failure = stream_failure(exc)
         yield sse.event(error_body(failure.kind, failure.message))
     yield sse.DONE
 
 
-def _chunk(
-    ident: str, kind: str, created: int, model: str, choice: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "object": kind,
-        "created": created,
-        "model": model,
-        "choices": [] if choice is None else [choice],
-    }
-
-
 def _usage(result: jobs.Result) -> Usage:
     prompt_tokens = result.prompt_tokens or 0
-    cached = PromptTokensDetails(cached_tokens=result.cached_tokens or 0)
-    return Usage(
-        prompt_tokens=prompt_tokens,
-        completion_tokens=result.tokens,
-        total_tokens=prompt_tokens + result.tokens,
-        prompt_tokens_details=cached,
-    )
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": result.tokens,
+        "total_tokens": prompt_tokens + result.tokens,
+        "prompt_tokens_details": {"cached_tokens": result.cached_tokens or 0},
+    }
 
 
 def _role(role: str) -> str:
     return "system" if role == "developer" else role
-
-
-routes = [
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-]
