@@ -43,8 +43,7 @@ def test_argument_specs_match_the_defaults(role: Path) -> None:
         name: (declared[name]["default"], value)
         for name, value in values.items()
         if "default" in declared[name] and declared[name]["default"] != value
-        and not (isinstance(value, str) and "{{" in value)  # templated: documented in words
-    }  # fmt: skip
+    }
     assert not differ, differ
 
 
