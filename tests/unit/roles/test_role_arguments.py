@@ -30,9 +30,7 @@ ROLE_PLAY = """
 
 def run(tmp_path: Path, play: str, extra: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     extra = {"ansible_python_interpreter": sys.executable, **extra}
-    return run_playbook(
-        tmp_path, play, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
-    )
+    return run_playbook(tmp_path, play, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra))
 
 
 def failure(result: subprocess.CompletedProcess[str]) -> tuple[str, str]:
@@ -91,7 +89,8 @@ PREFLIGHT_PLAY = """
 - hosts: localhost
   gather_facts: false
   vars:
-    ansible_facts: {os_family: Debian, service_mgr: systemd, distribution: Debian, distribution_version: '13.2'}
+    ansible_facts:
+      {os_family: Debian, distribution: Debian, distribution_version: "13.2", service_mgr: systemd}
     cerebrum_api_key: "{{ 'k' * 48 }}"
     cerebrum_backends: [http://192.0.2.1:9000]
     cerebrum_models: [{alias: small, model: small, context_size: 2048}]
