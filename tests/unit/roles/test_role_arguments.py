@@ -71,7 +71,7 @@ def test_the_internal_role_refuses_to_run_on_its_own(tmp_path: Path) -> None:
     assert "\n" not in message.strip()
 
 
-@pytest.mark.parametrize("entry", ["account", "service", "remove"])
+@pytest.mark.parametrize("entry", ["account", "service", "run", "remove"])
 def test_an_entry_point_names_the_variables_it_requires(tmp_path: Path, entry: str) -> None:
     play = ROLE_PLAY.replace("ROLE", "_common") + f"        tasks_from: {entry}\n"
     task, message = failure(run(tmp_path, play, {}))
@@ -80,6 +80,7 @@ def test_an_entry_point_names_the_variables_it_requires(tmp_path: Path, entry: s
         "account": ["_common_group", "_common_user"],
         "service": ["_common_env", "_common_env_file", "_common_restart_handler",
                     "_common_service_name", "_common_unit"],
+        "run": ["_common_service_name"],
         "remove": ["_common_group", "_common_service_name", "_common_user"],
     }[entry]  # fmt: skip
     assert f"missing required arguments: {', '.join(required)}" in message, message
