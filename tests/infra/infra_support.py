@@ -138,7 +138,8 @@ def listening_ports(host: Any, pids: list[int]) -> list[int]:
     return ports
 
 
-# The hardening every Cerebrum unit has (templates/hardened.service.j2), as systemctl shows it.
+# The hardening every Cerebrum unit has (roles/_common/templates/hardened.service.j2), as
+# systemctl shows it.
 HARDENING = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",

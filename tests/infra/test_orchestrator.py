@@ -217,6 +217,24 @@ def test_operator_script_passes(host: Any, expected: Expected, script: str) -> N
     assert "FAIL" not in result.stdout, result.stdout
 
 
+def test_logs_script_shows_the_orchestrators_journal(host: Any, expected: Expected) -> None:
+    """`logs.sh --no-follow` passes journalctl options on and returns with the service's
+    own journal lines (the seed's `tail -f logs/cerebrum.log`: journald is the log)."""
+    result = host.run(f"cd {shlex.quote(expected.home)} && ./logs.sh --no-follow -n 5 -o json")
+    assert result.rc == 0, result.stdout + result.stderr
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(entries) == 5, result.stdout
+    units = {entry.get("_SYSTEMD_UNIT") for entry in entries}
+    assert units == {f"{expected.service}.service"}, units
+
+
+def test_logs_script_follows_the_journal(host: Any, expected: Expected) -> None:
+    """Without --no-follow it keeps following (it is stopped from outside, by timeout)."""
+    result = host.run(f"cd {shlex.quote(expected.home)} && timeout 3 ./logs.sh -n 1 -o cat")
+    assert result.rc == 124, f"logs.sh returned by itself (rc {result.rc}): {result.stdout}"
+    assert result.stdout.strip(), result.stderr
+
+
 def test_repl_once_streams_a_completion(host: Any, expected: Expected) -> None:
     result = host.run(
         f"{shlex.quote(expected.home)}/scripts/cerebrum_repl.sh --max-tokens 16 --once %s",

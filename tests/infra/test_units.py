@@ -1,5 +1,6 @@
-"""The systemd unit of each Cerebrum service (both come from templates/hardened.service.j2):
-enabled and running, hardened, limited, and its `systemd-analyze security` exposure."""
+"""The systemd unit of each Cerebrum service (both come from
+roles/_common/templates/hardened.service.j2): enabled and running, hardened, limited, and
+its `systemd-analyze security` exposure."""
 
 from __future__ import annotations
 

@@ -1,0 +1,76 @@
+"""Every template of every role parses as Jinja (a shell `${#array[@]}` opens a Jinja
+comment, and nothing else would notice before a play renders it on a host), and the
+orchestrator's logs.sh, rendered by Ansible, passes journalctl options on: it follows the
+unit's journal by default, from its last 50 lines when given no options, and returns with
+--no-follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from tests.unit.roles.playbook import ROOT, run_playbook
+
+TEMPLATES = sorted((ROOT / "roles").glob("*/templates/*.j2"))
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=[str(t.relative_to(ROOT)) for t in TEMPLATES])
+def test_template_parses(template: Path) -> None:
+    jinja2.Environment().parse(template.read_text())
+
+
+RENDER = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.template:
+        src: "{{ roles_dir }}/cerebrum/templates/logs.sh.j2"
+        dest: "{{ out }}/logs.sh"
+        mode: "0755"
+      vars:
+        cerebrum_service_name: cerebrum
+"""
+
+
+@pytest.fixture
+def logs_sh(tmp_path: Path, needs_ansible: None) -> Path:
+    extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"),
+             "ansible_python_interpreter": sys.executable}  # fmt: skip
+    result = run_playbook(
+        tmp_path, RENDER, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # a journalctl that prints the arguments it was given, one a line
+    (tmp_path / "bin").mkdir()
+    stub = tmp_path / "bin" / "journalctl"
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    stub.chmod(0o755)
+    return tmp_path / "logs.sh"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="logs.sh reruns itself with sudo when not root")
+@pytest.mark.parametrize(
+    ("args", "journalctl"),
+    [
+        ([], ["--unit", "cerebrum", "--follow", "--lines", "50"]),
+        (["--since", "1 hour ago"], ["--unit", "cerebrum", "--follow", "--since", "1 hour ago"]),
+        (["--no-follow", "-n", "5"], ["--unit", "cerebrum", "--no-pager", "-n", "5"]),
+        (["--no-follow"], ["--unit", "cerebrum", "--no-pager", "--lines", "50"]),
+    ],
+    ids=["default", "since", "no-follow", "no-follow-alone"],
+)
+def test_logs_sh_passes_journalctl_options_on(
+    logs_sh: Path, args: list[str], journalctl: list[str]
+) -> None:
+    env = {**os.environ, "PATH": f"{logs_sh.parent / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(logs_sh), *args], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == journalctl
