@@ -2,7 +2,7 @@
 comment, and nothing else would notice before a play renders it on a host), and the
 orchestrator's logs.sh, rendered by Ansible, passes journalctl options on: it follows the
 unit's journal by default, from its last 50 lines when given no options, and returns with
---no-follow."""
+--no-follow; and the check/finish functions the test scripts source count failures."""
 
 from __future__ import annotations
 
@@ -74,3 +74,57 @@ def test_logs_sh_passes_journalctl_options_on(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == journalctl
+
+
+RENDER_CHECKS = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.template:
+        src: "{{ roles_dir }}/_common/templates/checks.sh.j2"
+        dest: "{{ out }}/checks.sh"
+        mode: "0644"
+"""
+
+
+@pytest.fixture
+def checks_sh(tmp_path: Path, needs_ansible: None) -> Path:
+    extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"),
+             "ansible_python_interpreter": sys.executable}  # fmt: skip
+    result = run_playbook(
+        tmp_path, RENDER_CHECKS, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tmp_path / "checks.sh"
+
+
+def run_checks(checks_sh: Path, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", f". {checks_sh}\n{script}"], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_the_test_scripts_checks_count_failures_and_show_their_output(checks_sh: Path) -> None:
+    result = run_checks(
+        checks_sh,
+        "check 'it answers' true\n"
+        "check 'it is healthy' sh -c 'echo first; echo refused; exit 3'\n"
+        "finish 'journalctl -u x'\n"
+        "echo not reached",
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "PASS  it answers",
+        "FAIL  it is healthy",
+        "      first",
+        "      refused",
+        "1 check(s) failed; see: journalctl -u x",
+    ]
+
+
+def test_the_test_scripts_pass_when_every_check_does(checks_sh: Path) -> None:
+    result = run_checks(checks_sh, "check one true\ncheck two true\nfinish hint")
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        ["PASS  one", "PASS  two", "all checks passed"],
+    )
