@@ -34,7 +34,7 @@ from cerebrum.retrieval import PromptTooLarge
 
 log = logging.getLogger("cerebrum.errors")
 
-INTERNAL_ERROR = "internal error; see the orchestrator's log"
+INTERNAL_ERROR = "internal error; see the orchestrator's log"  # the details stay in the log
 
 _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (UnknownModelError, 400),
@@ -57,9 +57,6 @@ _HTTP_KINDS = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
-
-
-INTERNAL_ERROR = "internal error; see the orchestrator's log"  # the details stay in the log
 
 
 def error_detail(kind: str, message: str, field: str | None = None) -> ErrorDetail:
