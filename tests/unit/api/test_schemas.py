@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.seed_examples import sse_data
+
 pytestmark = pytest.mark.anyio
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -99,10 +101,6 @@ def _shape_of(path: str, method: str):
     return next(e for e in ENDPOINTS if e.path == path and e.method == method)
 
 
-def _events(text: str) -> list[str]:
-    return [block[6:] for block in text.split("\n\n") if block.startswith("data: ")]
-
-
 def test_every_endpoint_is_exercised_here():
     from cerebrum.api.routes import ENDPOINTS
 
@@ -141,7 +139,7 @@ async def _check(client, fake_llama, method, path, body, plan):
     media = documented[status]["content"][content_type]
 
     if content_type == "text/event-stream":
-        events = [data for data in _events(response.text) if data != "[DONE]"]
+        events = [data for data in sse_data(response.content) if data != "[DONE]"]
         assert events, response.text
         contained = media["schema"]["properties"]["data"]
         described = next(s for s in contained.get("anyOf", [contained]) if "contentSchema" in s)
@@ -149,8 +147,7 @@ async def _check(client, fake_llama, method, path, body, plan):
             {"components": components, **described["contentSchema"]}
         )
         adapters = [TypeAdapter(shape) for shape in endpoint.events]
-        for data in events:
-            event = json.loads(data)
+        for event in events:
             assert validator.is_valid(event), (event, list(validator.iter_errors(event))[:1])
             assert any(_validates(adapter, event) for adapter in adapters), event
     elif content_type == "application/json":
