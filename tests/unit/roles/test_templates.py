@@ -30,28 +30,34 @@ RENDER = """
   gather_facts: false
   tasks:
     - ansible.builtin.template:
-        src: "{{ roles_dir }}/cerebrum/templates/logs.sh.j2"
-        dest: "{{ out }}/logs.sh"
+        src: "{{ roles_dir }}/{{ template }}"
+        dest: "{{ out }}/{{ template | basename | splitext | first }}"
         mode: "0755"
       vars:
         cerebrum_service_name: cerebrum
 """
 
 
-@pytest.fixture
-def logs_sh(tmp_path: Path, needs_ansible: None) -> Path:
-    extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"),
+def render(tmp_path: Path, template: str) -> Path:
+    """``template`` (below roles/) rendered by Ansible's template module into ``tmp_path``."""
+    extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"), "template": template,
              "ansible_python_interpreter": sys.executable}  # fmt: skip
     result = run_playbook(
         tmp_path, RENDER, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return tmp_path / Path(template).stem
+
+
+@pytest.fixture
+def logs_sh(tmp_path: Path, needs_ansible: None) -> Path:
+    logs = render(tmp_path, "cerebrum/templates/logs.sh.j2")
     # a journalctl that prints the arguments it was given, one a line
     (tmp_path / "bin").mkdir()
     stub = tmp_path / "bin" / "journalctl"
     stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     stub.chmod(0o755)
-    return tmp_path / "logs.sh"
+    return logs
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="logs.sh reruns itself with sudo when not root")
@@ -76,26 +82,9 @@ def test_logs_sh_passes_journalctl_options_on(
     assert result.stdout.splitlines() == journalctl
 
 
-RENDER_CHECKS = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.template:
-        src: "{{ roles_dir }}/_common/templates/checks.sh.j2"
-        dest: "{{ out }}/checks.sh"
-        mode: "0644"
-"""
-
-
 @pytest.fixture
 def checks_sh(tmp_path: Path, needs_ansible: None) -> Path:
-    extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"),
-             "ansible_python_interpreter": sys.executable}  # fmt: skip
-    result = run_playbook(
-        tmp_path, RENDER_CHECKS, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return tmp_path / "checks.sh"
+    return render(tmp_path, "_common/templates/checks.sh.j2")
 
 
 def run_checks(checks_sh: Path, script: str) -> subprocess.CompletedProcess[str]:
