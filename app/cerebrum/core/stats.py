@@ -154,12 +154,18 @@ class Tracker:
         span = time.perf_counter() - self.first_token_at
         return self.tokens / span if span > 0 else None
 
-    def finish(self, error: str | None = None, cancelled: bool = False) -> None:
-        """Record the outcome once: success, an error kind, or a client that hung up."""
+    def finish(
+        self, error: str | None = None, cancelled: bool = False, superseded: bool = False
+    ) -> None:
+        """Record the outcome once: success, an error kind, a client that hung up, or a
+        request its session superseded (counted where latest-wins is decided, not here:
+        neither a failure nor a latency)."""
         if self._finished:
             return
         self._finished = True
         stats = self._stats
+        if superseded:
+            return
         if cancelled:
             stats.cancelled_total += 1
             return
