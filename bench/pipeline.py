@@ -21,7 +21,11 @@ from cerebrum.retrieval import ModelProfile, PipelineCache, PromptRequest, Snipp
 from cerebrum.retrieval.cache import MB
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.dedup import deduplicate
-from cerebrum.retrieval.pipeline import STAGES
+
+try:
+    from cerebrum.retrieval.pipeline import STAGES
+except ImportError:  # an app from before build_prompt reported its stages (--app): totals only
+    STAGES = ()
 
 from bench.machine import load_average
 from bench.prompts import STDLIB, stdlib_files
@@ -54,7 +58,8 @@ def timed_stages(prompt: PromptRequest, cache: PipelineCache) -> dict[str, float
         marks.append((stage, clock()))
 
     started = clock()
-    build_prompt(prompt, PROFILE, cache=cache, on_stage=ended_stage)
+    observed = {"on_stage": ended_stage} if STAGES else {}
+    build_prompt(prompt, PROFILE, cache=cache, **observed)
     ended = clock()
     times, previous = {}, started
     for stage, at in marks:
