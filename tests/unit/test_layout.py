@@ -23,7 +23,6 @@ UNMIRRORED: dict[str, str] = {
     "__main__.py": "entry point: its --check and bad settings run as a process in "
     "tests/unit/test_settings.py",
     # Being rewritten in parallel; their tests come with the rewrite.
-    "api/jobs.py": f"{PENDING} 24 (one request journey)",
     "api/routes/health.py": f"{PENDING} 24 (route modules say only what differs)",
     "api/routes/llama.py": f"{PENDING} 24/23 (route modules; llama.cpp routes hardened)",
     "api/routes/models.py": f"{PENDING} 24 (route modules say only what differs)",
