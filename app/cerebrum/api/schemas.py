@@ -62,7 +62,7 @@ class Open(BaseModel):
 open_shape = with_config(ConfigDict(extra="allow"))
 
 
-# --------------------------------------------------------------------------- native API
+# ------------------------------------------------------------------------------ seed API
 
 
 class ContextItem(Strict):
@@ -435,7 +435,7 @@ class OpenAIChatCompletionChunk(TypedDict):
     usage: NotRequired[Usage]
 
 
-# ------------------------------------------------------------ llama.cpp's native API
+# ------------------------------------------------------------------ llama.cpp's API
 # The bodies llama.vim, llama.vscode and Continue send to llama-server's /infill and
 # /completion. As llama-server does, fields it does not know are accepted and ignored by
 # the orchestrator, and passed on to the backend (sampling options: llama-server checks

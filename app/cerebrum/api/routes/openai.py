@@ -1,9 +1,10 @@
 """OpenAI-compatible POST /v1/completions and /v1/chat/completions (streaming or not).
 
-Same routing, prompt pipeline and protection as the native routes; answers in OpenAI's
-shapes, streams ending with ``data: [DONE]``, so editor plugins and the ``openai`` client
-work unchanged. A failure after a stream started is sent as ``data: {"error": {...}}``
-(which the ``openai`` client raises as an APIError), then ``[DONE]``.
+Same journey (routing, prompt pipeline, protection) as the seed API and llama.cpp's
+routes; answers in OpenAI's shapes, streams ending with ``data: [DONE]``, so editor plugins
+and the ``openai`` client work unchanged. A failure after a stream started is sent as
+``data: {"error": {...}}`` (which the ``openai`` client raises as an APIError), then
+``[DONE]``.
 """
 
 from __future__ import annotations
