@@ -104,8 +104,8 @@ class _Collector:
             "cerebrum_backend_in_flight", "Streams open per backend.", labels=["backend"]
         )
         for backend in svc.router.backends:
-            circuit.add_metric([backend.url], CIRCUIT_VALUE[backend.breaker.state])
-            in_flight.add_metric([backend.url], backend.in_flight)
+            circuit.add_metric([backend.name], CIRCUIT_VALUE[backend.breaker.state])
+            in_flight.add_metric([backend.name], backend.in_flight)
         yield circuit
         yield in_flight
 

@@ -164,7 +164,7 @@ class HealthResponse(Open):
 
 
 class BackendHealthInfo(Open):
-    url: str
+    backend: str = Field(description="The backend's name (backend 1, 2, ... in configuration order).")
     reachable: bool
     status: str = Field(description="ok, loading, auth (the key is refused), error or unreachable.")
     latency_ms: float | None
@@ -187,7 +187,7 @@ class ModelInfo(Open):
     context_size: int
     format: str
     default: bool
-    loaded: dict[str, str | None] = Field(description="Backend URL -> status it reports.")
+    loaded: dict[str, str | None] = Field(description="Backend name -> status it reports.")
 
 
 class ModelList(Open):
@@ -268,7 +268,7 @@ class StatsResponse(Open):
     latency: Latency
     tokens: TokenFigures
     prompt_cache: PromptCache
-    circuits: dict[str, Circuit] = Field(description="Backend URL -> its circuit breaker.")
+    circuits: dict[str, Circuit] = Field(description="Backend name -> its circuit breaker.")
     process: ProcessInfo
 
 

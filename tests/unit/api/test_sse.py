@@ -193,7 +193,7 @@ async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_bac
             served = await http.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
         sock.close()
     assert fake.closed == [True, True]
-    assert stats["circuits"]["http://vps.test:9000"]["in_flight"] == 0
+    assert stats["circuits"]["backend 1"]["in_flight"] == 0
     assert served.status_code == 200
 
 

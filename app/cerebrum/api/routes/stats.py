@@ -62,7 +62,7 @@ async def stats(request: Request) -> Response:
             token_counts=len(svc.token_counts),
         ),
         circuits={
-            backend.url: Circuit(
+            backend.name: Circuit(
                 state=backend.breaker.state.value,
                 failures=backend.breaker.failures,
                 opened_total=backend.breaker.opened_total,
