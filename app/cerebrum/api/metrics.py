@@ -85,6 +85,15 @@ class _Collector:
             "cerebrum_requests_superseded", "Requests stopped for a newer one of their session.",
             svc.sessions.supersede.superseded_total,
         )  # fmt: skip
+        tokenize = svc.token_counts
+        for name, help_text, value in (
+            ("cerebrum_tokenize_calls", "/tokenize requests made to count prompt texts.",
+             tokenize.calls),
+            ("cerebrum_tokenize_failed", "/tokenize requests that failed.", tokenize.failed),
+            ("cerebrum_tokenize_skipped", "Texts left uncounted by the /tokenize bounds.",
+             tokenize.skipped),
+        ):  # fmt: skip
+            yield CounterMetricFamily(name, help_text, value)
         yield CounterMetricFamily(
             "cerebrum_generations_cancelled", "Generations abandoned by their client.",
             stats.cancelled_total,

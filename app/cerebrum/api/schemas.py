@@ -164,7 +164,9 @@ class HealthResponse(Open):
 
 
 class BackendHealthInfo(Open):
-    backend: str = Field(description="The backend's name (backend 1, 2, ... in configuration order).")
+    backend: str = Field(
+        description="The backend's name (backend 1, 2, ... in configuration order)."
+    )
     reachable: bool
     status: str = Field(description="ok, loading, auth (the key is refused), error or unreachable.")
     latency_ms: float | None
@@ -246,6 +248,11 @@ class PromptCache(Open):
     sessions: int = Field(description="Editor sessions remembered.")
     superseded: int = Field(description="Requests superseded by a newer one of their session.")
     token_counts: int = Field(description="Texts whose exact token count is remembered.")
+    tokenize_calls: int = Field(description="/tokenize requests made to count them.")
+    tokenize_failed: int = Field(description="Of those, answered with an error or not at all.")
+    tokenize_skipped: int = Field(
+        description="Texts left uncounted: beyond the per-request bound or the deadline."
+    )
 
 
 class Circuit(Open):

@@ -49,7 +49,9 @@ _ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, n
 _GENERATION_PATHS = ("/completion", "/v1/chat/completions")
 DEFAULT_MAX_ANSWER_BYTES = 32 * 1_048_576  # as CEREBRUM_MAX_ANSWER_BYTES's default
 # an address in a backend's own words (a URL, host:port, an IP): never shown to clients
-_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9A-Fa-f:.]+\](?::\d+)?")
+_ADDRESS = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://\S+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9A-Fa-f:.]+\](?::\d+)?"
+)
 T = TypeVar("T")
 
 
@@ -223,7 +225,9 @@ class LlamaServerClient:
     def _unreachable(self, exc: httpx.HTTPError) -> BackendUnavailableError:
         """No connection, or no answer in time: the backend's failure (the exception's own
         text, which may hold the address, goes to the log only)."""
-        what = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+        what = (
+            "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+        )
         return BackendUnavailableError(
             f"{self.name} {what} ({type(exc).__name__})",
             internal=f"{self.url}: {_describe(exc)}",
@@ -290,6 +294,7 @@ class Upstream:
         self.name = name
         self.max_answer_bytes = max_answer_bytes
         self.received = 0  # bytes of the answer read so far
+        self.handled = 0  # bytes of its events parsed so far
         self._chat = chat
         self._body = response.aiter_bytes()
         self._events = EventParser(max_bytes)
@@ -341,7 +346,9 @@ class Upstream:
         """The next piece if it has already arrived (nothing is awaited), else None."""
         pending = self._pending
         while pending and not self._finished:
-            piece = self._parse(pending.popleft())
+            data = pending.popleft()
+            self.handled += len(data)
+            piece = self._parse(data)
             if piece is not None:
                 self._finished = piece.done
                 return piece

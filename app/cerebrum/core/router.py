@@ -19,7 +19,7 @@ model is open the request fails at once.
 
 Clients see a backend by its name (``backend 2``, in configuration order), never its URL;
 each failure is logged with both. A stream yields to the event loop after every
-``_SLICE_BYTES`` of answer read without waiting, so one fast, large answer cannot hold the
+``_SLICE_BYTES`` of events handled, so one fast, large answer cannot hold the
 loop: the work between two awaits is bounded by one event (CEREBRUM_BACKEND_MAX_BYTES).
 
 The router owns each backend's count of open streams (``Backend.in_flight``): it chooses by
@@ -153,7 +153,7 @@ class Router:
             yield started.first
             if started.first.done:
                 return
-            checkpoint = upstream.received
+            checkpoint = upstream.handled
             while True:
                 try:
                     try:
@@ -174,9 +174,9 @@ class Router:
                 yield piece
                 if piece.done:
                     return
-                if upstream.received - checkpoint >= _SLICE_BYTES:
+                if upstream.handled - checkpoint >= _SLICE_BYTES:
                     await asyncio.sleep(0)  # reading and parsing did not wait: let others run
-                    checkpoint = upstream.received
+                    checkpoint = upstream.handled
         finally:
             await _close(upstream)
             backend.in_flight -= 1
@@ -219,8 +219,7 @@ class Router:
                         first = await anext(upstream)
                 except TimeoutError:
                     raise BackendTimeoutError(
-                        f"no first token from {backend.name} within "
-                        f"{self.first_token_timeout:g} s"
+                        f"no first token from {backend.name} within {self.first_token_timeout:g} s"
                     ) from None
             except BackendError as exc:
                 if upstream is not None:

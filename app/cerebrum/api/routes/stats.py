@@ -60,6 +60,9 @@ async def stats(request: Request) -> Response:
             sessions=len(svc.sessions),
             superseded=svc.sessions.supersede.superseded_total,
             token_counts=len(svc.token_counts),
+            tokenize_calls=svc.token_counts.calls,
+            tokenize_failed=svc.token_counts.failed,
+            tokenize_skipped=svc.token_counts.skipped,
         ),
         circuits={
             backend.name: Circuit(
