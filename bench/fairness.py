@@ -69,13 +69,15 @@ def measure(orchestrator: Orchestrator, n_probs: int, n_predict: int) -> dict[st
             started = time.perf_counter()
             received = 0
             try:
-                with orchestrator.client(timeout=300) as own:
-                    with own.stream("POST", "/completion", json=body) as response:
-                        outcome["status"] = response.status_code
-                        for piece in response.iter_bytes():
-                            received += len(piece)
-                        tail = piece[-300:] if received else b""
-                        outcome["last_bytes"] = tail.decode("utf-8", "replace")
+                with (
+                    orchestrator.client(timeout=300) as own,
+                    own.stream("POST", "/completion", json=body) as response,
+                ):
+                    outcome["status"] = response.status_code
+                    piece = b""
+                    for piece in response.iter_bytes():
+                        received += len(piece)
+                    outcome["last_bytes"] = piece[-300:].decode("utf-8", "replace")
             finally:
                 outcome["bytes"] = received
                 outcome["seconds"] = round(time.perf_counter() - started, 2)
