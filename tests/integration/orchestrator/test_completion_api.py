@@ -245,7 +245,7 @@ def test_models_lists_aliases_with_backend_ids_and_load_state(orchestrator, llam
     assert body["default"] == "gemma"
     assert models["gemma"]["backend_model"] == "gemma3-270m"
     assert models["smol"]["backend_model"] == "smollm2-135m"
-    assert models["gemma"]["loaded"][llama_server.url] == "loaded"
+    assert models["gemma"]["loaded"]["backend 1"] == "loaded"  # by name: clients see no URL
 
 
 def test_each_alias_is_routed_to_its_backend_model(orchestrator, llama_server):
