@@ -14,8 +14,7 @@ Who is to blame for a backend failure is said here, once, by ``BackendError.blam
   exception before anything counts it.
 
 ``message`` is what clients see: it names a backend by its name (``backend 2``), never by its
-URL, and carries no key. ``internal`` is for the log only (the URL, the backend's own words
-about a failure that is not the request's).
+URL, and carries no key. ``internal`` is for the log only (the URL, the transport's words).
 """
 
 from __future__ import annotations

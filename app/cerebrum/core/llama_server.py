@@ -15,9 +15,10 @@ sends that does not have the expected shape is a ``BackendProtocolError`` (502
 ``max_answer_bytes`` in all (``AnswerTooLargeError``, the request's fault).
 
 Messages name the backend by its ``name`` (``backend 2``), never by its URL: they reach
-clients. The URL and whatever the backend said about a failure that is not the request's
-go into the exception's ``internal`` text, for the log. Which failure is whose is decided
-in ``_status_error`` and by the exception types (see ``core/errors.py``).
+clients. The URL and the transport's own words (which may hold an address) go only into the
+exception's ``internal`` text, for the log; a backend's error message is passed on shortened,
+with any address in it blanked out. Which failure is whose is decided in ``_status_error``
+and by the exception types (see ``core/errors.py``).
 """
 
 from __future__ import annotations
