@@ -29,7 +29,7 @@ log = logging.getLogger("cerebrum.token_counts")
 
 CAPACITY = 32_768  # counts kept (about 200 bytes each)
 CONCURRENCY = 4  # /tokenize requests in flight, for every request together
-PER_REQUEST = 8  # texts one request may have counted
+PER_REQUEST = 64  # texts one request may have counted (an editor ring, all on its first request)
 
 
 class TokenCounts:
