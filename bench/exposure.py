@@ -305,10 +305,10 @@ async def main() -> None:
 
         stale.answers.update({"/completion": refuse, "/models": refuse})
         started = time.monotonic()
-        before = (await http.get("/v1/stats")).json()["circuits"][stale.url]["failures"]
+        before = (await http.get("/v1/stats")).json()["circuits"]["backend 2"]["failures"]
         codes = [(await http.post("/v1/complete", json=body)).status_code for _ in range(20)]
         vps = (await http.get("/v1/vps/health")).json()
-        stats = (await http.get("/v1/stats")).json()["circuits"][stale.url]
+        stats = (await http.get("/v1/stats")).json()["circuits"]["backend 2"]  # stale
         report("one of two backends refuses the key, 20 requests",
                f"statuses {sorted(set(codes))}; stale backend {vps['backends'][1]['status']}, "
                f"{stats['failures'] - before} failures counted", started, pid)  # fmt: skip

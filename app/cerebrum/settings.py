@@ -7,6 +7,7 @@ the documentation the deployment's ``.env`` template repeats. Lists accept JSON
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Annotated, Any, Literal, Self
 
@@ -222,11 +223,42 @@ class Settings(BaseSettings):
             "event repeats the prompt) or a /health or /models answer; larger is a backend error."
         ),
     )
+    max_answer_bytes: int = Field(
+        default=32 * 1_048_576,
+        ge=1_048_576,
+        le=1024 * 1_048_576,
+        description=(
+            "Largest answer read from a backend for one request, in all (n_probs or n_cmpl "
+            "can make one huge); beyond, that request alone ends with 502 answer_too_large."
+        ),
+    )
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod
     def _decode_addresses(cls, value: Any) -> Any:
         return _json_or_csv(value)
+
+    @model_validator(mode="after")
+    def _keyless_only_alone_on_loopback(self) -> Self:
+        """Without client keys only loopback peers are served: that holds only when nothing
+        but this host can connect and no proxy stands in front (a proxy on the same host
+        connects from loopback, whoever its client is)."""
+        if self.client_keys:
+            return self
+        if self.forwarded_allow_ips:
+            raise ValueError(
+                "CEREBRUM_CLIENT_KEYS is empty (keyless: loopback clients only) while "
+                "CEREBRUM_FORWARDED_ALLOW_IPS trusts a proxy: every client of that proxy would "
+                "be served without a key; set CEREBRUM_CLIENT_KEYS, or empty "
+                "CEREBRUM_FORWARDED_ALLOW_IPS and serve no proxy"
+            )
+        if not _is_loopback_host(self.host):
+            raise ValueError(
+                f"CEREBRUM_CLIENT_KEYS is empty (keyless: loopback clients only) while "
+                f"CEREBRUM_HOST is {self.host!r}, beyond loopback: set CEREBRUM_CLIENT_KEYS, "
+                "or bind CEREBRUM_HOST to 127.0.0.1 (CEREBRUM_FORWARDED_ALLOW_IPS empty)"
+            )
+        return self
 
     @field_validator("backends", "client_keys", mode="before")
     @classmethod
@@ -257,6 +289,16 @@ class Settings(BaseSettings):
                 f"the aliases in CEREBRUM_MODELS ({', '.join(aliases)})"
             )
         return self
+
+
+def _is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); not 0.0.0.0 or a name."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

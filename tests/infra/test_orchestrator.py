@@ -143,7 +143,7 @@ def test_health_is_ok(host: Any, base_url: str, journal: Any) -> None:
 def test_every_backend_is_healthy(host: Any, base_url: str, backends: list[Any]) -> None:
     reply = http(host, "GET", f"{base_url}/v1/vps/health", timeout=30)
     assert reply.status == 200, reply
-    states = {b["url"]: b["status"] for b in reply.json()["backends"]}
+    states = {b["backend"]: b["status"] for b in reply.json()["backends"]}
     assert len(states) == len(backends), states
     assert set(states.values()) == {"ok"}, states
 
@@ -245,7 +245,7 @@ def test_repl_once_streams_a_completion(host: Any, expected: Expected) -> None:
 
 
 def test_requests_fail_over_when_a_backend_stops(
-    host: Any, base_url: str, backends: list[Any]
+    host: Any, base_url: str, backends: list[Any], settings: dict[str, str]
 ) -> None:
     """With one llama-server stopped, every request is still served (by the others)."""
     if len(backends) < 2:
@@ -263,8 +263,9 @@ def test_requests_fail_over_when_a_backend_stops(
     finally:
         stopped.check_output(f"systemctl start {shlex.quote(service)}")
     assert outcomes == [200] * 6, outcomes
-    states = {b["url"]: b["status"] for b in health["backends"]}
-    down = f"http://{peer_address(stopped)}:{role_var(stopped, 'llama_cpp', 'llama_cpp_port')}"
+    states = {b["backend"]: b["status"] for b in health["backends"]}
+    url = f"http://{peer_address(stopped)}:{role_var(stopped, 'llama_cpp', 'llama_cpp_port')}"
+    down = f"backend {json.loads(settings['CEREBRUM_BACKENDS']).index(url) + 1}"  # its name
     assert states[down] != "ok", states
     assert "ok" in states.values(), states
 

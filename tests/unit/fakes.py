@@ -16,15 +16,18 @@ class FakeLlama:
     """Answers like llama-server b11312: /completion and /v1/chat/completions stream SSE.
 
     ``plan`` is a list of behaviours consumed one per generation request ("ok", "503",
-    "401", "400", "refuse" (connection refused), "break" (dies after ``break_after``
-    tokens), "slow" (first token after ``delay``), "stall" (silent after the first token));
-    when it is empty every request is "ok".
+    "401", "400", "500" (llama-server's own error answer), "refuse" (connection refused),
+    "break" (dies after ``break_after`` tokens), "slow" (first token after ``delay``), "stall"
+    (silent after the first token), "huge" (a first event of ``huge_bytes``), "burst" (every
+    event in one chunk, as a fast backend's answer arrives)); when it is empty every request
+    is "ok". ``health_status`` is what GET /health answers.
     """
 
     tokens: list[str] = field(default_factory=lambda: ["def", " f", "():", "\n", "  pass"])
     plan: list[str] = field(default_factory=list)
     delay: float = 0.0
     break_after: int = 2
+    huge_bytes: int = 200_000
     health_status: int = 200
     models_status: dict[str, str] = field(default_factory=lambda: {"m1": "loaded"})
     requests: list[httpx.Request] = field(default_factory=list)
@@ -61,6 +64,13 @@ class FakeLlama:
             return httpx.Response(
                 401, json={"error": {"message": "Invalid API Key", "type": "authentication_error"}}
             )
+        if behaviour == "500":
+            return httpx.Response(
+                500,
+                json={
+                    "error": {"code": 500, "message": "n_probs too large", "type": "server_error"}
+                },
+            )
         if behaviour == "400":
             return httpx.Response(
                 400, json={"error": {"message": "model 'x' not found", "code": 400}}
@@ -81,6 +91,14 @@ class FakeLlama:
         tokens = self.tokens[:limit]
         if behaviour == "slow":
             await asyncio.sleep(self.delay)
+        if behaviour == "huge":
+            yield _sse({"content": "x", "stop": False, "probs": "p" * self.huge_bytes})
+        if behaviour == "burst":
+            yield b"".join(
+                _sse({"content": token, "stop": False, "tokens_predicted": n})
+                for n, token in enumerate(tokens, start=1)
+            )
+            tokens = []
         for n, token in enumerate(tokens, start=1):
             if behaviour == "break" and n > self.break_after:
                 raise httpx.RemoteProtocolError("peer closed connection")

@@ -232,5 +232,32 @@ def test_backend_urls_with_credentials_are_refused_without_echoing_them(env, nam
 
 def test_forwarded_allow_ips_is_empty_by_default_and_accepts_a_list(env):
     assert Settings().forwarded_allow_ips == []
+    env.setenv("CEREBRUM_CLIENT_KEYS", "a-client-key")
     env.setenv("CEREBRUM_FORWARDED_ALLOW_IPS", "10.0.0.1, 10.0.0.2")
     assert Settings().forwarded_allow_ips == ["10.0.0.1", "10.0.0.2"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("CEREBRUM_FORWARDED_ALLOW_IPS", "127.0.0.1", "CEREBRUM_FORWARDED_ALLOW_IPS"),
+        ("CEREBRUM_HOST", "0.0.0.0", "CEREBRUM_HOST"),
+        ("CEREBRUM_HOST", "192.168.1.20", "CEREBRUM_HOST"),
+        ("CEREBRUM_HOST", "cm4.local", "CEREBRUM_HOST"),
+    ],
+)
+def test_keyless_mode_refuses_a_trusted_proxy_or_a_bind_beyond_loopback(
+    env, variable, value, named
+):
+    env.setenv(variable, value)
+    line = error_line()
+    assert "CEREBRUM_CLIENT_KEYS" in line
+    assert named in line
+    env.setenv("CEREBRUM_CLIENT_KEYS", "a-client-key")  # with keys, the same is fine
+    assert Settings().client_keys
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_keyless_mode_starts_on_loopback(env, host):
+    env.setenv("CEREBRUM_HOST", host)
+    assert Settings().client_keys == []

@@ -20,6 +20,7 @@ from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import ErrorDetail, ErrorResponse
 from cerebrum.core.errors import (
     BackendAuthError,
+    BackendError,
     BackendProtocolError,
     BackendRejectedError,
     BackendTimeoutError,
@@ -46,6 +47,7 @@ _STATUS: tuple[tuple[type[CerebrumError], int], ...] = (
     (BackendRejectedError, 502),
     (BackendProtocolError, 502),
     (BackendTimeoutError, 504),
+    (BackendError, 502),  # the others: a backend's 500, an answer too large
 )
 
 _HTTP_KINDS = {

@@ -40,7 +40,7 @@ def _models(svc: Services, field: str) -> dict[str, int]:
 
 
 def _circuits(svc: Services, read: Callable[[Any], Reading]) -> dict[str, Reading]:
-    return {backend.url: read(backend) for backend in svc.router.backends}
+    return {backend.name: read(backend) for backend in svc.router.backends}
 
 
 def _rss_mb(svc: Services) -> float | None:
@@ -100,6 +100,13 @@ FIGURES: tuple[Figure, ...] = (
            lambda svc: svc.sessions.supersede.superseded_total),
     Figure("prompt_cache.token_counts", None, "gauge",
            "Texts whose exact token count is remembered.", lambda svc: len(svc.token_counts)),
+    Figure("prompt_cache.tokenize_calls", "cerebrum_tokenize_calls", "counter",
+           "/tokenize requests made to count prompt texts.", lambda svc: svc.token_counts.calls),
+    Figure("prompt_cache.tokenize_failed", "cerebrum_tokenize_failed", "counter",
+           "/tokenize requests that failed.", lambda svc: svc.token_counts.failed),
+    Figure("prompt_cache.tokenize_skipped", "cerebrum_tokenize_skipped", "counter",
+           "Texts left uncounted by the /tokenize bounds.",
+           lambda svc: svc.token_counts.skipped),
     Figure("circuits.{}.state", "cerebrum_circuit_state", "gauge",
            "Circuit per backend: 0 closed, 1 half-open, 2 open.",
            lambda svc: _circuits(svc, lambda backend: backend.breaker.state.value),

@@ -164,7 +164,9 @@ class HealthResponse(Open):
 
 
 class BackendHealthInfo(Open):
-    url: str
+    backend: str = Field(
+        description="The backend's name (backend 1, 2, ... in configuration order)."
+    )
     reachable: bool
     status: str = Field(description="ok, loading, auth (the key is refused), error or unreachable.")
     latency_ms: float | None
@@ -187,7 +189,7 @@ class ModelInfo(Open):
     context_size: int
     format: str
     default: bool
-    loaded: dict[str, str | None] = Field(description="Backend URL -> status it reports.")
+    loaded: dict[str, str | None] = Field(description="Backend name -> status it reports.")
 
 
 class ModelList(Open):
@@ -246,6 +248,11 @@ class PromptCache(Open):
     sessions: int = Field(description="Editor sessions remembered.")
     superseded: int = Field(description="Requests superseded by a newer one of their session.")
     token_counts: int = Field(description="Texts whose exact token count is remembered.")
+    tokenize_calls: int = Field(description="/tokenize requests made to count them.")
+    tokenize_failed: int = Field(description="Of those, answered with an error or not at all.")
+    tokenize_skipped: int = Field(
+        description="Texts left uncounted: beyond the per-request bound or the deadline."
+    )
 
 
 class Circuit(Open):
@@ -268,7 +275,7 @@ class StatsResponse(Open):
     latency: Latency
     tokens: TokenFigures
     prompt_cache: PromptCache
-    circuits: dict[str, Circuit] = Field(description="Backend URL -> its circuit breaker.")
+    circuits: dict[str, Circuit] = Field(description="Backend name -> its circuit breaker.")
     process: ProcessInfo
 
 

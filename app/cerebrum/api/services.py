@@ -3,6 +3,7 @@ built once from the settings."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from cerebrum.core.transport import LeanTransport
 from cerebrum.retrieval import PipelineCache
 from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
+
+log = logging.getLogger("cerebrum.services")
 
 
 @dataclass(slots=True)
@@ -53,11 +56,15 @@ class Services:
                     api_key,
                     health_timeout=settings.health_timeout,
                     max_bytes=settings.backend_max_bytes,
+                    name=f"backend {number}",  # what clients see: never the URL
+                    max_answer_bytes=settings.max_answer_bytes,
                 ),
                 CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown),
             )
-            for url in registry.backends
+            for number, url in enumerate(registry.backends, start=1)
         ]
+        for backend in backends:  # the one place a name is matched with its URL
+            log.info("backend", extra={"backend": backend.name, "url": backend.url})
         router = Router(
             backends,
             retries=settings.retries,

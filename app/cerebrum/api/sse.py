@@ -7,10 +7,11 @@ so the producer's ``finally`` closes the backend connection. A client that stays
 but stops reading is treated the same way once any write (the response start, an event, the
 end of the body) has waited ``send_timeout`` seconds (uvicorn's ``send`` waits while the
 socket's buffer is full), so it cannot hold a backend slot or a load-shedding place.
-Events that are already waiting when the previous write is done go out together in one
-write: a burst from a fast backend costs one ``send`` instead of one per token, and no
-event ever waits to be batched. Both deadlines are kept by one watchdog task per stream that
-wakes only when one of them may have passed, so an event costs no timer of its own.
+Events that are already waiting when the previous write is done go out together in one write
+(up to ``_BATCH_BYTES``): a burst from a fast backend costs one ``send`` instead of one per
+token, no event ever waits to be batched, and no write joins more than one large event. Both
+deadlines are kept by one watchdog task per stream that wakes only when one of them may have
+passed, so an event costs no timer of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ BARE_PING = b":\n\n"  # llama-server's keep-alive (Continue stops reading at ": 
 DONE = b"data: [DONE]\n\n"
 
 _BUFFER = 16  # events the producer may run ahead of the client
+_BATCH_BYTES = 65536  # a write gathers ready events up to this size (one event may be larger)
 
 HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -112,11 +114,14 @@ class EventStream(Response):
                     piece = await receiver.receive()
                     if piece is None:
                         break
-                    pieces = [piece]
-                    try:  # every event ready so far, in one write
-                        while (piece := receiver.receive_nowait()) is not None:
+                    pieces, size = [piece], len(piece)
+                    try:  # the events ready so far, in one write
+                        while size < _BATCH_BYTES:
+                            if (piece := receiver.receive_nowait()) is None:
+                                ended = True
+                                break
                             pieces.append(piece)
-                        ended = True
+                            size += len(piece)
                     except anyio.WouldBlock:
                         pass
                     body = pieces[0] if len(pieces) == 1 else b"".join(pieces)

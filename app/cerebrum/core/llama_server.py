@@ -11,12 +11,20 @@ Every read from a backend is bounded: an SSE event, a /health or /models answer 
 ``health_timeout`` seconds in total, and a compressed answer is refused (the client asks
 for ``Accept-Encoding: identity``; a decoded size would be unbounded). Anything a backend
 sends that does not have the expected shape is a ``BackendProtocolError`` (502
-``backend_error``), never a client error or a crash.
+``backend_error``), never a client error or a crash. One generation's answer is at most
+``max_answer_bytes`` in all (``AnswerTooLargeError``, the request's fault).
+
+Messages name the backend by its ``name`` (``backend 2``), never by its URL: they reach
+clients. The URL and the transport's own words (which may hold an address) go only into the
+exception's ``internal`` text, for the log; a backend's error message is passed on shortened,
+with any address in it blanked out. Which failure is whose is decided in ``_status_error``
+and by the exception types (see ``core/errors.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -26,9 +34,12 @@ import httpx
 import orjson
 
 from cerebrum.core.errors import (
+    AnswerTooLargeError,
     BackendAuthError,
+    BackendError,
     BackendProtocolError,
     BackendRejectedError,
+    BackendServerError,
     BackendUnavailableError,
 )
 from cerebrum.core.generation import Generation, Piece
@@ -37,12 +48,17 @@ from cerebrum.sse_reader import DEFAULT_MAX_BYTES, EventParser, EventTooLargeErr
 _MESSAGE_LIMIT = 300
 _ERROR_BODY_LIMIT = 65536  # an error answer is read this far for its message, no further
 _GENERATION_PATHS = ("/completion", "/v1/chat/completions")
+DEFAULT_MAX_ANSWER_BYTES = 32 * 1_048_576  # as CEREBRUM_MAX_ANSWER_BYTES's default
+# an address in a backend's own words (a URL, host:port, an IP): never shown to clients
+_ADDRESS = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://\S+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9A-Fa-f:.]+\](?::\d+)?"
+)
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class BackendHealth:
-    url: str
+    name: str  # "backend 2": what clients see instead of the URL
     reachable: bool
     status: str  # ok | loading | auth | error | unreachable
     latency_ms: float | None
@@ -59,8 +75,13 @@ class LlamaServerClient:
         api_key: str | None = None,
         health_timeout: float = 2.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        name: str = "backend",
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.url = url.rstrip("/")
+        self.name = name
+        self.max_answer_bytes = max_answer_bytes
         self._http = http
         self._headers = {"Accept-Encoding": "identity"}
         if api_key:
@@ -92,10 +113,8 @@ class LlamaServerClient:
         )
         try:
             response = await self._http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise BackendUnavailableError(f"{self.url}: {_describe(exc)}") from None
         except httpx.TransportError as exc:
-            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
+            raise self._unreachable(exc) from None
         if response.status_code != 200:
             try:
                 error_body = await _read(response, _ERROR_BODY_LIMIT, truncate=True)
@@ -103,7 +122,7 @@ class LlamaServerClient:
                 error_body = b""
             finally:
                 await response.aclose()
-            raise _status_error(self.url, response.status_code, response.reason_phrase, error_body)
+            raise self._status_error(response.status_code, response.reason_phrase, error_body)
         try:
             _uncompressed(response)
         except BackendProtocolError:
@@ -114,7 +133,19 @@ class LlamaServerClient:
             chat=generation.is_chat,
             max_bytes=self.max_bytes,
             completions=generation.completions,
+            name=self.name,
+            max_answer_bytes=self.max_answer_bytes,
         )
+
+    async def alive(self) -> bool:
+        """Whether GET /health answers 200 within ``health_timeout`` (the router's check
+        of who is to blame for a failure: no key needed, no slot taken)."""
+        try:
+            async with asyncio.timeout(self._health_timeout):
+                status, _, _ = await self._request("GET", "/health")
+        except Exception:  # no answer, a broken one, a transport that cannot: not alive
+            return False
+        return status == 200
 
     async def health(self) -> BackendHealth:
         """GET /health (open on llama-server: 200 ok, 503 while a model loads), then, when it
@@ -127,18 +158,18 @@ class LlamaServerClient:
                 if status == 200:
                     status, reason, body = await self._request("GET", "/models")
                     if status not in (401, 403):
-                        return BackendHealth(self.url, True, "ok", latency)
-                    detail = _auth_message(self.url, status)
-                    return BackendHealth(self.url, True, "auth", latency, detail)
+                        return BackendHealth(self.name, True, "ok", latency)
+                    detail = _auth_message(self.name, status)
+                    return BackendHealth(self.name, True, "auth", latency, detail)
         except TimeoutError:
             detail = f"no complete answer within {self._health_timeout:g} s"
-            return BackendHealth(self.url, False, "unreachable", None, detail)
+            return BackendHealth(self.name, False, "unreachable", None, detail)
         except httpx.HTTPError as exc:
-            return BackendHealth(self.url, False, "unreachable", None, _describe(exc))
+            return BackendHealth(self.name, False, "unreachable", None, type(exc).__name__)
         except BackendProtocolError as exc:
-            return BackendHealth(self.url, True, "error", None, exc.message)
+            return BackendHealth(self.name, True, "error", None, exc.message)
         state = "loading" if status == 503 else "error"
-        return BackendHealth(self.url, True, state, latency, _error_message(body, reason))
+        return BackendHealth(self.name, True, state, latency, _error_message(body, reason))
 
     async def models(self) -> dict[str, str]:
         """Backend model id -> status (loaded, unloaded, loading, ...) from GET /models."""
@@ -146,10 +177,10 @@ class LlamaServerClient:
         try:
             listing = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise BackendProtocolError(f"{self.url}/models: the answer is not JSON") from None
+            raise BackendProtocolError(f"{self.name}/models: the answer is not JSON") from None
         entries = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(entries, list):
-            raise BackendProtocolError(f"{self.url}/models: the answer has no list of models")
+            raise BackendProtocolError(f"{self.name}/models: the answer has no list of models")
         result: dict[str, str] = {}
         for entry in entries:
             if not isinstance(entry, dict) or "id" not in entry:
@@ -171,7 +202,7 @@ class LlamaServerClient:
         except (orjson.JSONDecodeError, AttributeError):
             tokens = None
         if not isinstance(tokens, list):
-            raise BackendProtocolError(f"{self.url}/tokenize answered without a token list")
+            raise BackendProtocolError(f"{self.name}/tokenize answered without a token list")
         return len(tokens)
 
     async def _answer(self, method: str, path: str, content: bytes | None = None) -> bytes:
@@ -183,13 +214,46 @@ class LlamaServerClient:
                 status, reason, body = await self._request(method, path, content)
         except TimeoutError:
             raise BackendUnavailableError(
-                f"{self.url}{path}: no complete answer within {self._health_timeout:g} s"
+                f"{self.name}{path}: no complete answer within {self._health_timeout:g} s",
+                internal=self.url,
             ) from None
         except httpx.HTTPError as exc:
-            raise BackendUnavailableError(f"{self.url} unreachable: {_describe(exc)}") from None
+            raise self._unreachable(exc) from None
         if status != 200:
-            raise _status_error(self.url, status, reason, body)
+            raise self._status_error(status, reason, body)
         return body
+
+    def _unreachable(self, exc: httpx.HTTPError) -> BackendUnavailableError:
+        """No connection, or no answer in time: the backend's failure (the exception's own
+        text, which may hold the address, goes to the log only)."""
+        what = (
+            "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+        )
+        return BackendUnavailableError(
+            f"{self.name} {what} ({type(exc).__name__})",
+            internal=f"{self.url}: {_describe(exc)}",
+        )
+
+    def _status_error(self, status: int, reason: str, body: bytes) -> BackendError:
+        """The error a non-200 answer stands for, and whose it is (see ``core/errors.py``):
+        a refused key, 429 or a 5xx that is not llama-server's own error answer (a proxy,
+        a model still loading: 503) are the backend's; a 4xx is the request's, its message
+        (which names the parameter) passed on; llama-server's own 500 answer is either's."""
+        if status in (401, 403):
+            return BackendAuthError(_auth_message(self.name, status), internal=self.url)
+        message = _error_message(body, reason)
+        internal = f"{self.url} answered HTTP {status}: {message}"
+        if status < 500 and status != 429:
+            return BackendRejectedError(
+                f"backend answered HTTP {status}: {message}", status, internal=internal
+            )
+        if status == 500 and _is_llama_error(body):
+            return BackendServerError(
+                f"{self.name} answered HTTP 500: {message}", internal=internal
+            )
+        return BackendUnavailableError(
+            f"{self.name} answered HTTP {status}: {message}", internal=internal
+        )
 
     async def _request(
         self, method: str, path: str, content: bytes | None = None
@@ -223,8 +287,15 @@ class Upstream:
         chat: bool,
         max_bytes: int = DEFAULT_MAX_BYTES,
         completions: int = 1,
+        *,
+        name: str = "backend",
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.response = response
+        self.name = name
+        self.max_answer_bytes = max_answer_bytes
+        self.received = 0  # bytes of the answer read so far
+        self.handled = 0  # bytes of its events parsed so far
         self._chat = chat
         self._body = response.aiter_bytes()
         self._events = EventParser(max_bytes)
@@ -244,25 +315,41 @@ class Upstream:
     async def __anext__(self) -> Piece:
         if self._finished:
             raise StopAsyncIteration
+        name = self.name
         try:
             while (piece := self.ready()) is None:
                 data = await anext(self._body, None)
                 if data is None:
-                    raise BackendProtocolError("backend closed the stream before it finished")
+                    raise BackendProtocolError(f"{name} closed the stream before it finished")
+                self.received += len(data)
+                if self.received > self.max_answer_bytes:
+                    raise AnswerTooLargeError(
+                        f"the answer to this request grew beyond {self.max_answer_bytes} bytes "
+                        "(CEREBRUM_MAX_ANSWER_BYTES); ask for less (n_predict, n_probs, n_cmpl)"
+                    )
                 self._pending.extend(self._events.feed(data))
         except EventTooLargeError as exc:
-            raise BackendProtocolError(f"backend sent {exc} (CEREBRUM_BACKEND_MAX_BYTES)") from None
+            raise BackendProtocolError(
+                f"{name} sent {exc} (CEREBRUM_BACKEND_MAX_BYTES); a request asking for much "
+                "per token (n_probs) makes such events"
+            ) from None
         except httpx.TimeoutException as exc:
-            raise BackendUnavailableError(f"backend stream: {_describe(exc)}") from None
+            raise BackendUnavailableError(
+                f"{name} stream timed out", internal=_describe(exc)
+            ) from None
         except httpx.TransportError as exc:
-            raise BackendProtocolError(f"backend stream broke off: {_describe(exc)}") from None
+            raise BackendProtocolError(
+                f"{name} stream broke off ({type(exc).__name__})", internal=_describe(exc)
+            ) from None
         return piece
 
     def ready(self) -> Piece | None:
         """The next piece if it has already arrived (nothing is awaited), else None."""
         pending = self._pending
         while pending and not self._finished:
-            piece = self._parse(pending.popleft())
+            data = pending.popleft()
+            self.handled += len(data)
+            piece = self._parse(data)
             if piece is not None:
                 self._finished = piece.done
                 return piece
@@ -287,17 +374,17 @@ class Upstream:
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise BackendProtocolError("backend sent an event that is not JSON") from None
+            raise BackendProtocolError(f"{self.name} sent an event that is not JSON") from None
         if not isinstance(payload, dict):
-            raise BackendProtocolError("backend sent an unexpected event")
+            raise BackendProtocolError(f"{self.name} sent an unexpected event")
         if "error" in payload:
-            raise BackendProtocolError(f"backend error: {_message_of(payload)}")
+            raise BackendServerError(f"{self.name} error: {_message_of(payload)}")
         try:
             return self._parse_chat(payload) if self._chat else self._parse_completion(payload)
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             # the checks below name what is wrong; this guards whatever they did not foresee
             raise BackendProtocolError(
-                f"backend sent a malformed event ({type(exc).__name__})"
+                f"{self.name} sent a malformed event ({type(exc).__name__})"
             ) from None
 
     def _parse_completion(self, payload: dict[str, Any]) -> Piece | None:
@@ -379,20 +466,21 @@ def _finish_reason(stop_type: Any) -> str:
     return "length" if stop_type == "limit" else "stop"
 
 
-def _status_error(url: str, status: int, reason: str, body: bytes) -> Exception:
-    if status in (401, 403):
-        return BackendAuthError(_auth_message(url, status))
-    message = _error_message(body, reason)
-    if status == 429 or status >= 500:
-        return BackendUnavailableError(f"{url} answered HTTP {status}: {message}")
-    return BackendRejectedError(f"backend answered HTTP {status}: {message}", status)
-
-
-def _auth_message(url: str, status: int) -> str:
+def _auth_message(name: str, status: int) -> str:
     return (
-        f"{url} refused the orchestrator's key (HTTP {status}): check CEREBRUM_API_KEY "
+        f"{name} refused the orchestrator's key (HTTP {status}): check CEREBRUM_API_KEY "
         "against the backend's key (LLAMA_API_KEY)"
     )
+
+
+def _is_llama_error(body: bytes) -> bool:
+    """llama-server's own error answer: ``{"error": {"code": ..., "message": ...}}``."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return isinstance(error, dict) and isinstance(error.get("message"), str)
 
 
 def _error_message(body: bytes, reason: str) -> str:
@@ -414,8 +502,7 @@ async def _read(response: httpx.Response, limit: int, *, truncate: bool = False)
             if truncate:
                 return bytes(body[:limit])
             raise BackendProtocolError(
-                f"{response.url.host}: answer larger than {limit} bytes "
-                "(CEREBRUM_BACKEND_MAX_BYTES)"
+                f"answer larger than {limit} bytes (CEREBRUM_BACKEND_MAX_BYTES)"
             )
     return bytes(body)
 
@@ -446,9 +533,10 @@ def _typed(payload: dict[str, Any], key: str, kind: type[T]) -> T | None:
 
 
 def _message_of(payload: dict[str, Any]) -> str:
+    """The backend's error message, shortened, with any address in it blanked out."""
     error = payload.get("error")
     message = error.get("message") if isinstance(error, dict) else error
-    return str(message or "error")[:_MESSAGE_LIMIT]
+    return _ADDRESS.sub("<address>", str(message or "error")[:_MESSAGE_LIMIT])
 
 
 def _describe(exc: Exception) -> str:

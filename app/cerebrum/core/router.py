@@ -1,12 +1,26 @@
 """Choose a backend, fail over, retry before the first token, stream the rest.
 
-A generation is retried (tenacity) only while nothing has been produced: connection
-refused, a 5xx, a stream that broke before its first token. Once the first piece exists it
-is never replayed. A backend that refuses the orchestrator's key counts as failing too (a
-half-finished key rotation must not fail every other request): the request moves to a
-backend not tried yet, never back to one that refused the key. Each backend has a circuit
-breaker; a backend with an open circuit is skipped, and when every backend of a model is
-open the request fails at once.
+Only a failure of the backend itself counts: its circuit breaker records it, and before the
+first piece the generation is retried (tenacity) on a backend that may take it. A failure
+the request caused (the backend refused its parameters, its answer outgrew a bound) answers
+that request alone: not recorded, not retried, so one client cannot open a circuit for
+everyone. Whose failure it is comes with the exception (``BackendError.blame``, see
+``core/errors.py``); when either could be to blame (llama-server's own 500 answer, an
+answer too large or malformed, a broken stream, no first token in time), the backend's
+``/health`` settles it: a backend that answers ok is well, so the request caused it. (A
+backend whose HTTP side answers while its generation loop hangs is then not charged for
+the timeouts: each such request still ends with its 504.)
+
+Once the first piece exists a generation is never replayed. A backend that refuses the
+orchestrator's key counts as failing (a half-finished key rotation must not fail every
+other request): the request moves to a backend not tried yet, never back to one that
+refused the key. A backend with an open circuit is skipped, and when every backend of a
+model is open the request fails at once.
+
+Clients see a backend by its name (``backend 2``, in configuration order), never its URL;
+each failure is logged with both. A stream yields to the event loop after every
+``_SLICE_BYTES`` of events handled, so one fast, large answer cannot hold the
+loop: the work between two awaits is bounded by one event (CEREBRUM_BACKEND_MAX_BYTES).
 
 The router owns each backend's count of open streams (``Backend.in_flight``): it chooses by
 it, and it is the only code that changes it.
@@ -34,9 +48,9 @@ from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.errors import (
     BackendAuthError,
-    BackendProtocolError,
+    BackendError,
     BackendTimeoutError,
-    BackendUnavailableError,
+    Blame,
     CircuitOpenError,
 )
 from cerebrum.core.generation import Generation, Piece
@@ -45,6 +59,7 @@ from cerebrum.core.llama_server import LlamaServerClient, Upstream
 log = logging.getLogger("cerebrum.router")
 
 _CLOSE_TIMEOUT = 2.0
+_SLICE_BYTES = 65536  # answer bytes handled between two yields to the event loop
 
 
 @dataclass(slots=True)
@@ -57,6 +72,11 @@ class Backend:
     def url(self) -> str:
         return self.client.url
 
+    @property
+    def name(self) -> str:
+        """What clients see instead of the URL (``backend 2``)."""
+        return self.client.name
+
 
 @dataclass(slots=True)
 class _Started:
@@ -65,12 +85,9 @@ class _Started:
     first: Piece
 
 
-# What counts as the backend failing: the breaker records it and the request may move on.
-_FAILURES = (BackendUnavailableError, BackendProtocolError, BackendAuthError)
-
-
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, _FAILURES) and not isinstance(exc, CircuitOpenError)
+    """A failure of the backend itself (settled before this is asked): worth another try."""
+    return isinstance(exc, BackendError) and exc.charged_to_backend
 
 
 class Router:
@@ -136,27 +153,34 @@ class Router:
             yield started.first
             if started.first.done:
                 return
+            checkpoint = upstream.handled
             while True:
                 try:
-                    piece = upstream.ready()  # already here: no timer needed
-                    if piece is None:
-                        async with asyncio.timeout(self.idle_timeout):
-                            piece = await anext(upstream)
-                except TimeoutError:
-                    backend.breaker.record_failure(BackendTimeoutError.kind)
-                    raise BackendTimeoutError(
-                        f"{backend.url} sent nothing for {self.idle_timeout:g} s"
-                    ) from None
-                except _FAILURES as exc:
-                    backend.breaker.record_failure(exc.kind)
+                    try:
+                        piece = upstream.ready()  # already here: no timer needed
+                        if piece is None:
+                            async with asyncio.timeout(self.idle_timeout):
+                                piece = await anext(upstream)
+                    except TimeoutError:
+                        raise BackendTimeoutError(
+                            f"{backend.name} sent nothing for {self.idle_timeout:g} s"
+                        ) from None
+                except BackendError as exc:
+                    await _close(upstream)  # before asking its /health: frees the slot
+                    await self._settle(backend, exc)
+                    if exc.charged_to_backend:
+                        backend.breaker.record_failure(exc.kind)
                     raise
                 yield piece
                 if piece.done:
                     return
+                if upstream.handled - checkpoint >= _SLICE_BYTES:
+                    await asyncio.sleep(0)  # reading and parsing did not wait: let others run
+                    checkpoint = upstream.handled
         finally:
             await _close(upstream)
             backend.in_flight -= 1
-            log.debug("upstream closed", extra={"backend": backend.url})
+            log.debug("upstream closed", extra={"backend": backend.name, "url": backend.url})
 
     async def _start(
         self, urls: Sequence[str], generation: Generation, affinity: str | None
@@ -189,29 +213,54 @@ class Router:
         verdict = False
         try:
             try:
-                async with asyncio.timeout(self.first_token_timeout):
-                    upstream = await backend.client.open(generation)
-                    first = await anext(upstream)
-            except TimeoutError:
-                verdict = True
-                backend.breaker.record_failure(BackendTimeoutError.kind)
-                raise BackendTimeoutError(
-                    f"no first token from {backend.url} within {self.first_token_timeout:g} s"
-                ) from None
-            except _FAILURES as exc:
-                verdict = True
-                backend.breaker.record_failure(exc.kind)
+                try:
+                    async with asyncio.timeout(self.first_token_timeout):
+                        upstream = await backend.client.open(generation)
+                        first = await anext(upstream)
+                except TimeoutError:
+                    raise BackendTimeoutError(
+                        f"no first token from {backend.name} within {self.first_token_timeout:g} s"
+                    ) from None
+            except BackendError as exc:
+                if upstream is not None:
+                    await _close(upstream)  # before asking its /health: frees the slot
+                    upstream = None
+                await self._settle(backend, exc)
+                if exc.charged_to_backend:
+                    verdict = True
+                    backend.breaker.record_failure(exc.kind)
                 raise
             verdict = True
             backend.breaker.record_success()
             return _Started(backend, upstream, first)
         except BaseException:
             if not verdict:
-                backend.breaker.release()  # cancelled, or the backend refused the request
+                backend.breaker.release()  # cancelled, or the request's own failure
             if upstream is not None:
                 await _close(upstream)
             backend.in_flight -= 1
             raise
+
+    async def _settle(self, backend: Backend, exc: BackendError) -> None:
+        """Decide whose failure ``exc`` is when either could be to blame (a backend that
+        answers its /health ok is well: the request caused it), and log it with the URL."""
+        if exc.blame is Blame.UNKNOWN:
+            healthy = await backend.client.alive()
+            exc.blame = Blame.REQUEST if healthy else Blame.BACKEND
+            if healthy:
+                exc.message += f" ({backend.name} is healthy: this request caused it)"
+        charged = exc.charged_to_backend
+        log.log(
+            logging.WARNING if charged else logging.INFO,
+            "backend failed" if charged else "request failed on a backend",
+            extra={
+                "backend": backend.name,
+                "url": backend.url,
+                "error_type": exc.kind,
+                "error": exc.message,
+                "detail": exc.internal,
+            },
+        )
 
     def _available(self, urls: Sequence[str], exclude: Sequence[str] = ()) -> bool:
         return any(self._backends[url].breaker.available() for url in urls if url not in exclude)
@@ -232,12 +281,13 @@ class Router:
     @staticmethod
     def _circuit_open(backends: Sequence[Backend]) -> CircuitOpenError:
         retry_after = min(backend.breaker.retry_after() for backend in backends)
-        names = ", ".join(backend.url for backend in backends)
+        names = ", ".join(backend.name for backend in backends)
         last = sorted({b.breaker.last_failure for b in backends if b.breaker.last_failure})
         why = f" (last: {', '.join(last)})" if last else ""
         return CircuitOpenError(
             f"circuit open for {names} after repeated failures{why}; retry in {retry_after} s",
             retry_after=retry_after,
+            internal=", ".join(backend.url for backend in backends),
         )
 
 
@@ -251,5 +301,8 @@ def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     log.warning(
         "retrying before the first token",
-        extra={"attempt": state.attempt_number, "error": str(exc)},
+        extra={
+            "attempt": state.attempt_number,
+            "error": exc.message if isinstance(exc, BackendError) else str(exc),
+        },
     )

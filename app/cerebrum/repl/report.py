@@ -91,9 +91,9 @@ def stats_lines(stats: Mapping[str, Any]) -> list[str]:
         f"tokens: {tokens.get('total', 0)} total, tok/s "
         + _percentiles(tokens.get("per_second", {}), lambda value: f"{value:.1f}"),
     ]
-    for url, circuit in stats.get("circuits", {}).items():
+    for name, circuit in stats.get("circuits", {}).items():
         lines.append(
-            f"backend {url}: circuit {circuit.get('state', '?')}, "
+            f"{name}: circuit {circuit.get('state', '?')}, "
             f"{circuit.get('in_flight', 0)} in flight, opened {circuit.get('opened_total', 0)}x"
         )
     rss = stats.get("process", {}).get("rss_mb")
@@ -114,7 +114,7 @@ def health_lines(health: Mapping[str, Any]) -> list[str]:
         parts.append(f"{backend.get('in_flight', 0)} in flight")
         if backend.get("detail"):
             parts.append(str(backend["detail"]))
-        lines.append(f"  {backend.get('url', '?')}: {', '.join(parts)}")
+        lines.append(f"  {backend.get('backend', '?')}: {', '.join(parts)}")
     return lines
 
 

@@ -41,6 +41,6 @@ def test_requests_fail_over_to_the_backend_that_is_up(
         assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
         assert all(a.json()["completion_tokens"] > 0 for a in answers)
 
-        health = {b["url"]: b for b in client.get("/v1/vps/health").json()["backends"]}
-        assert health[second_backend.url]["reachable"] is False, health
-        assert health[llama_server.url]["reachable"] is True, health
+        health = {b["backend"]: b for b in client.get("/v1/vps/health").json()["backends"]}
+        assert health["backend 1"]["reachable"] is False, health  # second_backend, listed first
+        assert health["backend 2"]["reachable"] is True, health

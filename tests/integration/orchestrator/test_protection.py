@@ -101,7 +101,7 @@ def test_circuit_opens_when_the_backend_stops_and_closes_when_it_returns(
         assert recovered.status_code == 200, recovered.text
         health = client.get("/v1/vps/health").json()["backends"][0]
         assert health["circuit"] == "closed"
-        assert client.get("/v1/stats").json()["circuits"][llama_server.url]["opened_total"] == 1
+        assert client.get("/v1/stats").json()["circuits"]["backend 1"]["opened_total"] == 1
 
 
 def test_stream_ends_with_one_error_event_when_the_backend_dies_mid_stream(
@@ -211,11 +211,11 @@ def test_a_backend_on_a_stale_key_is_failed_over_and_reported_as_auth(
         stale.stop()
     assert 0 < homes.count(stale.url) < len(sessions)  # both are some sessions' home
     assert codes == [200] * len(sessions)
-    statuses = {backend["url"]: backend["status"] for backend in health["backends"]}
-    assert statuses == {llama_server.url: "ok", stale.url: "auth"}
+    statuses = {backend["backend"]: backend["status"] for backend in health["backends"]}
+    assert statuses == {"backend 1": "ok", "backend 2": "auth"}  # names, in the order of urls
     assert health["status"] == "ok"
-    assert circuits[stale.url]["failures"] == homes.count(stale.url)  # each then failed over
-    assert circuits[llama_server.url]["failures"] == 0
+    assert circuits["backend 2"]["failures"] == homes.count(stale.url)  # each then failed over
+    assert circuits["backend 1"]["failures"] == 0
 
 
 def test_backend_key_never_appears_in_responses_or_logs(orchestrator, llama_server):
@@ -239,3 +239,60 @@ def test_failure_reports_show_the_test_servers_without_their_keys(orchestrator, 
     assert f"port={llama_server.port}" in reports[0]
     assert f"port={orchestrator.port}" in reports[1]
     assert not any(key in report for key in keys for report in reports), reports
+
+
+# Blame (issue 23): a request that makes the backend fail is answered alone; the circuit,
+# which every client shares, counts only the backend's own failures.
+
+N_PROBS_PROBE = {"prompt": "hello", "n_probs": 150000, "n_predict": 1}  # a ~15 MB answer
+OTHERS = {"prompt": "def add(a, b):", "max_tokens": 2}
+
+
+def test_a_request_whose_answer_is_too_large_fails_alone_and_the_circuit_stays_closed(
+    start_orchestrator, llama_server
+):
+    """The probe of issue 23: its answer's first event is beyond the 8 MiB event bound. One
+    failure would open this circuit (breaker_failures=1) and retries would repeat it."""
+    instance = start_orchestrator(breaker_failures=1, retries=2)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, instance.client(120) as client:
+        probing = pool.submit(
+            lambda: [client.post("/completion", json=N_PROBS_PROBE) for _ in range(3)]
+        )
+        with instance.client(120) as other:
+            served = [other.post("/v1/complete", json=OTHERS) for _ in range(6)]
+            probes = probing.result()
+            served += [other.post("/v1/complete", json=OTHERS) for _ in range(2)]
+            circuit = other.get("/v1/stats").json()["circuits"]["backend 1"]
+    assert [r.status_code for r in served] == [200] * 8, [r.text for r in served]
+    for probe in probes:
+        # 502 from the event bound; 422 naming n_probs where the request schema caps it
+        assert probe.status_code in (422, 502), probe.text
+        assert llama_server.url not in probe.text
+        if probe.status_code == 502:
+            assert "CEREBRUM_BACKEND_MAX_BYTES" in probe.text, probe.text
+            assert "this request caused it" in probe.text, probe.text
+        else:
+            assert "n_probs" in probe.text, probe.text
+    assert circuit == {"state": "closed", "failures": 0, "opened_total": 0, "in_flight": 0}
+    lines = instance.log_lines()
+    assert not [line for line in lines if line.get("msg") == "retrying before the first token"]
+    assert not [line for line in lines if line.get("msg") == "backend failed"]
+
+
+def test_a_request_the_backend_refuses_gets_the_backends_reason_and_opens_no_circuit(
+    start_orchestrator, llama_server
+):
+    instance = start_orchestrator(breaker_failures=1, retries=2)
+    with instance.client() as client:
+        refused = [
+            client.post("/completion", json={"prompt": [999999999], "n_predict": 1})
+            for _ in range(3)
+        ]
+        after = client.post("/v1/complete", json=OTHERS)
+        circuit = client.get("/v1/stats").json()["circuits"]["backend 1"]
+    for answer in refused:
+        assert answer.status_code == 400, answer.text
+        assert "invalid tokens" in answer.json()["error"]["message"], answer.text
+    assert after.status_code == 200, after.text
+    assert circuit["state"] == "closed"
+    assert circuit["failures"] == 0

@@ -193,7 +193,7 @@ async def test_a_real_client_that_stops_reading_gives_back_its_place_and_its_bac
             served = await http.post("/v1/complete", json={"prompt": "x", "max_tokens": 2})
         sock.close()
     assert fake.closed == [True, True]
-    assert stats["circuits"]["http://vps.test:9000"]["in_flight"] == 0
+    assert stats["circuits"]["backend 1"]["in_flight"] == 0
     assert served.status_code == 200
 
 
@@ -206,6 +206,21 @@ async def test_events_already_waiting_go_out_in_one_write():
     await sse.EventStream(events())({"type": "http"}, recorder.receive, recorder.send)
     bodies = [m["body"] for m in recorder.messages if m["type"] == "http.response.body"]
     assert bodies == [b"".join(sse.token_event("a", n) for n in range(1, 6)), b""]
+
+
+async def test_one_write_gathers_at_most_64_kib_of_waiting_events():
+    big = sse.event({"probs": "p" * 40_000})  # two of these pass the 64 KiB a write gathers
+
+    async def events() -> AsyncGenerator[bytes, None]:
+        for _ in range(6):
+            yield big
+
+    recorder = Recorder()
+    await sse.EventStream(events())({"type": "http"}, recorder.receive, recorder.send)
+    bodies = [m["body"] for m in recorder.messages if m["type"] == "http.response.body"]
+    assert b"".join(bodies) == big * 6
+    assert max(len(body) for body in bodies) <= 2 * len(big)
+    assert len(bodies) >= 4  # three writes of two events, and the end
 
 
 async def test_no_ping_while_events_keep_coming_more_often_than_the_interval():

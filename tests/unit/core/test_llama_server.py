@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from cerebrum.core.errors import BackendAuthError, BackendRejectedError, BackendUnavailableError
+from cerebrum.core.errors import (
+    BackendAuthError,
+    BackendError,
+    BackendRejectedError,
+    BackendServerError,
+    BackendUnavailableError,
+    Blame,
+)
 from cerebrum.core.generation import Generation
 from cerebrum.core.llama_server import LlamaServerClient
 
@@ -109,6 +116,56 @@ async def test_400_keeps_the_backend_message():
         await collect(
             client_for(FakeLlama(plan=["400"])), Generation(model="m", max_tokens=1, prompt="x")
         )
+
+
+@pytest.mark.parametrize(
+    ("status", "blame"),
+    [(400, Blame.REQUEST), (404, Blame.REQUEST), (429, Blame.BACKEND), (502, Blame.BACKEND),
+     (503, Blame.BACKEND), (504, Blame.BACKEND)],
+)  # fmt: skip
+async def test_whose_failure_a_status_is(status, blame):
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"error": {"message": "no", "code": status}})
+
+    client = LlamaServerClient(
+        "http://vps.test:9000", httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    )
+    with pytest.raises(BackendError) as caught:
+        await collect(client, Generation(model="m", max_tokens=1, prompt="x"))
+    assert caught.value.blame is blame
+
+
+@pytest.mark.parametrize(
+    ("answer", "raised", "blame"),
+    [(httpx.Response(500, json={"error": {"code": 500, "message": "x", "type": "server_error"}}),
+      BackendServerError, Blame.UNKNOWN),
+     (httpx.Response(500, text="<html>Internal Server Error</html>"),
+      BackendUnavailableError, Blame.BACKEND)],
+    ids=["llama-server", "a-proxy"],
+)  # fmt: skip
+async def test_llama_servers_own_500_is_either_failure_and_another_500_the_backends(
+    answer, raised, blame
+):
+    transport = httpx.MockTransport(lambda request: answer)
+    client = LlamaServerClient("http://vps.test:9000", httpx.AsyncClient(transport=transport))
+    with pytest.raises(raised) as caught:
+        await collect(client, Generation(model="m", max_tokens=1, prompt="x"))
+    assert caught.value.blame is blame
+
+
+async def test_addresses_in_a_backends_message_are_blanked_out():
+    said = "cannot reach http://10.0.0.5:9000/models nor 100.64.1.2:8080 nor [fd7a::1]:9000"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"message": said, "code": 400}})
+
+    client = LlamaServerClient(
+        "http://vps.test:9000", httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    )
+    with pytest.raises(BackendRejectedError) as caught:
+        await collect(client, Generation(model="m", max_tokens=1, prompt="x"))
+    message = caught.value.message
+    assert "cannot reach <address> nor <address> nor <address>" in message
 
 
 async def test_connection_refused_is_backend_unavailable():

@@ -10,10 +10,15 @@ import pytest
 from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker, State
 from cerebrum.core.errors import (
+    AnswerTooLargeError,
     BackendAuthError,
+    BackendError,
     BackendProtocolError,
+    BackendRejectedError,
+    BackendServerError,
     BackendTimeoutError,
     BackendUnavailableError,
+    Blame,
     CircuitOpenError,
 )
 from cerebrum.core.generation import Generation
@@ -27,10 +32,23 @@ pytestmark = pytest.mark.anyio
 GEN = Generation(model="m1", max_tokens=5, prompt="x")
 
 
-def make_router(*fakes: FakeLlama, retries: int = 0, failures: int = 3, **timeouts: float):
+def make_router(
+    *fakes: FakeLlama,
+    retries: int = 0,
+    failures: int = 3,
+    max_bytes: int = 65536,
+    max_answer_bytes: int = 1_048_576,
+    **timeouts: float,
+):
     backends = [
         Backend(
-            LlamaServerClient(f"http://b{i}.test", httpx.AsyncClient(transport=fake.transport())),
+            LlamaServerClient(
+                f"http://b{i}.test",
+                httpx.AsyncClient(transport=fake.transport()),
+                max_bytes=max_bytes,
+                name=f"backend {i + 1}",
+                max_answer_bytes=max_answer_bytes,
+            ),
             CircuitBreaker(failures, cooldown=30),
         )
         for i, fake in enumerate(fakes)
@@ -244,3 +262,127 @@ def test_a_session_goes_to_its_home_backend_then_to_its_next_one():
         by_url[home].breaker.record_failure("backend_unavailable")
     by_url[home].in_flight = 0
     assert router.choose(urls, affinity=key).url != home  # its circuit is open
+
+
+# Blame: only the backend's own failures count and are retried.
+
+
+async def test_a_request_the_backend_refuses_is_neither_retried_nor_counted():
+    fake = FakeLlama(plan=["400", "ok"])
+    router, urls = make_router(fake, retries=2, failures=1)
+    with pytest.raises(BackendRejectedError):
+        await run(router, urls)
+    assert fake.generations == 1
+    assert router.backends[0].breaker.failures == 0
+
+
+async def test_an_oversized_answer_from_a_healthy_backend_is_the_requests_alone():
+    fake = FakeLlama(plan=["huge"] * 5)
+    router, urls = make_router(fake, retries=2, failures=1)
+    for _ in range(5):  # one request every few seconds must not keep the service down
+        with pytest.raises(BackendProtocolError) as caught:
+            await run(router, urls)
+        assert caught.value.blame is Blame.REQUEST
+        assert "CEREBRUM_BACKEND_MAX_BYTES" in caught.value.message
+        assert "this request caused it" in caught.value.message
+    assert fake.generations == 5  # never retried
+    assert router.backends[0].breaker.state is State.CLOSED
+    assert await run(router, urls) == "def f():\n  pass"  # the next client is served
+
+
+async def test_llama_servers_own_500_from_a_healthy_backend_is_the_requests_alone():
+    fake = FakeLlama(plan=["500"] * 3)
+    router, urls = make_router(fake, retries=2, failures=1)
+    with pytest.raises(BackendServerError, match="n_probs too large"):
+        await run(router, urls)
+    assert fake.generations == 1
+    assert router.backends[0].breaker.state is State.CLOSED
+
+
+async def test_an_ambiguous_failure_on_a_backend_whose_health_fails_is_charged_and_retried():
+    fake = FakeLlama(plan=["500"] * 3, health_status=503)
+    router, urls = make_router(fake, retries=1, failures=2)
+    with pytest.raises(BackendServerError) as caught:
+        await run(router, urls)
+    assert caught.value.blame is Blame.BACKEND
+    assert fake.generations == 2
+    assert router.backends[0].breaker.state is State.OPEN
+
+
+async def test_a_slow_first_token_is_charged_only_when_the_backend_is_unwell():
+    healthy = FakeLlama(plan=["slow"], delay=1.0)
+    router, urls = make_router(healthy, first_token=0.05, failures=1)
+    with pytest.raises(BackendTimeoutError):
+        await run(router, urls)
+    assert router.backends[0].breaker.state is State.CLOSED
+    unwell = FakeLlama(plan=["slow"], delay=1.0, health_status=503)
+    router, urls = make_router(unwell, first_token=0.05, failures=1)
+    with pytest.raises(BackendTimeoutError):
+        await run(router, urls)
+    assert router.backends[0].breaker.state is State.OPEN
+
+
+async def test_a_backend_that_dies_mid_stream_is_charged():
+    fake = FakeLlama(plan=["break"], health_status=503)
+    router, urls = make_router(fake, failures=1)
+    with pytest.raises(BackendProtocolError):
+        await run(router, urls)
+    assert router.backends[0].breaker.state is State.OPEN
+
+
+async def test_an_answer_beyond_max_answer_bytes_ends_that_request_alone():
+    fake = FakeLlama(tokens=["x" * 1000] * 200)
+    router, urls = make_router(fake, retries=2, failures=1, max_answer_bytes=50_000)
+    generation = Generation(model="m", max_tokens=200, prompt="x")
+
+    async def consume() -> None:
+        async with aclosing(router.generate(urls, generation)) as chunks:
+            async for _ in chunks:
+                pass
+
+    with pytest.raises(AnswerTooLargeError, match="CEREBRUM_MAX_ANSWER_BYTES"):
+        await consume()
+    assert fake.closed == [True]
+    assert router.backends[0].breaker.state is State.CLOSED
+
+
+@pytest.mark.parametrize("plan", ["refuse", "503", "500", "huge", "break", "401"])
+async def test_failures_name_the_backend_never_its_url(plan):
+    fake = FakeLlama(plan=[plan] * 3, health_status=503)
+    router, urls = make_router(fake, failures=1)
+    with pytest.raises(BackendError) as caught:
+        await run(router, urls)
+    assert "backend 1" in caught.value.message
+    assert "b0.test" not in caught.value.message
+    assert "b0.test" in caught.value.internal or plan in ("huge", "break")
+    with pytest.raises(CircuitOpenError) as opened:
+        await run(router, urls)
+    assert "backend 1" in opened.value.message
+    assert "b0.test" not in opened.value.message
+
+
+# Fairness: a large answer that arrives at once does not hold the event loop.
+
+
+async def test_a_large_answer_that_arrives_at_once_yields_to_the_event_loop():
+    fake = FakeLlama(plan=["burst"], tokens=["y" * 1000] * 1000)  # ~1 MB in one chunk
+    router, urls = make_router(fake, max_answer_bytes=4_000_000)
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    ticks = 0
+    generation = Generation(model="m", max_tokens=1000, prompt="x")
+    async with aclosing(router.generate(urls, generation)) as chunks:
+        texts = [chunk.text async for chunk in chunks]
+    stop.set()
+    await task
+    assert len(texts) == 1001
+    assert ticks >= 10  # ~1 MB: at least one yield per 64 KiB handled

@@ -64,7 +64,7 @@ def test_stream_error_event_is_one_line():
 
 
 def test_stream_error_event_before_any_token_is_a_failed_completion():
-    error = {"type": "backend_unavailable", "message": "http://b:9000 unreachable"}
+    error = {"type": "backend_unavailable", "message": "backend 1 unreachable (ConnectError)"}
     assert stream_error_line(error, 0) == (
-        "completion failed: backend_unavailable: http://b:9000 unreachable"
+        "completion failed: backend_unavailable: backend 1 unreachable (ConnectError)"
     )

@@ -42,14 +42,14 @@ LISTING = {
             "backend_model": "gemma3-270m",
             "context_size": 2048,
             "format": "completion",
-            "loaded": {"http://b:9000": "loaded"},
+            "loaded": {"backend 1": "loaded"},
         },
         {
             "id": "smol",
             "backend_model": "smollm2-135m",
             "context_size": 2048,
             "format": "chat",
-            "loaded": {"http://b:9000": None},
+            "loaded": {"backend 1": None},
         },
     ],
 }
@@ -73,7 +73,7 @@ def test_stats_lines_show_counts_models_latency_and_backends():
         "models": {"gemma": {"requests": 4, "failed": 1, "tokens": 99}},
         "latency": {"time_to_first_token": {"count": 4, "p50": 0.05, "p90": None}, "total": {}},
         "tokens": {"total": 99, "per_second": {"count": 4, "p50": 31.25}},
-        "circuits": {"http://b:9000": {"state": "closed", "in_flight": 1, "opened_total": 0}},
+        "circuits": {"backend 1": {"state": "closed", "in_flight": 1, "opened_total": 0}},
         "process": {"rss_mb": 49.2},
     }
     assert stats_lines(stats) == [
@@ -82,7 +82,7 @@ def test_stats_lines_show_counts_models_latency_and_backends():
         "first token: p50 50 ms",
         "total time: (no samples)",
         "tokens: 99 total, tok/s p50 31.2",
-        "backend http://b:9000: circuit closed, 1 in flight, opened 0x",
+        "backend 1: circuit closed, 1 in flight, opened 0x",
         "orchestrator: up 3.50 s, RSS 49.2 MiB",
     ]
 
@@ -100,7 +100,7 @@ def test_health_lines_show_each_backend_with_its_circuit():
         "status": "degraded",
         "backends": [
             {
-                "url": "http://b:9000",
+                "backend": "backend 1",
                 "reachable": False,
                 "status": "unreachable",
                 "latency_ms": None,
@@ -112,5 +112,5 @@ def test_health_lines_show_each_backend_with_its_circuit():
     }
     assert health_lines(health) == [
         "backends: degraded",
-        "  http://b:9000: unreachable, circuit open, 0 in flight, connection refused",
+        "  backend 1: unreachable, circuit open, 0 in flight, connection refused",
     ]

@@ -132,3 +132,25 @@ def test_preflight_passes_with_the_checkouts_app_source(tmp_path: Path) -> None:
     result = run(tmp_path, PREFLIGHT_PLAY, {"out": str(tmp_path / "out"), **paths})
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "out").read_text() == "passed"
+
+
+@pytest.mark.parametrize(
+    "keyless",
+    [{"cerebrum_host": "0.0.0.0"},
+     {"cerebrum_settings": {"forwarded_allow_ips": ["127.0.0.1"]}}],
+    ids=["beyond-loopback", "behind-a-proxy"],
+)  # fmt: skip
+def test_preflight_refuses_a_keyless_orchestrator_beyond_loopback_or_behind_a_proxy(
+    tmp_path: Path, keyless: dict[str, Any]
+) -> None:
+    paths = {"cerebrum_app_src": str(ROOT / "app"),
+             "cerebrum_repl_launcher": str(ROOT / "scripts" / "cerebrum_repl.sh")}  # fmt: skip
+    out = tmp_path / "out"
+    task, message = failure(run(tmp_path, PREFLIGHT_PLAY, {"out": str(out), **paths, **keyless}))
+    assert "keyless orchestrator listens on loopback alone" in task, task
+    assert "CEREBRUM_CLIENT_KEYS" in message, message
+    assert "CEREBRUM_FORWARDED_ALLOW_IPS" in message, message
+    assert not out.exists()
+    keyed = {**paths, **keyless, "cerebrum_client_keys": ["a-client-key"]}
+    result = run(tmp_path, PREFLIGHT_PLAY, {"out": str(out), **keyed})
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -37,7 +37,7 @@ async def vps_health(request: Request) -> Response:
             backend.breaker.record_success()
     infos = [
         BackendHealthInfo(
-            url=probe.url,
+            backend=probe.name,
             reachable=probe.reachable,
             status=probe.status,
             latency_ms=probe.latency_ms,

@@ -35,6 +35,7 @@ async def models(request: Request) -> Response:
             strict=True,
         )
     )
+    names = {backend.url: backend.name for backend in backends}  # clients never see a URL
     data = [
         ModelInfo(
             id=spec.alias,
@@ -42,7 +43,7 @@ async def models(request: Request) -> Response:
             context_size=spec.profile.context_size,
             format=spec.profile.format,
             default=spec.alias == svc.registry.default,
-            loaded={url: _status(reports[url], spec.model) for url in spec.backends},
+            loaded={names[url]: _status(reports[url], spec.model) for url in spec.backends},
         )
         for spec in svc.registry
     ]

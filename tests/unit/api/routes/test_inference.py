@@ -121,7 +121,7 @@ async def test_stats_count_requests_tokens_and_failures(client, fake_llama):
     assert stats["requests"]["errors"] == {"backend_unavailable": 1}
     assert stats["models"]["m1"] == {"requests": 2, "failed": 1, "tokens": 2}
     assert stats["latency"]["time_to_first_token"]["count"] == 1
-    assert stats["circuits"]["http://vps.test:9000"]["state"] == "closed"
+    assert stats["circuits"]["backend 1"]["state"] == "closed"
     assert stats["process"]["rss_bytes"] > 0
 
 
@@ -132,7 +132,7 @@ async def test_metrics_are_prometheus_text(client):
     text = response.text
     assert "cerebrum_requests_total 1.0" in text
     assert 'cerebrum_tokens_generated_total{model="m1"} 2.0' in text
-    assert 'cerebrum_circuit_state{backend="http://vps.test:9000"} 0.0' in text
+    assert 'cerebrum_circuit_state{backend="backend 1"} 0.0' in text
     assert "cerebrum_request_duration_seconds_count 1.0" in text
 
 
@@ -179,8 +179,8 @@ async def test_models_list_aliases_with_backend_status(client, fake_llama):
     assert body["object"] == "list"
     assert body["default"] == "m1"
     entries = {entry["id"]: entry for entry in body["data"]}
-    assert entries["m1"]["loaded"] == {"http://vps.test:9000": "loaded"}
-    assert entries["chat"]["loaded"] == {"http://vps.test:9000": "absent"}
+    assert entries["m1"]["loaded"] == {"backend 1": "loaded"}  # its name, never its URL
+    assert entries["chat"]["loaded"] == {"backend 1": "absent"}
     assert entries["chat"]["format"] == "chat"
 
 
@@ -254,3 +254,23 @@ async def test_an_unexpected_failure_mid_stream_is_one_internal_error_event_and_
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     assert str(logged[0].exc_info[1]) == UNEXPECTED
+
+
+@pytest.mark.parametrize("plan", ["refuse", "503", "500", "break"])
+async def test_error_bodies_and_views_name_backends_never_their_urls(app_client, fake_llama, plan):
+    fake_llama.plan = [plan] * 4
+    fake_llama.health_status = 503  # the backend is unwell: its failures count, the circuit opens
+    async with app_client(breaker_failures=1) as client:
+        texts = [
+            (await client.post("/v1/complete", json={"prompt": "x", "max_tokens": 3})).text,
+            (await client.post("/v1/complete/stream", json={"prompt": "x"})).text,
+            (await client.post("/completion", json={"prompt": "x", "n_predict": 3})).text,
+            (await client.get("/v1/vps/health")).text,
+            (await client.get("/v1/stats")).text,
+            (await client.get("/v1/models")).text,
+            (await client.get("/metrics")).text,
+        ]
+    assert "backend 1" in texts[0]
+    assert "circuit_open" in texts[1]
+    for text in texts:
+        assert "vps.test" not in text, text
