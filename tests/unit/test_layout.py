@@ -29,12 +29,10 @@ UNMIRRORED: dict[str, str] = {
     "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
     "api/sessions.py": f"{PENDING} 24/25 (one home for sessions)",
     "api/metrics.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
-    "api/errors.py": f"{PENDING} 24/23 (the 499 answer once; error bodies); tested in "
     "tests/unit/api/test_middleware.py meanwhile",
     "api/middleware/auth.py": f"{PENDING} 26 (named keys); tested in "
     "tests/unit/api/test_middleware.py meanwhile",
     "core/errors.py": f"{PENDING} 23/24",
-    "core/token_counts.py": f"{PENDING} 23/25",
     "core/generation.py": f"{PENDING} 23 (extended in parallel with the llama.cpp routes)",
 }
 
