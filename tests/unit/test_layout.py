@@ -29,7 +29,6 @@ UNMIRRORED: dict[str, str] = {
     "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
     "api/sessions.py": f"{PENDING} 24/25 (one home for sessions)",
     "api/metrics.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
-    "tests/unit/api/test_middleware.py meanwhile",
     "api/middleware/auth.py": f"{PENDING} 26 (named keys); tested in "
     "tests/unit/api/test_middleware.py meanwhile",
     "core/errors.py": f"{PENDING} 23/24",
