@@ -56,6 +56,30 @@ MAX_HEADER_CHARS = 256  # a definition's name is this close to its line's start 
 
 
 @dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each signal counts (its part is the signal, 0..1, times its weight); a
+    signal weighted 0 is left out of the score and of its explanation."""
+
+    bm25: float = 1.0
+    defines: float = WEIGHT_DEFINES
+    path: float = WEIGHT_PATH
+    recency: float = WEIGHT_RECENCY
+    language: float = WEIGHT_LANGUAGE
+
+    @classmethod
+    def only(cls, signal: str) -> Weights:
+        """Weights that rank by one signal alone (the benchmark's baselines)."""
+        return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
+
+
+LEXICAL = Weights()
+"""The ranker before it read code: BM25, definitions of the request's symbols, file names
+mentioned, recency and language."""
+CODE_AWARE = Weights()
+"""The default."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ranked:
     """A chunk with its score and the parts that make it up."""
 
@@ -74,6 +98,7 @@ def rank_chunks(
     *,
     cache: CacheSession | None = None,
     deadline: Deadline | None = None,
+    weights: Weights = CODE_AWARE,
 ) -> list[Ranked]:
     """Chunks sorted best first (ties: more recent snippet, then earlier lines). The deadline
     is checked every CHECK_EVERY chunks."""
@@ -92,15 +117,20 @@ def rank_chunks(
     ):
         if deadline is not None and position % CHECK_EVERY == 0:
             deadline.check()
-        parts: list[tuple[str, float]] = [("bm25", relevance / best)]
+        signals: list[tuple[str, float]] = [("bm25", relevance / best)]
         if document.symbols and _defines(chunk.text, document.symbols):
-            parts.append(("defines", WEIGHT_DEFINES))
+            signals.append(("defines", 1.0))
         if chunk.path and file_name(chunk.path) in mentioned:
-            parts.append(("path", WEIGHT_PATH))
-        parts.append(("recency", WEIGHT_RECENCY * (chunk.snippet_index + 1) / snippets))
+            signals.append(("path", 1.0))
+        signals.append(("recency", (chunk.snippet_index + 1) / snippets))
         if language and chunk.language == language:
-            parts.append(("language", WEIGHT_LANGUAGE))
-        ranked.append(Ranked(chunk, sum(value for _, value in parts), tuple(parts)))
+            signals.append(("language", 1.0))
+        parts = tuple(
+            (name, weight * value)
+            for name, value in signals
+            if (weight := getattr(weights, name))
+        )
+        ranked.append(Ranked(chunk, sum(value for _, value in parts), parts))
     ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
     return ranked
 
