@@ -8,12 +8,16 @@ tuning set and a held-out set of different packages). The rule that makes a case
   `let`/`var`, `interface`/`type`/`enum`, optionally after `export`/`default`/`async`, or a
   module-level `name =` in Python); only names of at least MIN_NAME characters defined in
   exactly one file of the package count;
-- the cursor stands just before the first occurrence in a file (outside comment lines) of
+- the cursor stands just before the first occurrence in a file, in code (Python: a name
+  token to Python's tokenizer; JavaScript/TypeScript: not on a comment line nor after a
+  quote on its line), of
   such a name, when the name is defined in another file and not in this one, so it appears
   nowhere before the cursor; at most CASES_PER_PACKAGE cases a package, one per file and
   name, drawn with a seeded generator;
 - the request is what llama.vim sends (its defaults: n_prefix 256 lines before the cursor
-  and the current line up to it, n_suffix 64 lines after, n_predict 128), and its ring is
+  and the current line up to it, n_suffix 64 lines after, n_predict 128) while the rest of
+  the line is still to be typed (the suffix starts at the next line, as in CrossCodeEval,
+  so the identifier is not in it unless a later line uses it again), and its ring is
   RING_CHUNKS chunks picked as llama.vim's `s:pick_chunk` picks them with ring_chunk_size
   64 (a random run of 33 lines out of the 65 around a line): one around the definition (so
   that it holds the defining line), SIMILAR ones most alike the code at the cursor by
@@ -36,12 +40,14 @@ harness) for MODEL_CASES cases: no context, the defining chunk alone (oracle), t
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import re
 import sys
 import tempfile
+import tokenize
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from cerebrum.retrieval import (
@@ -83,6 +89,7 @@ _DEFINITION = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z_]\w*+")
 _COMMENT_STARTS = ("#", "//", "*", "/*")
+_QUOTES = frozenset("'\"`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +129,46 @@ def candidates(files: Mapping[str, str]) -> list[tuple[str, int, str, str, int]]
     for path, text in files.items():
         seen: set[str] = set()
         comment_lines = _comment_lines(text)
+        code = _code_offsets(path, text)
         for match in _WORD.finditer(text):
             name = match.group()
+            if code is not None and match.start() not in code:
+                seen.add(name)  # in a string: it counts as before the cursor
+                continue
             if name in seen:
                 continue
             seen.add(name)
             owner = owners.get(name, ())
+            line_start = text.rfind("\n", 0, match.start()) + 1
             if (
                 len(name) >= MIN_NAME
+                and (code is not None or not _QUOTES.intersection(text[line_start : match.start()]))
                 and len(owner) == 1
                 and owner[0] != path
                 and text.count("\n", 0, match.start()) not in comment_lines
             ):
                 found.append((path, match.start(), name, owner[0], defined[owner[0]][name]))
     return found
+
+
+def _code_offsets(path: str, text: str) -> set[int] | None:
+    """Offsets of the names Python's tokenizer reads as code (not in strings or comments);
+    None for other languages or a file it cannot read, where comment lines and lines with
+    a quote before the name are left out instead."""
+    if not path.endswith(".py"):
+        return None
+    starts = [0]
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return {
+        starts[token.start[0] - 1] + token.start[1]
+        for token in tokens
+        if token.type == tokenize.NAME
+    }
 
 
 def _comment_lines(text: str) -> set[int]:
@@ -147,14 +180,15 @@ def _comment_lines(text: str) -> set[int]:
 
 
 def cursor_request(text: str, offset: int) -> tuple[str, str]:
-    """(prefix, suffix) as llama.vim sends them for a cursor at `offset`."""
+    """(prefix, suffix) as llama.vim sends them for a cursor at `offset` where the rest of
+    the line is still to be typed: the suffix starts with the next line."""
     line_start = text.rfind("\n", 0, offset) + 1
     before = text[:line_start].split("\n")[:-1][-N_PREFIX:]
     prefix = "".join(line + "\n" for line in before) + text[line_start:offset]
     line_end = text.find("\n", offset)
     line_end = len(text) if line_end < 0 else line_end
     after = text[line_end + 1 :].split("\n")[:N_SUFFIX]
-    return prefix, text[offset:line_end] + "\n" + "\n".join(after)
+    return prefix, "\n" + "\n".join(after)
 
 
 def pick_chunk(lines: Sequence[str], line: int, rng: random.Random) -> tuple[int, list[str]]:
@@ -342,7 +376,9 @@ def all_cases(seed: int) -> dict[str, list[Case]]:
     rng = random.Random(seed)
     return {
         set_name: [
-            case for package in packages for case in build_cases(source_files(package), package.name, rng)
+            case
+            for package in packages
+            for case in build_cases(source_files(package), package.name, rng)
         ]
         for set_name, packages in SETS.items()
     }

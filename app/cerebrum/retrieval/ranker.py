@@ -29,7 +29,7 @@ from itertools import accumulate, chain, zip_longest
 from typing import cast
 
 from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
-from cerebrum.retrieval.chunker import Chunk
+from cerebrum.retrieval.chunker import Chunk, normalize
 from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
 from cerebrum.retrieval.lexicon import (
     DECLARERS,
@@ -41,6 +41,7 @@ from cerebrum.retrieval.lexicon import (
     is_identifier_char,
     mentioned_file_names,
 )
+from cerebrum.retrieval.references import at_cursor, defined_names, module_of
 
 K1 = 1.2
 B = 0.75
@@ -48,11 +49,16 @@ WEIGHT_DEFINES = 0.5
 WEIGHT_PATH = 0.3
 WEIGHT_RECENCY = 0.2
 WEIGHT_LANGUAGE = 0.1
+WEIGHT_MODULE = 1.0
+WEIGHT_IMPORTS = 0.3
+WEIGHT_WANTED = 0.5
+WEIGHT_REPEATS = -1.0
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
 MAX_WORD_CHARS = 128  # an identifier is split into terms by its first 128 characters
 MAX_HEADER_CHARS = 256  # a definition's name is this close to its line's start and end
+PROMPT_LINES_CHARS = 32_000  # how much of the prompt's end a chunk's lines are looked up in
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,10 @@ class Weights:
     path: float = WEIGHT_PATH
     recency: float = WEIGHT_RECENCY
     language: float = WEIGHT_LANGUAGE
+    module: float = WEIGHT_MODULE
+    imports: float = WEIGHT_IMPORTS
+    wanted: float = WEIGHT_WANTED
+    repeats: float = WEIGHT_REPEATS
 
     @classmethod
     def only(cls, signal: str) -> Weights:
@@ -72,7 +82,7 @@ class Weights:
         return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
 
 
-LEXICAL = Weights()
+LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0)
 """The ranker before it read code: BM25, definitions of the request's symbols, file names
 mentioned, recency and language."""
 CODE_AWARE = Weights()
@@ -111,6 +121,8 @@ def rank_chunks(
     best = max(bm25, default=0.0) or 1.0
     snippets = snippet_count or (max(c.snippet_index for c in chunks) + 1)
     mentioned = mentioned_file_names(prompt)
+    cursor = at_cursor(prompt, suffix)
+    seen_lines = frozenset(normalize(prompt[-PROMPT_LINES_CHARS:]).split("\n"))
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
@@ -125,10 +137,18 @@ def rank_chunks(
         signals.append(("recency", (chunk.snippet_index + 1) / snippets))
         if language and chunk.language == language:
             signals.append(("language", 1.0))
+        module = module_of(chunk.path) if chunk.path else None
+        if module in cursor.modules:
+            signals.append(("module", 1.0))
+        if module in cursor.imported:
+            signals.append(("imports", 1.0))
+        if cursor.wanted and not cursor.wanted.isdisjoint(_defined(chunk, cache)):
+            signals.append(("wanted", 1.0))
+        lines = chunk.normalized.split("\n")
+        if repeated := sum(line in seen_lines for line in lines):
+            signals.append(("repeats", repeated / len(lines)))
         parts = tuple(
-            (name, weight * value)
-            for name, value in signals
-            if (weight := getattr(weights, name))
+            (name, weight * value) for name, value in signals if (weight := getattr(weights, name))
         )
         ranked.append(Ranked(chunk, sum(value for _, value in parts), parts))
     ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
@@ -340,6 +360,16 @@ def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
             )
         )
     return scores
+
+
+def _defined(chunk: Chunk, cache: CacheSession) -> frozenset[str]:
+    """The names the chunk defines; cached by chunk id."""
+    key = ("defined", chunk.id)
+    names = cast("frozenset[str] | None", cache.get(key))
+    if names is None:
+        names = defined_names(chunk.text)
+        cache.put(key, names, sum(map(len, names)) + ITEM_OVERHEAD * (len(names) + 1))
+    return names
 
 
 # --- hints ------------------------------------------------------------------------------
