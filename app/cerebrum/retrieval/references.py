@@ -55,7 +55,9 @@ _JS_REQUIRED = re.compile(
 _GO_IMPORT = re.compile(
     rf"^[ \t]*(?:import[ \t]+)?(?:({IDENTIFIER})[ \t]+)?\"([\w./-]+)\"", re.MULTILINE
 )
-_RUST_USE = re.compile(r"^[ \t]*(?:pub[ \t]+)?use[ \t]+([\w:]+)(?:::\{([^}\n]*)\})?", re.MULTILINE)
+_RUST_USE = re.compile(
+    r"^[ \t]*(?:pub[ \t]+)?use[ \t]+(\w+(?:::\w+)*+)(?:::\{([^}\n]*)\})?", re.MULTILINE
+)
 _AS = re.compile(rf"({IDENTIFIER})(?:[ \t]+as[ \t]+({IDENTIFIER}))?")
 _KEYWORDS = "|".join((*DEFINERS, *DECLARERS))
 _DEFINITION = re.compile(
