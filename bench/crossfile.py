@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=MODEL_CASES, help="cases for the model")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sets = all_cases(args.seed)
     profile = lab_profile()
     print(f"recall of the defining chunk within the budget ({CONTEXT_SIZE}-token slot, /infill)")

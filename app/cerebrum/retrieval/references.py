@@ -10,7 +10,8 @@
 - `wanted_names`: names used just after the cursor (the suffix's start) that the text before
   it never mentions: what the code needs and the file does not define or import;
 - `defined_names`: the names a chunk defines (`lexicon.DEFINERS`/`DECLARERS`, `name = ...`
-  at a line's start).
+  at a line's start), and `definition_lines`, the lines that define them (the outline the
+  assembler fits when the whole chunk does not).
 
 Linear in the text: each pattern is a single pass (a match starts at a line's start or a
 word's start and consumes no more than its line), and the cursor's context is read from
@@ -179,6 +180,22 @@ def _open_import(prompt: str) -> re.Match[str] | None:
         return None
     line_start = tail.rfind("\n", 0, opening) + 1
     return _PY_FROM.match(tail, line_start)
+
+
+def definition_lines(text: str) -> str:
+    """The lines of `text` that define a name (as `defined_names` reads them), in order,
+    each ending in a newline: a chunk's outline."""
+    lines: list[str] = []
+    last = -1
+    for match in _DEFINITION.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        if start <= last:
+            continue  # a second definition on a line already taken
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end] + "\n")
+        last = end
+    return "".join(lines)
 
 
 def defined_names(text: str) -> frozenset[str]:

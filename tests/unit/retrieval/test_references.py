@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cerebrum.retrieval.references import at_cursor, defined_names, imports, module_of
+from cerebrum.retrieval.references import (
+    at_cursor,
+    defined_names,
+    definition_lines,
+    imports,
+    module_of,
+)
 
 
 def test_the_name_before_a_dot_at_the_cursor_is_the_module() -> None:
@@ -61,3 +67,9 @@ def test_a_folder_module_file_stands_for_its_folder() -> None:
     assert module_of("src/attr/__init__.py") == "attr"
     assert module_of("src/index.ts") == "src"
     assert module_of("utils.test.js") == "utils"
+
+
+def test_the_outline_is_the_definition_lines_in_order() -> None:
+    text = "class A:\n    x = 1\n    def f(self):\n        return 2\nY = 3\n"
+    assert definition_lines(text) == "class A:\n    def f(self):\nY = 3\n"
+    assert definition_lines("return 1\n") == ""
