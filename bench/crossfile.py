@@ -34,7 +34,7 @@ ranker (`ranker.LEXICAL`), the code-aware ranker (`ranker.CODE_AWARE`, the defau
 With --model, exact match of the identifier from the lab model (llama-server from the
 harness) for MODEL_CASES cases: no context, the defining chunk alone (oracle), the ring.
 
-    .venv/bin/python -m bench.crossfile [--model gemma|smol-fim] [--cases N] [--seed S]
+    .venv/bin/python -m bench.crossfile [--model gemma|smol-fim] [--cases N] [--seed S] [--timing]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import random
 import re
 import sys
 import tempfile
+import time
 import tokenize
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ CASES_PER_PACKAGE = 40
 MIN_NAME = 4
 CONTEXT_SIZE = 2048  # a lab model slot (inventory/lab/group_vars/cm4.yml)
 MODEL_CASES = 30
+TIMING_RUNS = 8
 MODEL_PREDICT = 12  # tokens asked of the model: enough for one identifier
 SEED = 27
 
@@ -345,7 +347,8 @@ def exact_match(
         server.start()
         try:
             with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as client:
-                for case in cases:
+                for number, case in enumerate(cases, 1):
+                    print(f"[crossfile] {model}: case {number}/{len(cases)}", file=sys.stderr)
                     for kind, context in (
                         ("no context", ()),
                         ("oracle", (case.defining,)),
@@ -368,6 +371,29 @@ def _matches(answer: str, name: str) -> bool:
     """The completion starts with the identifier, and the identifier ends there."""
     found = _WORD.match(answer)
     return found is not None and found.group() == name
+
+
+def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, float]]:
+    """build_prompt's time per request (ms, p50 and p99) on the rings (16 chunks, no cache:
+    every chunk is new), with today's weights and the code-aware ones; then on 1 MB of
+    context with the code-aware ones (bench.pipeline's measurement, cold and warm)."""
+    from bench.pipeline import measure
+    from bench.stats import Summary
+
+    rows: dict[str, dict[str, float]] = {}
+    for name, weights in (("16 chunks, today's", LEXICAL), ("16 chunks, code-aware", CODE_AWARE)):
+        times = []
+        for case in cases:
+            started = time.perf_counter()
+            plan_for(case, profile, case.ring, weights)
+            times.append(time.perf_counter() - started)
+        summary = Summary.of(times).scaled(1000)
+        rows[name] = {"p50": summary.p50, "p99": summary.p99}
+    whole = measure(1 << 20, TIMING_RUNS)["build_prompt_ms"]
+    assert isinstance(whole, dict)
+    for kind in ("cold", "warm"):
+        rows[f"1 MB, {kind}"] = {"p50": whole[kind]["p50"], "p99": whole[kind]["p99"]}
+    return rows
 
 
 def all_cases(seed: int) -> dict[str, list[Case]]:
@@ -401,12 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("gemma", "smol-fim"), help="also measure exact match")
     parser.add_argument("--cases", type=int, default=MODEL_CASES, help="cases for the model")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--timing", action="store_true", help="time build_prompt per request")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sets = all_cases(args.seed)
     profile = lab_profile()
     print(f"recall of the defining chunk within the budget ({CONTEXT_SIZE}-token slot, /infill)")
     _print_recall(recall_table(sets, profile))
+    if args.timing:
+        print("\nbuild_prompt per request (ms)\n| context | p50 | p99 |\n|---|---|---|")
+        every = [case for cases in sets.values() for case in cases]
+        for name, row in timing(every, profile).items():
+            print(f"| {name} | {row['p50']:.2f} | {row['p99']:.2f} |")
     if args.model:
         model_profile = lab_profile(args.model)
         rng = random.Random(args.seed)

@@ -2,9 +2,11 @@
 
 - `at_cursor`: the modules the cursor is about: the one named just before it (`_compat.`,
   `attrs.validators.`, `fmt::`), resolved through the prompt's imports (an alias stands for
-  the module it was imported from), and the module of an import statement the cursor is in
-  (`from ._config import |`, `import { | } from './utils'`, `require('./x')`);
-- `imported_modules`: every module the prompt imports (Python `import`/`from`, JavaScript
+  the module it was imported from; a variable for the module its type was imported from,
+  when the text before the cursor annotates it, `ctx: Context`, or constructs it), and the
+  module of an import statement the cursor is in (`from ._config import |`,
+  `import { | } from './utils'`, `require('./x')`);
+- `imports`: every module the prompt imports (Python `import`/`from`, JavaScript
   and TypeScript `import ... from`/`require`, Go `import "path"`, Rust `use a::b`), as the
   module names files are matched by (`module_of`);
 - `wanted_names`: names used just after the cursor (the suffix's start) that the text before
@@ -15,7 +17,8 @@
 
 Linear in the text: each pattern is a single pass (a match starts at a line's start or a
 word's start and consumes no more than its line), and the cursor's context is read from
-bounded windows (MAX_LINE_CHARS of the current line, SUFFIX_CHARS of the suffix).
+bounded windows (MAX_LINE_CHARS of the current line, SUFFIX_CHARS of the suffix,
+MAX_TYPE_CHARS before the cursor for a qualifier's type).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ MAX_LINE_CHARS = 512  # of the cursor's line, on either side of the cursor
 SUFFIX_CHARS = 512  # of the suffix read for the names it uses
 MAX_NAMES = 64  # names kept from a window
 MAX_IMPORT_CHARS = 4096  # how far back an open `from x import (` is looked for
+MAX_TYPE_CHARS = 8192  # how far back a qualifier's type (annotation, constructor) is looked for
 INDEX_NAMES = ("__init__", "index", "mod", "lib", "main")  # a folder's module file
 
 _DOTTED = rf"{IDENTIFIER}(?:[ \t]*(?:\.|::)[ \t]*{IDENTIFIER})*+"
@@ -155,6 +159,8 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         parts = re.split(r"[ \t]*(?:\.|::)[ \t]*", qualifier.group(1))
         for part in (parts[-1], parts[0]):
             modules.update(bound.get(part, ()))
+            for type_name in _types_of(part, prompt[-MAX_TYPE_CHARS:]):
+                modules.update(bound.get(type_name, ()))
         modules.add(parts[-1])
     line = before + after
     statement = _PY_FROM.match(line.lstrip("\n")) or _open_import(prompt)
@@ -170,6 +176,20 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(bound[""]),
         frozenset(wanted[:MAX_NAMES]),
     )
+
+
+def _types_of(variable: str, text: str) -> set[str]:
+    """The types `text` gives the variable: annotated (`ctx: Context`, `ctx: "Context"`,
+    `ctx: t.Optional[Context]`) or constructed (`ctx = Context(`)."""
+    pattern = re.compile(
+        rf"{WORD_START}{re.escape(variable)}[ \t]*"
+        rf"(?::[ \t]*[\"']?([\w.\[]{{1,128}})|=[ \t]*({IDENTIFIER})\()"
+    )
+    types: set[str] = set()
+    for annotation, constructor in pattern.findall(text):
+        for name in identifiers(annotation or constructor):
+            types.add(name)
+    return types
 
 
 def _open_import(prompt: str) -> re.Match[str] | None:

@@ -73,3 +73,11 @@ def test_the_outline_is_the_definition_lines_in_order() -> None:
     text = "class A:\n    x = 1\n    def f(self):\n        return 2\nY = 3\n"
     assert definition_lines(text) == "class A:\n    def f(self):\nY = 3\n"
     assert definition_lines("return 1\n") == ""
+
+
+def test_a_variable_at_the_cursor_stands_for_the_module_of_its_type() -> None:
+    annotated = "from .core import Context\n\ndef f(ctx: Context):\n    x = ctx."
+    assert "core" in at_cursor(annotated, "").modules
+    built = "from .formatting import HelpFormatter\nformatter = HelpFormatter(80)\nformatter."
+    assert "formatting" in at_cursor(built, "").modules
+    assert "core" not in at_cursor("from .core import Context\n\nx = other.", "").modules
