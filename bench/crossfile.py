@@ -72,7 +72,7 @@ CASES_PER_PACKAGE = 40
 MIN_NAME = 4
 CONTEXT_SIZE = 2048  # a lab model slot (inventory/lab/group_vars/cm4.yml)
 MODEL_CASES = 30
-TIMING_RUNS = 8
+TIMING_RUNS = 12
 MODEL_PREDICT = 12  # tokens asked of the model: enough for one identifier
 SEED = 27
 
@@ -348,7 +348,10 @@ def exact_match(
         try:
             with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as client:
                 for number, case in enumerate(cases, 1):
-                    print(f"[crossfile] {model}: case {number}/{len(cases)}", file=sys.stderr)
+                    print(
+                        f"[crossfile] {model}: case {number}/{len(cases)} {time.strftime('%X')}",
+                        file=sys.stderr,
+                    )
                     for kind, context in (
                         ("no context", ()),
                         ("oracle", (case.defining,)),
@@ -362,6 +365,11 @@ def exact_match(
                         }  # fmt: skip
                         answer = client.post("/completion", json=body).json()["content"]
                         results[kind]["hits"] += _matches(answer, case.name)
+                    tally = ", ".join(f"{k} {r['hits']}" for k, r in results.items())
+                    print(f"[crossfile] {model}: after {number}: {tally}", file=sys.stderr)
+        except httpx.TransportError:
+            print(server.log_tail(), file=sys.stderr)
+            raise
         finally:
             server.stop()
     return results
@@ -374,26 +382,46 @@ def _matches(answer: str, name: str) -> bool:
 
 
 def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, float]]:
-    """build_prompt's time per request (ms, p50 and p99) on the rings (16 chunks, no cache:
-    every chunk is new), with today's weights and the code-aware ones; then on 1 MB of
-    context with the code-aware ones (bench.pipeline's measurement, cold and warm)."""
-    from bench.pipeline import measure
+    """build_prompt's time per request (ms, p50 and p99), today's weights beside the
+    code-aware ones: on the rings (16 chunks, no cache: every chunk new), and on
+    bench.pipeline's 1 MB request (its profile), cold (a new PipelineCache each run) and warm
+    (one shared, the prompt's last line changed each run), TIMING_RUNS runs each."""
+    from bench.pipeline import PROFILE, request
+
+    rings = [
+        PromptRequest(c.prefix, suffix=c.suffix, context=c.ring, max_tokens=N_PREDICT,
+                      trim_prompt=True)
+        for c in cases
+    ]  # fmt: skip
+    megabyte = [request(1 << 20, run) for run in range(TIMING_RUNS + 1)]
+    rows: dict[str, dict[str, float]] = {}
+    for name, weights in (("today's", LEXICAL), ("code-aware", CODE_AWARE)):
+        rows[f"16 chunks, {name}"] = _timed(rings, profile, weights, shared=False)
+        rows[f"1 MB cold, {name}"] = _timed(megabyte[1:], PROFILE, weights, shared=False)
+        rows[f"1 MB warm, {name}"] = _timed(megabyte, PROFILE, weights, shared=True)
+    return rows
+
+
+def _timed(
+    requests: Sequence[PromptRequest], profile: ModelProfile, weights: Weights, shared: bool
+) -> dict[str, float]:
+    """p50 and p99 (ms) of build_prompt on each request: with one shared PipelineCache (the
+    first request only warms it up) or a new one each time."""
+    from cerebrum.retrieval import PipelineCache
+
+    from bench.pipeline import CACHE_BYTES
     from bench.stats import Summary
 
-    rows: dict[str, dict[str, float]] = {}
-    for name, weights in (("16 chunks, today's", LEXICAL), ("16 chunks, code-aware", CODE_AWARE)):
-        times = []
-        for case in cases:
-            started = time.perf_counter()
-            plan_for(case, profile, case.ring, weights)
-            times.append(time.perf_counter() - started)
-        summary = Summary.of(times).scaled(1000)
-        rows[name] = {"p50": summary.p50, "p99": summary.p99}
-    whole = measure(1 << 20, TIMING_RUNS)["build_prompt_ms"]
-    assert isinstance(whole, dict)
-    for kind in ("cold", "warm"):
-        rows[f"1 MB, {kind}"] = {"p50": whole[kind]["p50"], "p99": whole[kind]["p99"]}
-    return rows
+    cache = PipelineCache(CACHE_BYTES)
+    times: list[float] = []
+    for request in requests:
+        if not shared:
+            cache = PipelineCache(CACHE_BYTES)
+        started = time.perf_counter()
+        build_prompt(request, profile, cache=cache, weights=weights)
+        times.append(time.perf_counter() - started)
+    scaled = Summary.of(times[1:] if shared else times).scaled(1000)
+    return {"p50": scaled.p50, "p99": scaled.p99}
 
 
 def all_cases(seed: int) -> dict[str, list[Case]]:
