@@ -3,7 +3,8 @@
 - `at_cursor`: the modules the cursor is about: the one named just before it (`_compat.`,
   `attrs.validators.`, `fmt::`), resolved through the prompt's imports (an alias stands for
   the module it was imported from; a variable for the module its type was imported from,
-  when the text before the cursor annotates it, `ctx: Context`, or constructs it), and the
+  when the text before the cursor annotates it, `ctx: Context`, or constructs it; `self.`,
+  `this.`, `super().` for the modules of the enclosing class's bases), and the
   module of an import statement the cursor is in (`from ._config import |`,
   `import { | } from './utils'`, `require('./x')`);
 - `imports`: every module the prompt imports (Python `import`/`from`, JavaScript
@@ -64,6 +65,12 @@ _RUST_USE = re.compile(
     r"^[ \t]*(?:pub[ \t]+)?use[ \t]+(\w+(?:::\w+)*+)(?:::\{([^}\n]*)\})?", re.MULTILINE
 )
 _AS = re.compile(rf"({IDENTIFIER})(?:[ \t]+as[ \t]+({IDENTIFIER}))?")
+_OWN = frozenset(("self", "this", "cls", "super"))  # the enclosing class's own members
+_CLASS = re.compile(
+    rf"^[ \t]*(?:export[ \t]+)?(?:default[ \t]+)?class[ \t]+{IDENTIFIER}[ \t]*"
+    r"(?:\(([^)\n]{0,256})\)|extends[ \t]+([\w.]{1,128}))",
+    re.MULTILINE,
+)
 _KEYWORDS = "|".join((*DEFINERS, *DECLARERS))
 _DEFINITION = re.compile(
     rf"{WORD_START}(?:{_KEYWORDS})[ \t]+\*?[ \t]*({IDENTIFIER})"
@@ -159,7 +166,12 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         parts = re.split(r"[ \t]*(?:\.|::)[ \t]*", qualifier.group(1))
         for part in (parts[-1], parts[0]):
             modules.update(bound.get(part, ()))
-            for type_name in _types_of(part, prompt[-MAX_TYPE_CHARS:]):
+            types = (
+                _bases(prompt[-MAX_TYPE_CHARS:])
+                if part in _OWN
+                else _types_of(part, prompt[-MAX_TYPE_CHARS:])
+            )
+            for type_name in types:
                 modules.update(bound.get(type_name, ()))
         modules.add(parts[-1])
     line = before + after
@@ -176,6 +188,13 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(bound[""]),
         frozenset(wanted[:MAX_NAMES]),
     )
+
+
+def _bases(text: str) -> set[str]:
+    """The base classes of the class the text ends in (its last `class X(Base):` or
+    `class X extends Base` header)."""
+    headers = _CLASS.findall(text)
+    return set(identifiers(" ".join(headers[-1]))) if headers else set()
 
 
 def _types_of(variable: str, text: str) -> set[str]:

@@ -81,3 +81,12 @@ def test_a_variable_at_the_cursor_stands_for_the_module_of_its_type() -> None:
     built = "from .formatting import HelpFormatter\nformatter = HelpFormatter(80)\nformatter."
     assert "formatting" in at_cursor(built, "").modules
     assert "core" not in at_cursor("from .core import Context\n\nx = other.", "").modules
+
+
+def test_self_at_the_cursor_stands_for_the_modules_of_the_enclosing_class_bases() -> None:
+    python = "from .base import Base\n\nclass A(Base):\n    def f(self):\n        self."
+    assert "base" in at_cursor(python, "").modules
+    script = 'import { Component } from "./component"\nclass A extends Component {\n  f() { this.'
+    assert "component" in at_cursor(script, "").modules
+    plain = "from .base import Base\n\nclass A:\n    def f(self):\n        self."
+    assert "base" not in at_cursor(plain, "").modules
