@@ -1,6 +1,6 @@
 """Score context chunks against the request, with every score explained by its parts.
 
-score = bm25 + defines + path + recency + language, where
+score = the sum of the weighted signals, where
 
 - bm25 (0..1): Okapi BM25 over identifier terms (an identifier and its parts as `lexicon`
   splits them, lowercased), divided by the best chunk's; the query is the request's symbols
@@ -9,12 +9,21 @@ score = bm25 + defines + path + recency + language, where
 - defines (0.5): the chunk defines a symbol the request is about (`def name`, `name(...) {`);
 - path (0.3): the prompt mentions the chunk's file name;
 - recency (0..0.2): later snippets are more recent (editors send the current buffer last);
-- language (0.1): the chunk's language is the request's.
+- language (0.1): the chunk's language is the request's;
+- module (1.0): the chunk's file is the module the cursor is about (`references.at_cursor`:
+  named before a `.` at the cursor, or the import statement being typed);
+- imports (0.3): the prompt imports the chunk's file;
+- wanted (0.5): the chunk defines a name the suffix uses and the prompt never mentions;
+- repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds.
+
+`Weights` sets each weight (0 leaves the signal out, of the score and of its explanation):
+`CODE_AWARE` is the default, `LEXICAL` the ranker before it read code (the first five).
 
 Linear in the request: every scan is one pass over the text, an identifier counts with at
 most MAX_WORD_CHARS characters, and a definition header is looked for within
-MAX_HEADER_CHARS around a symbol. What is learnt about chunks and contexts is kept in the
-request's `CacheSession`.
+MAX_HEADER_CHARS around a symbol; a chunk's lines are looked up in a set of the lines of
+the prompt's last PROMPT_LINES_CHARS. What is learnt about chunks and contexts is kept in
+the request's `CacheSession`.
 """
 
 from __future__ import annotations
