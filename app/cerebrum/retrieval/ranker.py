@@ -14,7 +14,8 @@ score = the sum of the weighted signals, where
   named before a `.` at the cursor, or the import statement being typed);
 - imports (0.3): the prompt imports the chunk's file;
 - wanted (0.5): the chunk defines a name the suffix uses and the prompt never mentions;
-- repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds.
+- repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds;
+- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports.
 
 `Weights` sets each weight (0 leaves the signal out, of the score and of its explanation):
 `CODE_AWARE` is the default, `LEXICAL` the ranker before it read code (the first five).
@@ -62,6 +63,7 @@ WEIGHT_MODULE = 1.0
 WEIGHT_IMPORTS = 0.3
 WEIGHT_WANTED = 0.5
 WEIGHT_REPEATS = -1.0
+WEIGHT_NEW = 0.3
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
@@ -84,6 +86,7 @@ class Weights:
     imports: float = WEIGHT_IMPORTS
     wanted: float = WEIGHT_WANTED
     repeats: float = WEIGHT_REPEATS
+    new: float = WEIGHT_NEW
 
     @classmethod
     def only(cls, signal: str) -> Weights:
@@ -91,7 +94,7 @@ class Weights:
         return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
 
 
-LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0)
+LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0)
 """The ranker before it read code: BM25, definitions of the request's symbols, file names
 mentioned, recency and language."""
 CODE_AWARE = Weights()
@@ -151,8 +154,11 @@ def rank_chunks(
             signals.append(("module", 1.0))
         if module in cursor.imported:
             signals.append(("imports", 1.0))
-        if cursor.wanted and not cursor.wanted.isdisjoint(_defined(chunk, cache)):
+        defined = _defined(chunk, cache)
+        if cursor.wanted and not cursor.wanted.isdisjoint(defined):
             signals.append(("wanted", 1.0))
+        if not defined <= cursor.mentioned:
+            signals.append(("new", 1.0))
         lines = chunk.normalized.split("\n")
         if repeated := sum(line in seen_lines for line in lines):
             signals.append(("repeats", repeated / len(lines)))

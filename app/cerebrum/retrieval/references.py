@@ -86,6 +86,7 @@ class Cursor:
     modules: frozenset[str]  # the module the cursor is about (the qualifier's, the import's)
     imported: frozenset[str]  # every module the prompt imports
     wanted: frozenset[str]  # names used just after the cursor, not mentioned before it
+    mentioned: frozenset[str]  # names the end of the prompt mentions or imports
 
 
 def module_of(path: str) -> str:
@@ -187,6 +188,7 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(modules),
         frozenset(bound[""]),
         frozenset(wanted[:MAX_NAMES]),
+        frozenset(seen),
     )
 
 

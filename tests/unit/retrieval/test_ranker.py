@@ -8,6 +8,7 @@ from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import (
     LEXICAL,
     WEIGHT_IMPORTS,
+    WEIGHT_NEW,
     WEIGHT_REPEATS,
     WEIGHT_WANTED,
     Ranked,
@@ -192,3 +193,17 @@ def test_weights_of_one_signal_rank_by_that_signal_alone() -> None:
     ranked = rank_chunks(chunks, "render(", weights=Weights.only("recency"))
     assert _order(ranked) == ["b.py", "a.py"]
     assert [name for name, _ in ranked[0].parts] == ["recency"]
+
+
+def test_a_chunk_defining_names_the_prompt_never_mentions_gets_the_new_part() -> None:
+    known = _chunk("def option(value):\n    return value\n", 1, "a.py")  # more recent
+    unknown = _chunk("def make_pass(value):\n    return option\n", 0, "b.py")
+    prompt = "from .decorators import option\nfrom .x import "
+    ranked = rank_chunks([unknown, known], prompt)
+    assert _order(ranked) == ["b.py", "a.py"]
+    assert dict(ranked[0].parts)["new"] == WEIGHT_NEW
+    assert "new" not in dict(ranked[1].parts)
+    assert _order(rank_chunks([unknown, known], prompt, weights=Weights(new=0.0))) == [
+        "a.py",
+        "b.py",
+    ]
