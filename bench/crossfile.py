@@ -74,6 +74,7 @@ CONTEXT_SIZE = 2048  # a lab model slot (inventory/lab/group_vars/cm4.yml)
 MODEL_CASES = 30
 TIMING_RUNS = 12
 MODEL_PREDICT = 12  # tokens asked of the model: enough for one identifier
+MODEL_TIMEOUT = 600  # seconds for one answer: prompt processing slows down a lot on a busy machine
 SEED = 27
 
 CHOOSERS: dict[str, Weights] = {
@@ -346,7 +347,9 @@ def exact_match(
         server = LlamaServer.with_lab_models(Path(workdir), ctx_size=2 * CONTEXT_SIZE)
         server.start()
         try:
-            with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as client:
+            with httpx.Client(
+                base_url=server.url, headers=server.headers, timeout=MODEL_TIMEOUT
+            ) as client:
                 for number, case in enumerate(cases, 1):
                     print(
                         f"[crossfile] {model}: case {number}/{len(cases)} {time.strftime('%X')}",
