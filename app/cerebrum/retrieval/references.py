@@ -7,11 +7,13 @@
   `this.`, `super().` for the modules of the enclosing class's bases), and the
   module of an import statement the cursor is in (`from ._config import |`,
   `import { | } from './utils'`, `require('./x')`);
-- `imports`: every module the prompt imports (Python `import`/`from`, JavaScript
-  and TypeScript `import ... from`/`require`, Go `import "path"`, Rust `use a::b`), as the
-  module names files are matched by (`module_of`);
-- `wanted_names`: names used just after the cursor (the suffix's start) that the text before
-  it never mentions: what the code needs and the file does not define or import;
+- `imports`: the names the prompt's imports bind and the modules each stands for, and every
+  module imported (Python `import`/`from`, JavaScript and TypeScript `import ... from`/
+  `require`, Go `import "path"`, Rust `use a::b`), as the module names files are matched by
+  (`module_of`);
+- `Cursor.wanted`: names used just after the cursor (the suffix's start) that the text
+  before it never mentions: what the code needs and the file does not define or import;
+  `Cursor.mentioned`: the names the end of the prompt mentions or imports;
 - `defined_names`: the names a chunk defines (`lexicon.DEFINERS`/`DECLARERS`, `name = ...`
   at a line's start), and `definition_lines`, the lines that define them (the outline the
   assembler fits when the whole chunk does not).
