@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-deploy bench-appliance clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-crossfile bench-deploy bench-appliance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ bench-editor: dev ## a typing session through /infill and /v1/complete/stream be
 bench-sse: venv ## CPU per streamed request: the SSE parser, response and backend transport beside httpx-sse, sse-starlette, httpx (docs/benchmarks.md)
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench.sse
+
+bench-crossfile: venv ## cross-file completion: is the defining chunk in the prompt (MODEL=gemma|smol-fim: exact match too; docs/benchmarks.md)
+	$(PY) -m bench.crossfile $(if $(MODEL),--model $(MODEL))
 
 bench-deploy: deps venv assets ## site.yml on fresh lab hosts per phase, then a no-change run (tears the lab down)
 	$(PY) -m bench.deploy

@@ -2,7 +2,9 @@
 
 budget = context_size - max_tokens - margin_tokens. The request's own text (prompt, pinned
 system turns, the chat history that fits, the FIM suffix that fits) is placed first; the
-ranked chunks then go in best first while their cost fits what is left. Costs are the
+ranked chunks then go in best first while their cost fits what is left, and a chunk too
+large for what is left goes in as its outline (the lines that define its names) if that
+fits, so that the room holds several files' definitions rather than one file's body. Costs are the
 estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's tokenizer has
 counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is the sum of its
 parts, so the result never exceeds the budget.
@@ -26,11 +28,13 @@ Formats:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from cerebrum.retrieval.chunker import chunk_id, normalize
 from cerebrum.retrieval.languages import comment_syntax
 from cerebrum.retrieval.plan import PromptTooLarge
 from cerebrum.retrieval.ranker import Ranked
+from cerebrum.retrieval.references import definition_lines
 from cerebrum.retrieval.request import FimTokens, Message, ModelProfile
 from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
@@ -367,6 +371,21 @@ def _message_cost(message: Message, count: TokenCounter) -> int:
 
 # --- filling ----------------------------------------------------------------------------
 
+OUTLINE_PART = "outline"  # the score part that marks a chunk written as its outline
+
+
+def outline(ranked: Ranked) -> Ranked | None:
+    """The chunk cut to the lines that define its names (`references.definition_lines`),
+    same path, lines and score, marked by an OUTLINE_PART of 0; None when that is all of
+    the chunk or nothing."""
+    chunk = ranked.chunk
+    text = definition_lines(chunk.text)
+    if not text or len(text) >= len(chunk.text) or ranked.parts[-1:] == ((OUTLINE_PART, 0.0),):
+        return None
+    normalized = normalize(text)
+    short = replace(chunk, id=chunk_id(chunk.path, normalized), text=text, normalized=normalized)
+    return Ranked(short, ranked.score, (*ranked.parts, (OUTLINE_PART, 0.0)))
+
 
 def _fill(
     ranked: Sequence[Ranked],
@@ -375,8 +394,9 @@ def _fill(
     count: TokenCounter,
     keep_prefix: bool = False,
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Greedy in the given order: take each chunk whose section still fits the room left;
-    give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway), or,
+    """Greedy in the given order: take each chunk whose section still fits the room left,
+    else (but for incumbents, whose text must not change) its outline (`outline`) if that
+    fits; give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway), or,
     with `keep_prefix`, at the first one (the chunks taken stay a prefix of the order).
     Returns the chunks taken, those left out, and the tokens taken."""
     used: list[Ranked] = []
@@ -389,9 +409,12 @@ def _fill(
             break
         text = section(candidate)
         if estimate_floor(text) > room or (cost := count.part(text)) > room:
-            over.append(candidate)
-            misses += 1
-            continue
+            short = None if keep_prefix else outline(candidate)
+            if short is None or (cost := count.part(text := section(short))) > room:
+                over.append(candidate)
+                misses += 1
+                continue
+            candidate = short
         used.append(candidate)
         room -= cost
         taken += cost

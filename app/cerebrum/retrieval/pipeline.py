@@ -27,7 +27,7 @@ from cerebrum.retrieval.deadline import Deadline, OutOfTime
 from cerebrum.retrieval.dedup import Dropped, deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
 from cerebrum.retrieval.plan import ChunkReport, PromptPlan
-from cerebrum.retrieval.ranker import Ranked, rank_chunks
+from cerebrum.retrieval.ranker import CODE_AWARE, Ranked, Weights, rank_chunks
 from cerebrum.retrieval.request import ModelProfile, PromptRequest
 from cerebrum.retrieval.tokens import TokenCounter
 
@@ -45,13 +45,15 @@ def build_prompt(
     cache: PipelineCache | None = None,
     deadline: Deadline | None = None,
     on_stage: Callable[[str], None] | None = None,
+    weights: Weights = CODE_AWARE,
 ) -> PromptPlan:
     """The prompt to send for `request` to the model described by `profile`.
 
     `cache` is the app's PipelineCache (None: nothing is remembered between calls);
     `deadline` bounds the time spent on the context (None: no limit);
     `on_stage` is called with each stage's name (STAGES) as the stage ends (the context
-    stages are not reported when the deadline left the context out).
+    stages are not reported when the deadline left the context out); `weights` are the
+    ranker's (the benchmarks compare others).
     Raises PromptTooLarge when the prompt (with the client's system turns) alone does not
     fit context_size - max_tokens - margin_tokens, PipelineCancelled when the deadline is
     cancelled.
@@ -90,6 +92,7 @@ def build_prompt(
             snippet_count=len(request.context),
             cache=session,
             deadline=deadline,
+            weights=weights,
         )
         ended("rank")
         dropped_chunks = unique.dropped

@@ -1,6 +1,6 @@
 """Score context chunks against the request, with every score explained by its parts.
 
-score = bm25 + defines + path + recency + language, where
+score = the sum of the weighted signals, where
 
 - bm25 (0..1): Okapi BM25 over identifier terms (an identifier and its parts as `lexicon`
   splits them, lowercased), divided by the best chunk's; the query is the request's symbols
@@ -9,12 +9,22 @@ score = bm25 + defines + path + recency + language, where
 - defines (0.5): the chunk defines a symbol the request is about (`def name`, `name(...) {`);
 - path (0.3): the prompt mentions the chunk's file name;
 - recency (0..0.2): later snippets are more recent (editors send the current buffer last);
-- language (0.1): the chunk's language is the request's.
+- language (0.1): the chunk's language is the request's;
+- module (1.0): the chunk's file is the module the cursor is about (`references.at_cursor`:
+  named before a `.` at the cursor, or the import statement being typed);
+- imports (0.3): the prompt imports the chunk's file;
+- wanted (0.5): the chunk defines a name the suffix uses and the prompt never mentions;
+- repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds;
+- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports.
+
+`Weights` sets each weight (0 leaves the signal out, of the score and of its explanation):
+`CODE_AWARE` is the default, `LEXICAL` the ranker before it read code (the first five).
 
 Linear in the request: every scan is one pass over the text, an identifier counts with at
 most MAX_WORD_CHARS characters, and a definition header is looked for within
-MAX_HEADER_CHARS around a symbol. What is learnt about chunks and contexts is kept in the
-request's `CacheSession`.
+MAX_HEADER_CHARS around a symbol; a chunk's lines are looked up in a set of the lines of
+the prompt's last PROMPT_LINES_CHARS. What is learnt about chunks and contexts is kept in
+the request's `CacheSession`.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from itertools import accumulate, chain, zip_longest
 from typing import cast
 
 from cerebrum.retrieval.cache import ITEM_OVERHEAD, CacheSession, detached
-from cerebrum.retrieval.chunker import Chunk
+from cerebrum.retrieval.chunker import Chunk, normalize
 from cerebrum.retrieval.deadline import CHECK_EVERY, Deadline
 from cerebrum.retrieval.lexicon import (
     DECLARERS,
@@ -41,6 +51,7 @@ from cerebrum.retrieval.lexicon import (
     is_identifier_char,
     mentioned_file_names,
 )
+from cerebrum.retrieval.references import at_cursor, defined_names, module_of
 
 K1 = 1.2
 B = 0.75
@@ -48,11 +59,46 @@ WEIGHT_DEFINES = 0.5
 WEIGHT_PATH = 0.3
 WEIGHT_RECENCY = 0.2
 WEIGHT_LANGUAGE = 0.1
+WEIGHT_MODULE = 1.0
+WEIGHT_IMPORTS = 0.3
+WEIGHT_WANTED = 0.5
+WEIGHT_REPEATS = -1.0
+WEIGHT_NEW = 0.3
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
 MAX_WORD_CHARS = 128  # an identifier is split into terms by its first 128 characters
 MAX_HEADER_CHARS = 256  # a definition's name is this close to its line's start and end
+PROMPT_LINES_CHARS = 32_000  # how much of the prompt's end a chunk's lines are looked up in
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each signal counts (its part is the signal, 0..1, times its weight); a
+    signal weighted 0 is left out of the score and of its explanation."""
+
+    bm25: float = 1.0
+    defines: float = WEIGHT_DEFINES
+    path: float = WEIGHT_PATH
+    recency: float = WEIGHT_RECENCY
+    language: float = WEIGHT_LANGUAGE
+    module: float = WEIGHT_MODULE
+    imports: float = WEIGHT_IMPORTS
+    wanted: float = WEIGHT_WANTED
+    repeats: float = WEIGHT_REPEATS
+    new: float = WEIGHT_NEW
+
+    @classmethod
+    def only(cls, signal: str) -> Weights:
+        """Weights that rank by one signal alone (the benchmark's baselines)."""
+        return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
+
+
+LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0)
+"""The ranker before it read code: BM25, definitions of the request's symbols, file names
+mentioned, recency and language."""
+CODE_AWARE = Weights()
+"""The default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +120,7 @@ def rank_chunks(
     *,
     cache: CacheSession | None = None,
     deadline: Deadline | None = None,
+    weights: Weights = CODE_AWARE,
 ) -> list[Ranked]:
     """Chunks sorted best first (ties: more recent snippet, then earlier lines). The deadline
     is checked every CHECK_EVERY chunks."""
@@ -86,21 +133,39 @@ def rank_chunks(
     best = max(bm25, default=0.0) or 1.0
     snippets = snippet_count or (max(c.snippet_index for c in chunks) + 1)
     mentioned = mentioned_file_names(prompt)
+    cursor = at_cursor(prompt, suffix)
+    seen_lines = frozenset(normalize(prompt[-PROMPT_LINES_CHARS:]).split("\n"))
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
     ):
         if deadline is not None and position % CHECK_EVERY == 0:
             deadline.check()
-        parts: list[tuple[str, float]] = [("bm25", relevance / best)]
+        signals: list[tuple[str, float]] = [("bm25", relevance / best)]
         if document.symbols and _defines(chunk.text, document.symbols):
-            parts.append(("defines", WEIGHT_DEFINES))
+            signals.append(("defines", 1.0))
         if chunk.path and file_name(chunk.path) in mentioned:
-            parts.append(("path", WEIGHT_PATH))
-        parts.append(("recency", WEIGHT_RECENCY * (chunk.snippet_index + 1) / snippets))
+            signals.append(("path", 1.0))
+        signals.append(("recency", (chunk.snippet_index + 1) / snippets))
         if language and chunk.language == language:
-            parts.append(("language", WEIGHT_LANGUAGE))
-        ranked.append(Ranked(chunk, sum(value for _, value in parts), tuple(parts)))
+            signals.append(("language", 1.0))
+        module = module_of(chunk.path) if chunk.path else None
+        if module in cursor.modules:
+            signals.append(("module", 1.0))
+        if module in cursor.imported:
+            signals.append(("imports", 1.0))
+        defined = _defined(chunk, cache)
+        if cursor.wanted and not cursor.wanted.isdisjoint(defined):
+            signals.append(("wanted", 1.0))
+        if not defined <= cursor.mentioned:
+            signals.append(("new", 1.0))
+        lines = chunk.normalized.split("\n")
+        if repeated := sum(line in seen_lines for line in lines):
+            signals.append(("repeats", repeated / len(lines)))
+        parts = tuple(
+            (name, weight * value) for name, value in signals if (weight := getattr(weights, name))
+        )
+        ranked.append(Ranked(chunk, sum(value for _, value in parts), parts))
     ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
     return ranked
 
@@ -310,6 +375,16 @@ def _bm25(documents: Sequence[_Document], query: Query) -> list[float]:
             )
         )
     return scores
+
+
+def _defined(chunk: Chunk, cache: CacheSession) -> frozenset[str]:
+    """The names the chunk defines; cached by chunk id."""
+    key = ("defined", chunk.id)
+    names = cast("frozenset[str] | None", cache.get(key))
+    if names is None:
+        names = defined_names(chunk.text)
+        cache.put(key, names, sum(map(len, names)) + ITEM_OVERHEAD * (len(names) + 1))
+    return names
 
 
 # --- hints ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 from cerebrum.retrieval import FimTokens, Message, ModelProfile, PromptTooLarge, estimate_tokens
-from cerebrum.retrieval.assembler import TURN_OVERHEAD, Assembly, assemble
+from cerebrum.retrieval.assembler import OUTLINE_PART, TURN_OVERHEAD, Assembly, assemble
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import Ranked
 from cerebrum.retrieval.tokens import TokenCounter
@@ -197,6 +197,19 @@ def _random_text(rng: random.Random, size: int) -> str:
     return "".join(rng.choices(alphabet, k=size))
 
 
+def _whole_of(used: Ranked, chunks: list[Ranked]) -> Ranked:
+    """The ranked chunk that `used` is, or is the outline of."""
+    if used.parts[-1:] != ((OUTLINE_PART, 0.0),):
+        return used
+    chunk = used.chunk
+    return next(
+        r
+        for r in chunks
+        if (r.chunk.path, r.chunk.start_line, r.chunk.end_line, r.score, r.parts)
+        == (chunk.path, chunk.start_line, chunk.end_line, used.score, used.parts[:-1])
+    )
+
+
 def test_never_exceeds_the_budget_on_random_inputs() -> None:
     rng = random.Random(2024)
     outcomes: list[str] = []
@@ -247,8 +260,9 @@ def test_never_exceeds_the_budget_on_random_inputs() -> None:
             assert _chat_tokens(result) == used, case
             assert result.messages is not None
             assert result.messages[-1] == Message("user", prompt)
-        assert set(result.used) | set(result.over_budget) == set(chunks), case
-        assert not set(result.used) & set(result.over_budget), case
+        whole = {_whole_of(r, chunks) for r in result.used}
+        assert whole | set(result.over_budget) == set(chunks), case
+        assert not whole & set(result.over_budget), case
     assert min(outcomes.count(kind) for kind in ("too large", "with chunks")) >= 40, outcomes
 
 
@@ -343,3 +357,29 @@ def test_a_shorter_budget_drops_the_previous_prompts_last_chunks_keeping_its_sta
     completion = assemble("x = 1", FILES[::-1], short, 0, layout=layout)
     assert [r.chunk.id for r in completion.used] == layout[: len(completion.used)]
     assert 0 < len(completion.used) < len(layout)
+
+
+def _long_body(name: str) -> str:
+    body = "".join(f"    value_{n} = compute(value_{n - 1}, {n})\n" for n in range(1, 40))
+    return f"def {name}(value_0):\n{body}    return value_39\n"
+
+
+def test_a_chunk_too_large_for_the_room_goes_in_as_its_definition_lines() -> None:
+    first = _ranked(_long_body("first") + "\n" + _long_body("other"), 0.9, "a.py")
+    second = _ranked(_long_body("second") + "\n" + _long_body("third"), 0.5, "b.py")
+    whole = estimate_tokens(first.chunk.text)
+    profile = ModelProfile(context_size=whole + 64 + 32, margin_tokens=32)
+    result = assemble("x = ", [first, second], profile, max_tokens=64)
+    assert result.prompt is not None
+    assert "def first(value_0):\ndef other(value_0):\n" in result.prompt
+    assert "value_1 = compute" not in result.prompt
+    assert "def second(value_0):\ndef third(value_0):\n" in result.prompt  # and this one's
+    assert [r.parts[-1] for r in result.used] == [(OUTLINE_PART, 0.0)] * 2
+
+
+def test_a_chunk_that_fits_goes_in_whole() -> None:
+    chunk = _ranked(_long_body("first"), 0.9, "a.py")
+    result = assemble("x = ", [chunk], ModelProfile(context_size=8192), max_tokens=64)
+    assert result.used == (chunk,)
+    assert result.prompt is not None
+    assert chunk.chunk.text in result.prompt

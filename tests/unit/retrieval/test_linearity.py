@@ -31,6 +31,7 @@ from cerebrum.retrieval.chunker import chunk_snippets
 from cerebrum.retrieval.dedup import deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
 from cerebrum.retrieval.ranker import rank_chunks
+from cerebrum.retrieval.references import at_cursor, defined_names, definition_lines, imports
 
 from harness.adversarial import GENERATORS
 
@@ -75,6 +76,10 @@ ENTRIES: dict[str, Entry] = {
     "chunk lines": Entry(lambda t: [Snippet(t)], lambda s: chunk_snippets(s, None)),
     "dedup": Entry(_chunks_and_symbols, lambda a: deduplicate(a[0], a[1])),
     "rank": Entry(_chunks_and_symbols, lambda a: rank_chunks(a[0], a[1], a[2], "c", a[1])),
+    "references at the cursor": Entry(lambda t: t, lambda t: at_cursor(t, t)),
+    "imports of the prompt": Entry(lambda t: t, imports),
+    "names a chunk defines": Entry(lambda t: t, defined_names),
+    "a chunk's outline": Entry(lambda t: t, definition_lines),
     "estimate tokens": Entry(lambda t: t, estimate_tokens),
     "build_prompt, text as prompt and context": Entry(
         lambda t: PromptRequest(t, None, (Snippet(t, "a.py"), Snippet(t))),

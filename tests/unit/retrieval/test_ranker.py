@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from cerebrum.retrieval.cache import PipelineCache
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
-from cerebrum.retrieval.ranker import build_query, rank_chunks, terms_of
+from cerebrum.retrieval.ranker import (
+    LEXICAL,
+    WEIGHT_IMPORTS,
+    WEIGHT_NEW,
+    WEIGHT_REPEATS,
+    WEIGHT_WANTED,
+    Ranked,
+    Weights,
+    build_query,
+    rank_chunks,
+    terms_of,
+)
 
 
 def _chunk(text: str, index: int = 0, path: str = "a.py", language: str | None = "python") -> Chunk:
@@ -120,3 +131,79 @@ def test_a_context_ranked_again_for_new_queries_ranks_as_if_seen_first() -> None
     warm = [rank_chunks(chunks, query, cache=session) for query in queries]
     for query, ranked in zip(queries, warm, strict=True):
         assert rank_chunks(chunks, query) == ranked, query
+
+
+# --- code signals -------------------------------------------------------------------------
+
+ALIKE = "def helper(value):\n    return value + 1\n"
+
+
+def _order(ranked: list[Ranked]) -> list[str | None]:
+    return [r.chunk.path for r in ranked]
+
+
+def test_the_module_named_at_the_cursor_ranks_its_file_first() -> None:
+    chunks = [_chunk(ALIKE, 0, "pkg/_compat.py"), _chunk(ALIKE, 1, "pkg/other.py")]
+    ranked = rank_chunks(chunks, "x = _compat.", language="python")
+    assert _order(ranked)[0] == "pkg/_compat.py"
+    assert dict(ranked[0].parts)["module"] == 1.0
+    plain = rank_chunks(chunks, "x = ", language="python")
+    assert _order(plain)[0] == "pkg/other.py"  # recency decides without a module at the cursor
+    assert all("module" not in dict(r.parts) for r in plain)
+
+
+def test_a_file_the_prompt_imports_gets_the_imports_part() -> None:
+    chunks = [_chunk(ALIKE, 0, "pkg/_make.py"), _chunk(ALIKE, 1, "pkg/other.py")]
+    ranked = rank_chunks(chunks, "from ._make import attrib\n\nx = ", language="python")
+    assert _order(ranked)[0] == "pkg/_make.py"
+    assert dict(ranked[0].parts)["imports"] == WEIGHT_IMPORTS
+    assert "imports" not in dict(ranked[1].parts)
+
+
+def test_a_chunk_defining_a_name_the_suffix_needs_ranks_first() -> None:
+    defining = _chunk("def offset(items):\n    return len(items)\n", 0, "a.py")
+    other = _chunk("def width(items):\n    return len(items)\n", 1, "b.py")
+    prompt = "def total(items):\n    n = "
+    ranked = rank_chunks([defining, other], prompt, suffix="\n    return offset(items)\n")
+    assert _order(ranked)[0] == "a.py"
+    assert dict(ranked[0].parts)["wanted"] == WEIGHT_WANTED
+    ranked = rank_chunks([defining, other], prompt, suffix="\n    return n\n")
+    assert _order(ranked)[0] == "b.py"
+
+
+def test_a_chunk_repeating_the_prompt_ranks_below_new_code() -> None:
+    seen = "def helper(value):\n    return value + 1\n"
+    new = "def helper2(value):\n    return value - 1\n"
+    chunks = [_chunk(new, 0, "b.py"), _chunk(seen, 1, "a.py")]
+    ranked = rank_chunks(chunks, f"{seen}\nx = helper(", language="python")
+    assert _order(ranked)[0] == "b.py"
+    assert dict(ranked[1].parts)["repeats"] == WEIGHT_REPEATS
+    assert "repeats" not in dict(ranked[0].parts)
+
+
+def test_lexical_weights_leave_the_code_signals_out() -> None:
+    chunks = [_chunk(ALIKE, 0, "pkg/_compat.py")]
+    ranked = rank_chunks(chunks, f"{ALIKE}import _compat\n_compat.", weights=LEXICAL)
+    names = set(dict(ranked[0].parts))
+    assert names.isdisjoint({"module", "imports", "wanted", "repeats"})
+
+
+def test_weights_of_one_signal_rank_by_that_signal_alone() -> None:
+    chunks = [_chunk("def render(page): pass\n", 0), _chunk("x = 1\n", 1, "b.py")]
+    ranked = rank_chunks(chunks, "render(", weights=Weights.only("recency"))
+    assert _order(ranked) == ["b.py", "a.py"]
+    assert [name for name, _ in ranked[0].parts] == ["recency"]
+
+
+def test_a_chunk_defining_names_the_prompt_never_mentions_gets_the_new_part() -> None:
+    known = _chunk("def option(value):\n    return value\n", 1, "a.py")  # more recent
+    unknown = _chunk("def make_pass(value):\n    return option\n", 0, "b.py")
+    prompt = "from .decorators import option\nfrom .x import "
+    ranked = rank_chunks([unknown, known], prompt)
+    assert _order(ranked) == ["b.py", "a.py"]
+    assert dict(ranked[0].parts)["new"] == WEIGHT_NEW
+    assert "new" not in dict(ranked[1].parts)
+    assert _order(rank_chunks([unknown, known], prompt, weights=Weights(new=0.0))) == [
+        "a.py",
+        "b.py",
+    ]
