@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from cerebrum.api import errors
-from cerebrum.api.endpoints import public_paths, starlette_routes
+from cerebrum.api.endpoints import admin_paths, public_paths, starlette_routes
 from cerebrum.api.middleware.auth import AuthMiddleware
 from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
@@ -42,8 +42,9 @@ def create_app(
         Middleware(LogContextMiddleware),
         Middleware(
             AuthMiddleware,
-            keys=[key.get_secret_value() for key in settings.client_keys],
+            keys=settings.clients(),
             open_paths=public_paths(ENDPOINTS),
+            admin_paths=admin_paths(ENDPOINTS),
         ),
         Middleware(
             BodyLimitMiddleware,

@@ -268,3 +268,74 @@ async def test_the_route_still_reads_the_body_and_sees_the_disconnect_after_it(c
     response = await client.post("/v1/complete", json=BODY)
     assert response.status_code == 200
     assert response.json()["completion"]
+
+
+NAMED_KEYS = [
+    {"name": "alice", "key": "k-alice"},
+    {"name": "ops", "key": "k-ops", "admin": True},
+]
+
+
+async def test_an_admitted_request_carries_the_key_s_name_never_the_key(app_client):
+    import io
+    import logging
+
+    from cerebrum.logs import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)  # formats as the record is logged, in its context
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("cerebrum.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        async with app_client(client_keys=NAMED_KEYS) as http:
+            response = await http.post(
+                "/v1/complete", json=BODY, headers={"Authorization": "Bearer k-alice"}
+            )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert response.status_code == 200
+    lines = out.getvalue().splitlines()
+    assert any('"key":"alice"' in line for line in lines), lines
+    assert not any("k-alice" in line for line in lines)
+
+
+def _admin_app(keys: list[Any]) -> httpx.AsyncClient:
+    """AuthMiddleware alone, around an app with one admin path (/admin) and one other."""
+    from cerebrum.api.middleware.auth import AuthMiddleware
+    from cerebrum.settings import ClientKeySetting
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def who(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(request.state.client)
+
+    clients = [(entry["key"], ClientKeySetting(**entry).client()) for entry in keys]
+    app = Starlette(
+        routes=[Route("/admin", who), Route("/other", who)],
+        middleware=[Middleware(AuthMiddleware, keys=clients, admin_paths=["/admin"])],
+    )
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+    return httpx.AsyncClient(transport=transport, base_url="http://cerebrum.test")
+
+
+async def test_an_admin_path_refuses_a_key_that_is_not_admin_naming_it():
+    async with _admin_app(NAMED_KEYS) as http:
+        refused = await http.get("/admin", headers={"Authorization": "Bearer k-alice"})
+        other = await http.get("/other", headers={"Authorization": "Bearer k-alice"})
+        served = await http.get("/admin", headers={"Authorization": "Bearer k-ops"})
+    assert refused.status_code == 403
+    assert "'alice' is not an admin key" in refused.json()["error"]["message"]
+    assert other.text == "alice"
+    assert served.text == "ops"
+
+
+async def test_loopback_without_keys_is_admin_and_named_loopback():
+    async with _admin_app([]) as http:
+        response = await http.get("/admin")
+    assert response.text == "loopback"
