@@ -8,6 +8,8 @@ the documentation the deployment's ``.env`` template repeats. Lists accept JSON
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -304,6 +306,34 @@ class Settings(BaseSettings):
             "event repeats the prompt) or a /health or /models answer; larger is a backend error."
         ),
     )
+
+    usage_db: Path | None = Field(
+        default=None,
+        description=(
+            "SQLite file of the usage per client key name, model and UTC day (created if "
+            "absent; the thing to back up). Default: usage.sqlite3 in the service's systemd "
+            "StateDirectory ($STATE_DIRECTORY) when it has one; without either, usage is "
+            "not recorded."
+        ),
+    )
+    usage_retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=36_500,
+        description="Days of usage kept in CEREBRUM_USAGE_DB; older days are deleted daily.",
+    )
+
+    @field_validator("usage_db", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def usage_path(self) -> Path | None:
+        """Where usage is recorded: CEREBRUM_USAGE_DB, else in systemd's state directory."""
+        if self.usage_db is not None:
+            return self.usage_db
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return Path(state) / "usage.sqlite3" if state else None
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod

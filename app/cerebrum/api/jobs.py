@@ -191,7 +191,7 @@ async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker
     """The job's pieces as they come, each with the tracker that times the request.
 
     A job whose session gets a newer request stops (SupersededError), wherever it is."""
-    tracker = svc.stats.begin(job.spec.alias)
+    tracker = svc.stats.begin(job.spec.alias, job.affinity)  # operator: usage per session
     superseded = job.ticket.superseded
     try:
         stream = svc.router.generate(job.spec.backends, job.generation, job.affinity)
@@ -204,7 +204,7 @@ async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker
                 if piece is None:
                     break
                 if piece.tokens or piece.text:
-                    tracker.add(piece.tokens or 1)
+                    tracker.add(piece.tokens or 1, piece.text)  # operator: acceptance
                 if piece.done:
                     tracker.prompt(piece.prompt_tokens, piece.cached_tokens)
                 yield piece, tracker

@@ -20,6 +20,7 @@ from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
 from cerebrum.api.middleware.request_id import RequestIdMiddleware
+from cerebrum.api.middleware.usage import UsageMiddleware
 from cerebrum.api.routes import ENDPOINTS
 from cerebrum.api.services import Services
 from cerebrum.core.errors import CerebrumError
@@ -34,8 +35,10 @@ def create_app(
     settings = settings if settings is not None else load_settings()
     svc = Services.build(settings, transport)
 
+    usage = [Middleware(UsageMiddleware, store=svc.usage)] if svc.usage is not None else []
     shed = [
-        Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received)
+        *usage,  # outermost: counts what the shedders below refuse too
+        Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),

@@ -157,10 +157,20 @@ class DoneEvent(TypedDict):
     error: NotRequired[ErrorDetail]
 
 
+class UsageHealth(Open):
+    status: Literal["ok", "off", "failing"] = Field(
+        description="ok: usage is written; off: no CEREBRUM_USAGE_DB; failing: see detail "
+        "(requests are served all the same, their usage kept in memory until it can be written)."
+    )
+    detail: str | None = Field(default=None, description="Why the database cannot be written.")
+    dropped: int = Field(default=0, description="Usage records lost since start (queue full).")
+
+
 class HealthResponse(Open):
     status: Literal["ok"]
     version: str
     uptime: float
+    usage: UsageHealth | None = None
 
 
 class BackendHealthInfo(Open):

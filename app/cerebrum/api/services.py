@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.token_counts import TokenCounts
 from cerebrum.core.transport import LeanTransport
+from cerebrum.core.usage import UsageStore
 from cerebrum.retrieval import PipelineCache
 from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
@@ -36,6 +38,7 @@ class Services:
     pipeline_cache: PipelineCache
     sessions: Sessions
     token_counts: TokenCounts
+    usage: UsageStore | None  # None: usage is not recorded (no CEREBRUM_USAGE_DB)
 
     @classmethod
     def build(
@@ -72,6 +75,8 @@ class Services:
             retry_after=settings.shed_retry_after,
         )
         pipeline_cache = PipelineCache(settings.pipeline_cache_mb * MB)
+        usage_path = settings.usage_path()
+        usage = UsageStore(usage_path, settings.usage_retention_days) if usage_path else None
         return cls(
             settings,
             http,
@@ -82,14 +87,19 @@ class Services:
             pipeline_cache,
             Sessions(),
             TokenCounts(),
+            usage,
         )
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.usage is not None:
+            self.usage.start()
         try:
             yield
         finally:
             await self.http.aclose()
+            if self.usage is not None:
+                await anyio.to_thread.run_sync(self.usage.close)
 
 
 def services(request: Request) -> Services:

@@ -9,16 +9,27 @@ from starlette.responses import Response
 
 from cerebrum import __version__
 from cerebrum.api.responses import JSONResponse
-from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, VpsHealthResponse
+from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, UsageHealth, VpsHealthResponse
 from cerebrum.api.services import services
 from cerebrum.core.breaker import State
 
 
 async def health(request: Request) -> Response:
-    """Liveness: answers without asking any backend."""
+    """Liveness: answers without asking any backend; says whether usage is being written."""
     svc = services(request)
-    body = HealthResponse(status="ok", version=__version__, uptime=round(svc.stats.uptime, 3))
-    return JSONResponse(body.model_dump())
+    store = svc.usage
+    if store is None:
+        usage = UsageHealth(status="off")
+    else:
+        usage = UsageHealth(
+            status="ok" if store.problem is None else "failing",
+            detail=store.problem,
+            dropped=store.dropped,
+        )
+    body = HealthResponse(
+        status="ok", version=__version__, uptime=round(svc.stats.uptime, 3), usage=usage
+    )
+    return JSONResponse(body.model_dump(exclude_none=True))
 
 
 async def vps_health(request: Request) -> Response:
