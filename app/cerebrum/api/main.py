@@ -17,6 +17,7 @@ from cerebrum.api import errors
 from cerebrum.api.endpoints import admin_paths, public_paths, starlette_routes
 from cerebrum.api.middleware.auth import AuthMiddleware
 from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
+from cerebrum.api.middleware.key_limits import KeyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
 from cerebrum.api.middleware.request_id import RequestIdMiddleware
@@ -38,6 +39,7 @@ def create_app(
     usage = [Middleware(UsageMiddleware, store=svc.usage)] if svc.usage is not None else []
     shed = [
         *usage,  # outermost: counts what the shedders below refuse too
+        Middleware(KeyLimitMiddleware, limits=svc.key_limits),  # a key's own limits first
         Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received),
     ]
     middleware = [

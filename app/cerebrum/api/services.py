@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from cerebrum.api.sessions import Sessions
 from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.key_limits import KeyLimits
 from cerebrum.core.limiter import Limiter
 from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.registry import Registry
@@ -39,6 +40,7 @@ class Services:
     sessions: Sessions
     token_counts: TokenCounts
     usage: UsageStore | None  # None: usage is not recorded (no CEREBRUM_USAGE_DB)
+    key_limits: KeyLimits
 
     @classmethod
     def build(
@@ -88,6 +90,7 @@ class Services:
             Sessions(),
             TokenCounts(),
             usage,
+            KeyLimits(busy_retry_after=settings.shed_retry_after),
         )
 
     @asynccontextmanager

@@ -23,7 +23,7 @@ async def openapi(request: Request) -> Response:
 
 
 _KEYED = (401, 403)  # every endpoint but the public ones
-_INFERENCE_ERRORS = (400, *_KEYED, 413, 422, 503)
+_INFERENCE_ERRORS = (400, *_KEYED, 413, 422, 429, 503)  # 429: a key's own limit
 _BACKEND_ERRORS = (502, 504)
 
 ENDPOINTS = (
