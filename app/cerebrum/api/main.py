@@ -36,9 +36,10 @@ def create_app(
     settings = settings if settings is not None else load_settings()
     svc = Services.build(settings, transport)
 
-    usage = [Middleware(UsageMiddleware, store=svc.usage)] if svc.usage is not None else []
     shed = [
-        *usage,  # outermost: counts what the shedders below refuse too
+        Middleware(  # outermost: counts what the shedders below refuse too
+            UsageMiddleware, store=svc.usage, totals=svc.key_totals, acceptance=svc.acceptance
+        ),
         Middleware(KeyLimitMiddleware, limits=svc.key_limits),  # a key's own limits first
         Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received),
     ]

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from cerebrum.api.sessions import Sessions
+from cerebrum.core.acceptance import Acceptance
 from cerebrum.core.breaker import CircuitBreaker
 from cerebrum.core.key_limits import KeyLimits
 from cerebrum.core.limiter import Limiter
@@ -22,7 +23,7 @@ from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.token_counts import TokenCounts
 from cerebrum.core.transport import LeanTransport
-from cerebrum.core.usage import UsageStore
+from cerebrum.core.usage import KeyTotals, UsageStore
 from cerebrum.retrieval import PipelineCache
 from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
@@ -41,6 +42,8 @@ class Services:
     token_counts: TokenCounts
     usage: UsageStore | None  # None: usage is not recorded (no CEREBRUM_USAGE_DB)
     key_limits: KeyLimits
+    key_totals: KeyTotals  # usage per key and model since start (/metrics)
+    acceptance: Acceptance  # suggestions pending per editor session
 
     @classmethod
     def build(
@@ -91,6 +94,8 @@ class Services:
             TokenCounts(),
             usage,
             KeyLimits(busy_retry_after=settings.shed_retry_after),
+            KeyTotals(),
+            Acceptance(),
         )
 
     @asynccontextmanager

@@ -148,6 +148,23 @@ class Row:
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
+class KeyTotals:
+    """Each key's and model's counts since the process started (what /metrics shows), kept on
+    the event loop. Memory: one row per (key name, model) seen; names come from the configured
+    keys (or ``loopback``) and models from the configured aliases (or NO_MODEL), so the rows
+    are bounded by the configuration."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, record: Record) -> None:
+        counts = self.rows.get((record.key, record.model))
+        if counts is None:
+            counts = self.rows[record.key, record.model] = [0] * len(COUNTS)
+        for index, name in enumerate(COUNTS):
+            counts[index] += getattr(record, name)
+
+
 class _Totals:
     __slots__ = ("counts", "ttft")
 

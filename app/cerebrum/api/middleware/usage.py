@@ -2,22 +2,34 @@
 
 A shed route's outermost middleware (``api/main.py``): it gives the request an ``Outcome``
 that the generation's tracker and the load shedders fill in, and when the answer has been
-sent in full it hands one ``Record`` to the usage store's queue (``core/usage.py``), which
-never blocks. What a request counts as: shed (refused by its key's limit or the load
-shedder), superseded (a newer request of its session stopped it), an error (an error kind,
-or an error status before any generation), or a request with its tokens and time to first
-token; a client that hangs up counts as a request without error.
+sent in full it adds one ``Record`` to the counts since start (/metrics) and hands it to the
+usage store's queue (``core/usage.py``), which never blocks. What a request counts as: shed
+(refused by its key's limit or the load shedder), superseded (a newer request of its session
+stopped it), an error (an error kind, or an error status before any generation), or a
+request with its tokens and time to first token; a client that hangs up counts as a request
+without error.
+
+A successful /infill of an editor session also tells whether the session's earlier
+suggestions were accepted (``core/acceptance.py``): its text before the cursor is
+``input_prefix`` + ``prompt``, as llama.vim and llama.vscode send them. Warm-ups
+(``n_predict: 0``) and several completions at once (``n_cmpl``) are left out.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cerebrum.core import usage
-from cerebrum.core.usage import NO_MODEL, Outcome, Record, UsageStore
+from cerebrum.core.acceptance import Acceptance
+from cerebrum.core.usage import NO_MODEL, KeyTotals, Outcome, Record, UsageStore
 
 CLIENT_CLOSED = 499
+JUDGED_PATHS = frozenset({"/infill"})  # bodies whose text before the cursor is known
+_COUNTED = {"whole": "accepted_whole", "line": "accepted_line", "ignored": "ignored"}
 
 
 def record_of(client: str, outcome: Outcome, status: int | None) -> Record:
@@ -40,13 +52,39 @@ def record_of(client: str, outcome: Outcome, status: int | None) -> Record:
     return record
 
 
+def before_cursor(body: bytes) -> str | None:
+    """The text before the cursor of an /infill body (None: not judged: a warm-up, several
+    completions, or not an object)."""
+    try:
+        fields: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(fields, dict) or fields.get("n_predict") == 0:
+        return None
+    if fields.get("n_cmpl", 1) != 1:
+        return None
+    prefix, prompt = fields.get("input_prefix", ""), fields.get("prompt", "")
+    if not isinstance(prefix, str) or not isinstance(prompt, str):
+        return None
+    return prefix + prompt
+
+
 class UsageMiddleware:
-    def __init__(self, app: ASGIApp, store: UsageStore) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: UsageStore | None,
+        totals: KeyTotals,
+        acceptance: Acceptance,
+    ) -> None:
         self.app = app
         self.store = store
+        self.totals = totals
+        self.acceptance = acceptance
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status: int | None = None
+        body: bytes | None = None
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -54,12 +92,47 @@ class UsageMiddleware:
                 status = int(message["status"])
             await send(message)
 
+        async def receive_body() -> Message:
+            nonlocal body
+            message = await receive()
+            if body is None and message["type"] == "http.request":
+                body = message.get("body", b"")  # the whole body (read by BodyLimitMiddleware)
+            return message
+
         with usage.tracking(Outcome()) as outcome:
             try:
-                await self.app(scope, receive, send_with_status)
+                await self.app(scope, receive_body, send_with_status)
             except HTTPException as exc:  # answered by the app's handler, outside this one
                 status = exc.status_code
                 raise
             finally:
                 client = str(scope.get("state", {}).get("client", NO_MODEL))
-                self.store.record(record_of(client, outcome, status))
+                records = [record_of(client, outcome, status)]
+                if body is not None and scope["path"] in JUDGED_PATHS:
+                    records += self._judge(records[0], outcome, status, body)
+                for record in records:
+                    self.totals.add(record)
+                    if self.store is not None:
+                        self.store.record(record)
+
+    def _judge(
+        self, record: Record, outcome: Outcome, status: int | None, body: bytes
+    ) -> list[Record]:
+        """Count the verdicts on the session's earlier suggestions: in ``record`` when they
+        are its key's and model's, else in records of their own."""
+        if outcome.session is None or outcome.error or outcome.cancelled or status != 200:
+            return []
+        before = before_cursor(body)
+        if before is None:
+            return []
+        text = "".join(outcome.text)
+        verdicts = self.acceptance.observe(outcome.session, before, text, record.key, record.model)
+        others: list[Record] = []
+        for shown, verdict in verdicts:
+            into = record
+            if (shown.key, shown.model) != (record.key, record.model):
+                into = Record(key=shown.key, model=shown.model)
+                others.append(into)
+            into.shown += 1
+            setattr(into, _COUNTED[verdict], getattr(into, _COUNTED[verdict]) + 1)
+        return others

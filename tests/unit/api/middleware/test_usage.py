@@ -82,3 +82,38 @@ async def test_health_says_whether_usage_is_written(app_client, tmp_path):
 
 async def test_health_says_usage_is_off_without_a_database(client):
     assert (await client.get("/health")).json()["usage"] == {"status": "off", "dropped": 0}
+
+
+FIM_MODEL = {
+    "alias": "fim",
+    "model": "m1",
+    "context_size": 2048,
+    "format": "fim",
+    "fim": {"prefix": "<P>", "suffix": "<S>", "middle": "<M>"},
+}
+
+
+def infill(prefix: str, prompt: str) -> dict[str, object]:
+    return {"input_prefix": prefix, "prompt": prompt, "input_suffix": "\n", "n_predict": 8}
+
+
+async def test_an_accepted_infill_suggestion_is_counted_for_its_key_and_model(
+    app_client, fake_llama, tmp_path
+):
+    path = tmp_path / "usage.sqlite3"
+    fake_llama.tokens = [" a", " +", " b"]
+    async with app_client(client_keys=KEYS, usage_db=str(path), models=[FIM_MODEL]) as http:
+        shown = await http.post(
+            "/infill", json=infill("def add(a, b):\n", "    return"), headers=auth("k-alice")
+        )
+        assert shown.json()["content"] == " a + b"
+        fake_llama.tokens = ["\n"]
+        for prompt in ("    return a + b", "    return a + b\n"):  # speculative, then typed
+            response = await http.post(
+                "/infill", json=infill("def add(a, b):\n", prompt), headers=auth("k-alice")
+            )
+            assert response.status_code == 200
+        found = usage_rows(http, path)
+    row = found["alice", "fim"]
+    assert (row.shown, row.accepted_whole, row.accepted_line, row.ignored) == (1, 1, 0, 0)
+    assert row.requests == 3
