@@ -166,6 +166,39 @@ class UsageHealth(Open):
     dropped: int = Field(default=0, description="Usage records lost since start (queue full).")
 
 
+class UsageQuery(Strict):
+    """GET /v1/usage's query parameters."""
+
+    days: int = Field(default=7, ge=1, le=36_500, description="Days back from today (UTC).")
+    key: str | None = Field(default=None, min_length=1, max_length=64, description="One key name.")
+    model: str | None = Field(default=None, min_length=1, max_length=64, description="One alias.")
+
+
+class UsageRow(Open):
+    day: str = Field(description="UTC day, YYYY-MM-DD.")
+    key: str = Field(description="The client key's name (loopback: keyless local clients).")
+    model: str = Field(description="Model alias; - for a request that reached none (shed).")
+    requests: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    superseded: int
+    errors: int
+    shed: int = Field(description="Refused by the key's own limit or by load shedding.")
+    shown: int = Field(description="Suggestions judged by the session's next request.")
+    accepted_whole: int
+    accepted_line: int
+    ignored: int
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+
+
+class UsageResponse(Open):
+    since: str = Field(description="The first day included (UTC).")
+    usage: UsageHealth
+    rows: list[UsageRow]
+
+
 class HealthResponse(Open):
     status: Literal["ok"]
     version: str

@@ -34,6 +34,7 @@ CASES: list[tuple[str, str, Any, list[str]]] = [
     ("GET", "/v1/vps/health", None, ["down"]),
     ("GET", "/v1/models", None, []),
     ("GET", "/v1/stats", None, []),
+    ("GET", "/v1/usage", None, []),
     ("GET", "/metrics", None, []),
     ("GET", "/openapi.json", None, []),
     ("POST", "/v1/complete", {"prompt": "x", "max_tokens": 3}, []),

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from cerebrum.api import schemas
 from cerebrum.api.endpoints import Answer, Endpoint
 from cerebrum.api.responses import JSONResponse
-from cerebrum.api.routes import health, inference, llama, models, openai, schema, stats
+from cerebrum.api.routes import health, inference, llama, models, openai, schema, stats, usage
 
 
 async def openapi(request: Request) -> Response:
@@ -49,6 +49,10 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/stats", stats.stats,
              "Requests, latency percentiles, tokens/s, circuits, RSS.",
              schemas.StatsResponse, errors=_KEYED),
+    Endpoint("GET", "/v1/usage", usage.usage,
+             "Usage per client key name, model and UTC day (admin keys): requests, tokens, "
+             "errors, shed, time to first token, suggestions accepted; ?days=7&key=&model=.",
+             schemas.UsageResponse, errors=(400, *_KEYED, 422, 503), admin=True),
     Endpoint("GET", "/metrics", stats.metrics,
              "The same figures for Prometheus.",
              text_response=True, errors=_KEYED),
