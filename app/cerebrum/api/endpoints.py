@@ -45,7 +45,7 @@ class Endpoint:
     # text/event-stream (always, or when "stream": true): what an event's data can be
     events: tuple[Shape, ...] = ()
     done_marker: bool = False  # the stream ends with data: [DONE]
-    text_response: bool = False  # text/plain instead of JSON
+    text_response: str | None = None  # a text answer of this media type instead of JSON
     errors: tuple[int, ...] = ()  # statuses answered with an ErrorResponse
     answers: tuple[Answer, ...] = ()  # other statuses, with their own body
     public: bool = False  # served without a client key

@@ -166,8 +166,10 @@ class UsageHealth(Open):
     dropped: int = Field(default=0, description="Usage records lost since start (queue full).")
 
 
-class UsageQuery(Strict):
-    """GET /v1/usage's query parameters."""
+class UsageQuery(BaseModel):
+    """GET /v1/usage's query parameters (text, so numbers are read from it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     days: int = Field(default=7, ge=1, le=36_500, description="Days back from today (UTC).")
     key: str | None = Field(default=None, min_length=1, max_length=64, description="One key name.")
@@ -193,10 +195,20 @@ class UsageRow(Open):
     ttft_p90_ms: float | None
 
 
+class RecentError(Open):
+    time: str = Field(description="UTC, ISO 8601.")
+    key: str
+    model: str
+    error: str = Field(description="The error type, or the HTTP status before any model.")
+
+
 class UsageResponse(Open):
     since: str = Field(description="The first day included (UTC).")
     usage: UsageHealth
     rows: list[UsageRow]
+    recent_errors: list[RecentError] = Field(
+        description="The last errors since start (in memory, oldest first, at most 50)."
+    )
 
 
 class HealthResponse(Open):

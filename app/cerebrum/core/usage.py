@@ -29,6 +29,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,7 @@ MAX_PENDING = 4096
 MAX_BATCH = 1000
 FLUSH_INTERVAL = 1.0
 PRUNE_INTERVAL = 86_400.0
+RECENT_ERRORS = 50  # errors kept in memory for the dashboard
 NO_MODEL = "-"  # a request that never reached a model (shed, refused, invalid)
 
 _SCHEMA = f"""
@@ -148,16 +150,31 @@ class Row:
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
+@dataclass(frozen=True, slots=True)
+class RecentError:
+    time: str  # UTC, ISO 8601
+    key: str
+    model: str
+    error: str  # the error kind, or the HTTP status of a request refused before any model
+
+
 class KeyTotals:
     """Each key's and model's counts since the process started (what /metrics shows), kept on
     the event loop. Memory: one row per (key name, model) seen; names come from the configured
     keys (or ``loopback``) and models from the configured aliases (or NO_MODEL), so the rows
-    are bounded by the configuration."""
+    are bounded by the configuration; and the last RECENT_ERRORS errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, recent: int = RECENT_ERRORS) -> None:
         self.rows: dict[tuple[str, str], list[int]] = {}
+        self.recent_errors: deque[RecentError] = deque(maxlen=recent)  # the last, oldest first
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record, error: str | None = None) -> None:
+        """Count ``record``; an error record is also kept among the recent ones, as ``error``."""
+        if record.errors:
+            moment = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+            self.recent_errors.append(
+                RecentError(moment, record.key, record.model, error or "error")
+            )
         counts = self.rows.get((record.key, record.model))
         if counts is None:
             counts = self.rows[record.key, record.model] = [0] * len(COUNTS)

@@ -339,3 +339,25 @@ async def test_loopback_without_keys_is_admin_and_named_loopback():
     async with _admin_app([]) as http:
         response = await http.get("/admin")
     assert response.text == "loopback"
+
+
+async def test_a_browser_sends_the_key_as_the_basic_password_and_is_asked_so():
+    import base64
+
+    basic = "Basic " + base64.b64encode(b"anyone:k-ops").decode()
+    wrong = "Basic " + base64.b64encode(b"anyone:nope").decode()
+    async with _admin_app(NAMED_KEYS) as http:
+        served = await http.get("/admin", headers={"Authorization": basic})
+        asked = await http.get("/admin", headers={"Accept": "text/html", "Authorization": wrong})
+        api = await http.get("/admin")
+    assert served.text == "ops"
+    assert asked.status_code == 401
+    assert asked.headers["www-authenticate"].startswith('Basic realm="cerebrum"')
+    assert api.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + "YWJj", "Basic ", "Token k-ops"])
+async def test_malformed_credentials_are_401_not_a_crash(header):
+    async with _admin_app(NAMED_KEYS) as http:
+        response = await http.get("/admin", headers={"Authorization": header})
+    assert response.status_code == 401

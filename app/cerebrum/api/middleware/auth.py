@@ -3,13 +3,17 @@
 With no key configured the orchestrator serves loopback clients only, so an install that
 forgot its keys is not an open relay to the backend; they are named ``loopback`` and are
 the operator (admin). ``open_paths`` (liveness) skip the check; ``admin_paths`` need a key
-marked ``admin`` (403 otherwise). An admitted request carries who it is:
+marked ``admin`` (403 otherwise). A browser (the dashboard) sends the key as the password of
+HTTP Basic authentication, and is asked for it so when it asks for HTML. An admitted
+request carries who it is:
 ``request.state.client`` is the key's configured name (what sessions, logs, usage and
 metrics see; never the key) and ``request.state.caller`` its ``Client`` (limits, rights).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 from collections.abc import Iterable
@@ -65,18 +69,21 @@ class AuthMiddleware:
             )
             await response(scope, receive, send)
             return
-        scheme, _, credentials = Headers(scope=scope).get("authorization", "").partition(" ")
+        headers = Headers(scope=scope)
+        offered = _offered_key(headers.get("authorization", ""))
         caller = None
-        if scheme.lower() != "bearer" or not credentials:
+        if offered is None:
             message = "missing API key: send Authorization: Bearer <key>"
         else:
-            caller = self._known(credentials.strip().encode())
+            caller = self._known(offered)
             message = "invalid API key"
         if caller is not None:
             await self._admit(caller, scope, receive, send)
             return
+        browser = "text/html" in headers.get("accept", "")
+        challenge = 'Basic realm="cerebrum", charset="UTF-8"' if browser else "Bearer"
         response = error_response(
-            401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"}
+            401, "unauthorized", message, headers={"WWW-Authenticate": challenge}
         )
         await response(scope, receive, send)
 
@@ -101,3 +108,21 @@ class AuthMiddleware:
             if hmac.compare_digest(offered, key):
                 found = client
         return found
+
+
+def _offered_key(authorization: str) -> bytes | None:
+    """The key of ``Bearer KEY``, or the password of ``Basic base64(user:KEY)``."""
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    if not credentials:
+        return None
+    if scheme.lower() == "bearer":
+        return credentials.encode()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        _, colon, password = decoded.partition(b":")
+        return password if colon and password else None
+    return None

@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cerebrum.core import usage
 from cerebrum.core.acceptance import Acceptance
+from cerebrum.core.errors import CerebrumError
 from cerebrum.core.usage import NO_MODEL, KeyTotals, Outcome, Record, UsageStore
 
 CLIENT_CLOSED = 499
@@ -50,6 +52,19 @@ def record_of(client: str, outcome: Outcome, status: int | None) -> Record:
     elif outcome.model is None and (status is None or status >= 400) and not outcome.cancelled:
         record.errors = int(status != CLIENT_CLOSED)
     return record
+
+
+def error_type(body: bytes) -> str | None:
+    """The ``type`` of an error answer's body (``{"error": {"type": ...}}``), if it is one."""
+    if len(body) > 4096:
+        return None
+    try:
+        found: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = found.get("error") if isinstance(found, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def before_cursor(body: bytes) -> str | None:
@@ -85,11 +100,14 @@ class UsageMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status: int | None = None
         body: bytes | None = None
+        failure: str | None = None  # what an exception the app's handlers answer was
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, failure
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif status is not None and status >= 400 and failure is None:
+                failure = error_type(message.get("body", b""))
             await send(message)
 
         async def receive_body() -> Message:
@@ -105,13 +123,20 @@ class UsageMiddleware:
             except HTTPException as exc:  # answered by the app's handler, outside this one
                 status = exc.status_code
                 raise
+            except CerebrumError as exc:
+                failure = exc.kind
+                raise
+            except ValidationError:
+                failure = "validation_error"
+                raise
             finally:
                 client = str(scope.get("state", {}).get("client", NO_MODEL))
                 records = [record_of(client, outcome, status)]
                 if body is not None and scope["path"] in JUDGED_PATHS:
                     records += self._judge(records[0], outcome, status, body)
+                error = outcome.error or failure or (f"HTTP {status}" if status else "no answer")
                 for record in records:
-                    self.totals.add(record)
+                    self.totals.add(record, error)
                     if self.store is not None:
                         self.store.record(record)
 

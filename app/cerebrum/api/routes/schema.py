@@ -93,7 +93,7 @@ def _responses(op: Endpoint, ref: Ref) -> dict[str, Any]:
     if op.response is not None:
         content["application/json"] = {"schema": ref(op.response)}
     elif op.text_response:
-        content["text/plain"] = {"schema": {"type": "string"}}
+        content[op.text_response] = {"schema": {"type": "string"}}
     elif not op.events:
         content["application/json"] = {"schema": {"type": "object"}}
     if op.events:

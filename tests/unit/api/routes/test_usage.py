@@ -18,7 +18,7 @@ async def test_usage_lists_rows_per_key_and_model_for_an_admin_key(app_client, t
         store = http._transport.app.state.services.usage
         store.drain()
         store.flush()
-        body = (await http.get("/v1/usage", headers=OPS)).json()
+        body = (await http.get("/v1/usage?days=14&model=m1", headers=OPS)).json()
         refused = await http.get("/v1/usage", headers=ALICE)
     (row,) = body["rows"]
     assert (row["key"], row["model"], row["requests"]) == ("alice", "m1", 1)
