@@ -259,6 +259,11 @@ class UsageStore:
             return
         self._thread.join(timeout)
         self._thread = None
+        if self._pending_records:
+            log.error(
+                "usage: records not written at shutdown (the database could not be written)",
+                extra={"records": self._pending_records, "error": self.problem},
+            )
 
     # ------------------------------------------------------------------ writer thread
 
