@@ -21,6 +21,7 @@ from harness.assets import MODELS
 from harness.service import ServiceProcess
 
 CLIENT_KEY = "client-" + secrets.token_urlsafe(16)
+CLIENT_NAME = "key-1"  # what the orchestrator calls CLIENT_KEY, the first (bare) client key
 
 # The aliases the tests and benchmarks give the lab models: alias -> router model id; the
 # FIM ones prompt a model whose FIM tokens harness.assets marked (fill in the middle).

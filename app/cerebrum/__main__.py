@@ -4,6 +4,7 @@ Invalid settings end the process with exit status 2 and one line on stderr namin
 setting, e.g. ``cerebrum: invalid setting CEREBRUM_PORT: Input should be ...``.
 ``--check`` only validates the settings; with ``--env-file PATH`` it validates that file
 instead of ``./.env`` (the CM4 role checks a new ``.env`` this way before installing it).
+``cerebrum usage ...`` shows the usage database instead (``cerebrum.usage_cli``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,18 @@ from cerebrum.settings import ENV_PREFIX, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["usage"]:
+        from cerebrum import usage_cli
+
+        return usage_cli.main(arguments[1:])
     parser = argparse.ArgumentParser(prog="cerebrum", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cerebrum {__version__}")
     parser.add_argument("--check", action="store_true", help="validate the settings and exit")
     parser.add_argument(
         "--env-file", type=Path, help="read settings from this file instead of ./.env"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
 
     if args.env_file is not None and not _readable(args.env_file):
         print(f"cerebrum: cannot read the settings file {args.env_file}", file=sys.stderr)

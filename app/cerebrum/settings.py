@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     field_validator,
@@ -19,10 +23,39 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cerebrum.core.clients import LOOPBACK, Client, Limits
 from cerebrum.core.registry import BackendUrl, ModelSpec
 from cerebrum.sse_reader import DEFAULT_MAX_BYTES
 
 ENV_PREFIX = "CEREBRUM_"
+
+
+class ClientKeySetting(BaseModel):
+    """One entry of ``CEREBRUM_CLIENT_KEYS``: a bare key, or a key with a name and limits.
+
+    A bare string is named by its place in the list, ``key-1`` for the first: the name, not
+    the key, is what usage, logs and metrics record, so name keys whose usage you follow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$",
+        description="What logs, usage and metrics call this key, e.g. alice or ci.",
+    )
+    key: SecretStr = Field(min_length=1, max_length=1024, description="The bearer key itself.")
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Requests a minute (429 beyond)."
+    )
+    concurrent: int | None = Field(
+        default=None, ge=1, le=10_000, description="Inference requests at once (429 beyond)."
+    )
+    admin: bool = Field(default=False, description="May read /v1/usage and /dashboard.")
+
+    def client(self) -> Client:
+        """The name, limits and rights the layers see (never the key)."""
+        return Client(self.name, Limits(self.requests_per_minute, self.concurrent), self.admin)
 
 
 def _json(text: str) -> Any:
@@ -80,11 +113,13 @@ class Settings(BaseSettings):
         default=None,
         description="Alias used when a request names no model (default: the first model).",
     )
-    client_keys: Annotated[list[SecretStr], NoDecode] = Field(
+    client_keys: Annotated[list[ClientKeySetting], NoDecode] = Field(
         default_factory=list,
         description=(
-            "Keys clients must send as `Authorization: Bearer`, JSON list or comma-separated. "
-            "Empty: only loopback clients are served."
+            "Keys clients must send as `Authorization: Bearer`: a JSON list of keys or of "
+            '{"name", "key", "requests_per_minute"?, "concurrent"?, "admin"?}, or comma-'
+            "separated keys (named key-1, key-2, ... by place). Empty: only loopback "
+            "clients are served (named loopback, admin)."
         ),
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="Bind address.")
@@ -233,6 +268,34 @@ class Settings(BaseSettings):
         ),
     )
 
+    usage_db: Path | None = Field(
+        default=None,
+        description=(
+            "SQLite file of the usage per client key name, model and UTC day (created if "
+            "absent; the thing to back up). Default: usage.sqlite3 in the service's systemd "
+            "StateDirectory ($STATE_DIRECTORY) when it has one; without either, usage is "
+            "not recorded."
+        ),
+    )
+    usage_retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=36_500,
+        description="Days of usage kept in CEREBRUM_USAGE_DB; older days are deleted daily.",
+    )
+
+    @field_validator("usage_db", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def usage_path(self) -> Path | None:
+        """Where usage is recorded: CEREBRUM_USAGE_DB, else in systemd's state directory."""
+        if self.usage_db is not None:
+            return self.usage_db
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return Path(state) / "usage.sqlite3" if state else None
+
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod
     def _decode_addresses(cls, value: Any) -> Any:
@@ -260,10 +323,43 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("backends", "client_keys", mode="before")
+    @field_validator("backends", mode="before")
     @classmethod
     def _decode_list(cls, value: Any) -> Any:
         return _json_or_csv(value)
+
+    @field_validator("client_keys", mode="before")
+    @classmethod
+    def _decode_client_keys(cls, value: Any) -> Any:
+        """Bare keys become ``{"name": "key-N", "key": ...}`` (N: the place, from 1)."""
+        entries = _json_or_csv(value)
+        if not isinstance(entries, list):
+            return entries
+        return [
+            {"name": f"key-{place}", "key": entry} if isinstance(entry, str) else entry
+            for place, entry in enumerate(entries, start=1)
+        ]
+
+    @model_validator(mode="after")
+    def _check_client_keys(self) -> Self:
+        """Names are unique and not ``loopback``; a key is listed once (one name each)."""
+        names = [entry.name for entry in self.client_keys]
+        for index, name in enumerate(names):
+            if name == LOOPBACK.name or names.index(name) != index:
+                reason = "is reserved" if name == LOOPBACK.name else "is used twice"
+                raise ValueError(f"CEREBRUM_CLIENT_KEYS[{index}]: the name {name!r} {reason}")
+        keys = [entry.key.get_secret_value() for entry in self.client_keys]
+        for index, key in enumerate(keys):
+            if keys.index(key) != index:
+                raise ValueError(
+                    f"CEREBRUM_CLIENT_KEYS[{index}] ({names[index]!r}): the same key as "
+                    f"{names[keys.index(key)]!r}; a key is listed once"
+                )
+        return self
+
+    def clients(self) -> list[tuple[str, Client]]:
+        """Each client key with the name, limits and rights it stands for."""
+        return [(entry.key.get_secret_value(), entry.client()) for entry in self.client_keys]
 
     @field_validator("models", mode="before")
     @classmethod

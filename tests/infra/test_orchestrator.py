@@ -284,6 +284,42 @@ def test_service_restarts_after_being_killed(
     pytest.fail(f"{expected.service} did not come back after kill -9 of {before}\n{journal()}")
 
 
+def usage_requests(host: Any, expected: Expected) -> int:
+    """Requests in the usage database, read as usage.sh reads it (read-only, service user)."""
+    rows = json.loads(host.check_output(f"{expected.home}/usage.sh --days 2 --json"))
+    return sum(int(row["requests"]) for row in rows)
+
+
+def test_usage_database_is_owned_by_the_service_user(
+    host: Any, expected: Expected, base_url: str, journal: Any
+) -> None:
+    complete(host, base_url, prompt=PROMPT)  # a request, so its day is in the file
+    state = f"/var/lib/{role_var(host, 'cerebrum', 'cerebrum_state_directory')}"
+    database = host.file(f"{state}/usage.sqlite3")
+    deadline = time.monotonic() + 10
+    while not database.exists and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert database.exists, journal()
+    assert database.user == expected.user
+    assert host.file(state).user == expected.user
+    assert host.file(state).mode == 0o700
+
+
+def test_usage_survives_a_restart(
+    host: Any, expected: Expected, base_url: str, journal: Any
+) -> None:
+    complete(host, base_url, prompt=PROMPT)
+    time.sleep(2)  # the writer commits at least once a second
+    before = usage_requests(host, expected)
+    assert before >= 1, journal()
+    host.check_output(f"systemctl restart {expected.service}")
+    deadline = time.monotonic() + 30
+    while http(host, "GET", f"{base_url}/health").status != 200:
+        assert time.monotonic() < deadline, journal()
+        time.sleep(1)
+    assert usage_requests(host, expected) >= before, journal()
+
+
 def test_key_is_not_in_the_journal_or_command_lines(
     host: Any, expected: Expected, settings: dict[str, str], unit: dict[str, str]
 ) -> None:

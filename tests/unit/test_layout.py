@@ -28,9 +28,6 @@ UNMIRRORED: dict[str, str] = {
     "api/routes/models.py": f"{PENDING} 24 (route modules say only what differs)",
     "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
     "api/sessions.py": f"{PENDING} 24/25 (one home for sessions)",
-    "api/metrics.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
-    "api/middleware/auth.py": f"{PENDING} 26 (named keys); tested in "
-    "tests/unit/api/test_middleware.py meanwhile",
     "core/errors.py": f"{PENDING} 23/24",
     "core/generation.py": f"{PENDING} 23 (extended in parallel with the llama.cpp routes)",
 }

@@ -261,3 +261,61 @@ def test_keyless_mode_refuses_a_trusted_proxy_or_a_bind_beyond_loopback(
 def test_keyless_mode_starts_on_loopback(env, host):
     env.setenv("CEREBRUM_HOST", host)
     assert Settings().client_keys == []
+
+
+def test_bare_client_keys_are_named_by_their_place(env):
+    env.setenv("CEREBRUM_CLIENT_KEYS", "alpha,beta")
+    assert [client.name for _, client in Settings().clients()] == ["key-1", "key-2"]
+
+
+def test_named_client_keys_carry_their_limits_and_rights(env):
+    entries = [
+        {"name": "alice", "key": "k-alice", "requests_per_minute": 60, "concurrent": 2},
+        {"name": "ops", "key": "k-ops", "admin": True},
+        "k-bare",
+    ]
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps(entries))
+    clients = dict(Settings().clients())
+    assert clients["k-alice"].limits.requests_per_minute == 60
+    assert clients["k-alice"].limits.concurrent == 2
+    assert not clients["k-alice"].admin
+    assert clients["k-ops"].admin
+    assert clients["k-bare"].name == "key-3"
+
+
+def test_client_key_entries_are_secret_in_repr(env):
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps([{"name": "alice", "key": "sesame-123"}]))
+    assert "sesame-123" not in repr(Settings())
+
+
+@pytest.mark.parametrize("field", ["requests_per_minute", "concurrent"])
+@pytest.mark.parametrize("value", [0, -5])
+def test_a_client_key_limit_of_zero_or_less_is_refused_naming_it(env, field, value):
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps([{"name": "a", "key": "k", field: value}]))
+    line = error_line()
+    assert line.startswith(f"CEREBRUM_CLIENT_KEYS[0.{field}]")
+    assert "greater than or equal to 1" in line
+
+
+def test_duplicate_client_key_names_are_refused_naming_the_entry(env):
+    entries = [{"name": "alice", "key": "k1"}, {"name": "alice", "key": "k2"}]
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps(entries))
+    assert error_line() == "CEREBRUM_CLIENT_KEYS[1]: the name 'alice' is used twice"
+
+
+def test_a_key_listed_twice_is_refused_without_showing_it(env):
+    entries = [{"name": "alice", "key": "sesame-1"}, {"name": "bob", "key": "sesame-1"}]
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps(entries))
+    line = error_line()
+    assert line.startswith("CEREBRUM_CLIENT_KEYS[1] ('bob'): the same key as 'alice'")
+    assert "sesame" not in line
+
+
+def test_the_name_loopback_is_reserved_for_keyless_mode(env):
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps([{"name": "loopback", "key": "k"}]))
+    assert "reserved" in error_line()
+
+
+def test_an_unknown_field_in_a_client_key_entry_is_refused_naming_it(env):
+    env.setenv("CEREBRUM_CLIENT_KEYS", json.dumps([{"name": "a", "key": "k", "rpm": 5}]))
+    assert error_line().startswith("CEREBRUM_CLIENT_KEYS[0.rpm]")

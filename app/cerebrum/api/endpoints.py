@@ -3,8 +3,8 @@
 The table of endpoints is ``cerebrum.api.routes.ENDPOINTS``. From it, and from nothing else,
 come the Starlette routes (a shed endpoint's route carries the load-shedding middleware:
 it runs only for a request whose path and method match, after the body was read by the
-app's middleware), the paths served without a client key, and the OpenAPI document
-(``routes/schema.py``).
+app's middleware), the paths served without a client key or to admin keys only, and the
+OpenAPI document (``routes/schema.py``).
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ class Endpoint:
     # text/event-stream (always, or when "stream": true): what an event's data can be
     events: tuple[Shape, ...] = ()
     done_marker: bool = False  # the stream ends with data: [DONE]
-    text_response: bool = False  # text/plain instead of JSON
+    text_response: str | None = None  # a text answer of this media type instead of JSON
     errors: tuple[int, ...] = ()  # statuses answered with an ErrorResponse
     answers: tuple[Answer, ...] = ()  # other statuses, with their own body
     public: bool = False  # served without a client key
+    admin: bool = False  # served to admin keys only (and to loopback in keyless mode)
     shed: bool = False  # holds a load-shedding place while it is answered
 
 
@@ -68,3 +69,8 @@ def starlette_routes(endpoints: Iterable[Endpoint], shed: Sequence[Middleware]) 
 def public_paths(endpoints: Iterable[Endpoint]) -> tuple[str, ...]:
     """The paths served without a client key."""
     return tuple(endpoint.path for endpoint in endpoints if endpoint.public)
+
+
+def admin_paths(endpoints: Iterable[Endpoint]) -> tuple[str, ...]:
+    """The paths served to admin keys only."""
+    return tuple(endpoint.path for endpoint in endpoints if endpoint.admin)

@@ -175,7 +175,7 @@ class Journey:
         A journey whose session gets a newer request stops (SupersededError), wherever it
         is; closing this generator closes the backend stream."""
         svc, outcome = self.svc, self.outcome
-        tracker = svc.stats.begin(self.spec.alias)
+        tracker = svc.stats.begin(self.spec.alias, self.affinity)  # usage and acceptance
         outcome.started = tracker.started
         try:
             stream = svc.router.generate(self.spec.backends, self.generation, self.affinity)
@@ -188,7 +188,7 @@ class Journey:
                     if piece is None:
                         break
                     if piece.tokens or piece.text:
-                        tracker.add(piece.tokens or 1)
+                        tracker.add(piece.tokens or 1, piece.text)
                     if piece.done:
                         tracker.prompt(piece.prompt_tokens, piece.cached_tokens)
                     outcome.add(piece, tracker)

@@ -14,11 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from cerebrum.api import errors
-from cerebrum.api.endpoints import public_paths, starlette_routes
+from cerebrum.api.endpoints import admin_paths, public_paths, starlette_routes
 from cerebrum.api.middleware.auth import AuthMiddleware
 from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
+from cerebrum.api.middleware.key_limits import KeyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
+from cerebrum.api.middleware.usage import UsageMiddleware
 from cerebrum.api.routes import ENDPOINTS
 from cerebrum.api.services import Services
 from cerebrum.core.errors import CerebrumError
@@ -34,14 +36,19 @@ def create_app(
     svc = Services.build(settings, transport)
 
     shed = [
-        Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received)
+        Middleware(  # outermost: counts what the shedders below refuse too
+            UsageMiddleware, store=svc.usage, totals=svc.key_totals, acceptance=svc.acceptance
+        ),
+        Middleware(KeyLimitMiddleware, limits=svc.key_limits),  # a key's own limits first
+        Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received),
     ]
     middleware = [
         Middleware(LogContextMiddleware),
         Middleware(
             AuthMiddleware,
-            keys=[key.get_secret_value() for key in settings.client_keys],
+            keys=settings.clients(),
             open_paths=public_paths(ENDPOINTS),
+            admin_paths=admin_paths(ENDPOINTS),
         ),
         Middleware(
             BodyLimitMiddleware,

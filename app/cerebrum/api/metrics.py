@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cerebrum.api.figures import FIGURES, TIMINGS, Figure
 from cerebrum.api.services import Services
+from cerebrum.core.usage import COUNTS
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -33,6 +34,34 @@ class _Collector:
                 family = HistogramMetricFamily(timing.metric, timing.help)
                 family.add_metric([], histogram.cumulative(), histogram.total)
                 yield family
+        yield from self._per_key()
+
+    def _per_key(self) -> Iterator[Metric]:
+        """Usage since start per client key name and model (bounded: configured keys and
+        models, ``loopback`` and ``-``): the usage database's view (``/v1/usage`` has the
+        days), not a figure of ``/v1/stats``."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        rows = sorted(self.svc.key_totals.rows.items())
+        for index, name in enumerate(COUNTS):
+            family = CounterMetricFamily(
+                f"cerebrum_key_{name}",
+                f"Usage per client key name and model: {name.replace('_', ' ')}.",
+                labels=["key", "model"],
+            )
+            for (key, model), counts in rows:
+                family.add_metric([key, model], counts[index])
+            yield family
+        store = self.svc.usage
+        if store is not None:
+            yield GaugeMetricFamily(
+                "cerebrum_usage_db_ok", "1 while the usage database is written, else 0.",
+                int(store.problem is None),
+            )  # fmt: skip
+            yield CounterMetricFamily(
+                "cerebrum_usage_records_dropped", "Usage records lost (queue full).",
+                store.dropped,
+            )  # fmt: skip
 
 
 def _family(figure: Figure, reading: object) -> Metric:

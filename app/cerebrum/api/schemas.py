@@ -157,10 +157,65 @@ class DoneEvent(TypedDict):
     error: NotRequired[ErrorDetail]
 
 
+class UsageHealth(Open):
+    status: Literal["ok", "off", "failing"] = Field(
+        description="ok: usage is written; off: no CEREBRUM_USAGE_DB; failing: see detail "
+        "(requests are served all the same, their usage kept in memory until it can be written)."
+    )
+    detail: str | None = Field(default=None, description="Why the database cannot be written.")
+    dropped: int = Field(default=0, description="Usage records lost since start (queue full).")
+
+
+class UsageQuery(BaseModel):
+    """GET /v1/usage's query parameters (text, so numbers are read from it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: int = Field(default=7, ge=1, le=36_500, description="Days back from today (UTC).")
+    key: str | None = Field(default=None, min_length=1, max_length=64, description="One key name.")
+    model: str | None = Field(default=None, min_length=1, max_length=64, description="One alias.")
+
+
+class UsageRow(Open):
+    day: str = Field(description="UTC day, YYYY-MM-DD.")
+    key: str = Field(description="The client key's name (loopback: keyless local clients).")
+    model: str = Field(description="Model alias; - for a request that reached none (shed).")
+    requests: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    superseded: int
+    errors: int
+    shed: int = Field(description="Refused by the key's own limit or by load shedding.")
+    shown: int = Field(description="Suggestions judged by the session's next request.")
+    accepted_whole: int
+    accepted_line: int
+    ignored: int
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+
+
+class RecentError(Open):
+    time: str = Field(description="UTC, ISO 8601.")
+    key: str
+    model: str
+    error: str = Field(description="The error type, or the HTTP status before any model.")
+
+
+class UsageResponse(Open):
+    since: str = Field(description="The first day included (UTC).")
+    usage: UsageHealth
+    rows: list[UsageRow]
+    recent_errors: list[RecentError] = Field(
+        description="The last errors since start (in memory, oldest first, at most 50)."
+    )
+
+
 class HealthResponse(Open):
     status: Literal["ok"]
     version: str
     uptime: float
+    usage: UsageHealth | None = None
 
 
 class BackendHealthInfo(Open):

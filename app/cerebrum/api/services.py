@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
 from cerebrum.api.sessions import Sessions
+from cerebrum.core.acceptance import Acceptance
 from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.key_limits import KeyLimits
 from cerebrum.core.limiter import Limiter
 from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.registry import Registry
@@ -21,6 +24,7 @@ from cerebrum.core.router import Backend, Router
 from cerebrum.core.stats import Stats
 from cerebrum.core.token_counts import TokenCounts
 from cerebrum.core.transport import LeanTransport
+from cerebrum.core.usage import KeyTotals, UsageStore
 from cerebrum.retrieval import PipelineCache
 from cerebrum.retrieval.cache import MB
 from cerebrum.settings import Settings
@@ -39,6 +43,10 @@ class Services:
     pipeline_cache: PipelineCache
     sessions: Sessions
     token_counts: TokenCounts
+    usage: UsageStore | None  # None: usage is not recorded (no CEREBRUM_USAGE_DB)
+    key_limits: KeyLimits
+    key_totals: KeyTotals  # usage per key and model since start (/metrics)
+    acceptance: Acceptance  # suggestions pending per editor session
 
     @classmethod
     def build(
@@ -79,6 +87,8 @@ class Services:
             retry_after=settings.shed_retry_after,
         )
         pipeline_cache = PipelineCache(settings.pipeline_cache_mb * MB)
+        usage_path = settings.usage_path()
+        usage = UsageStore(usage_path, settings.usage_retention_days) if usage_path else None
         return cls(
             settings,
             http,
@@ -89,14 +99,22 @@ class Services:
             pipeline_cache,
             Sessions(),
             TokenCounts(),
+            usage,
+            KeyLimits(busy_retry_after=settings.shed_retry_after),
+            KeyTotals(),
+            Acceptance(),
         )
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.usage is not None:
+            self.usage.start()
         try:
             yield
         finally:
             await self.http.aclose()
+            if self.usage is not None:
+                await anyio.to_thread.run_sync(self.usage.close)
 
 
 def services(request: Request) -> Services:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from hashlib import blake2b
 
 from cerebrum.core.supersede import Supersede
 
@@ -44,12 +43,10 @@ class Session:
         return f"{self.client}\0{self.route}\0{alias}\0{self.name}"
 
 
-def client_identity(key: str | None) -> str:
-    """How a client is named in session keys: a hash of its key (never the key itself), or
-    ``loopback`` for the keyless loopback clients."""
-    if not key:
-        return "loopback"
-    return "key:" + blake2b(key.encode(), digest_size=8).hexdigest()
+def client_identity(name: str | None) -> str:
+    """How a client is named in session keys: its key's configured name (never the key
+    itself, CEREBRUM_CLIENT_KEYS), or ``loopback`` for the keyless loopback clients."""
+    return name or "loopback"
 
 
 class Sessions:

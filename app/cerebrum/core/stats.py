@@ -14,6 +14,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from cerebrum.core import usage
+
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 PERCENTILES = (50, 90, 99)
 
@@ -102,11 +104,12 @@ class Stats:
     def uptime(self) -> float:
         return time.monotonic() - self.started
 
-    def begin(self, model: str) -> Tracker:
-        """Count a generation request for ``model``; the tracker records how it went."""
+    def begin(self, model: str, session: str | None = None) -> Tracker:
+        """Count a generation request for ``model`` (of the editor session ``session``, an
+        opaque key); the tracker records how it went."""
         self.requests_total += 1
         self.models.setdefault(model, ModelCounts()).requests += 1
-        return Tracker(self, model)
+        return Tracker(self, model, session)
 
     def record_received(self) -> None:
         """An inference request arrived (before shedding, validation or routing)."""
@@ -114,15 +117,20 @@ class Stats:
 
 
 class Tracker:
-    """One generation's timing: start, first token, tokens, end."""
+    """One generation's timing: start, first token, tokens, end; and the same figures in the
+    request's usage outcome (``core.usage.current``), when the request has one."""
 
-    def __init__(self, stats: Stats, model: str) -> None:
+    def __init__(self, stats: Stats, model: str, session: str | None = None) -> None:
         self._stats = stats
         self.model = model
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
         self.tokens = 0
         self._finished = False
+        self._outcome = usage.current()
+        if self._outcome is not None:
+            self._outcome.model = model
+            self._outcome.session = session
 
     @property
     def elapsed(self) -> float:
@@ -132,11 +140,16 @@ class Tracker:
     def ttft(self) -> float | None:
         return None if self.first_token_at is None else self.first_token_at - self.started
 
-    def add(self, tokens: int) -> None:
+    def add(self, tokens: int, text: str = "") -> None:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
             self._stats.ttft.add(self.first_token_at - self.started)
             self._stats.ttft_histogram.observe(self.first_token_at - self.started)
+            if self._outcome is not None:
+                self._outcome.ttft = self.first_token_at - self.started
+        if self._outcome is not None:
+            self._outcome.completion_tokens += tokens
+            self._outcome.add_text(text)
         self.tokens += tokens
         self._stats.tokens_total += tokens
         self._stats.models[self.model].tokens += tokens
@@ -145,8 +158,12 @@ class Tracker:
         """The backend's count of the prompt and of its part taken from the KV cache."""
         if prompt_tokens is None:
             return
+        cached = min(cached_tokens or 0, prompt_tokens)
         self._stats.prompt_tokens_total += prompt_tokens
-        self._stats.cached_tokens_total += min(cached_tokens or 0, prompt_tokens)
+        self._stats.cached_tokens_total += cached
+        if self._outcome is not None:
+            self._outcome.prompt_tokens += prompt_tokens
+            self._outcome.cached_tokens += cached
 
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.tokens < 2:
@@ -163,6 +180,9 @@ class Tracker:
         if self._finished:
             return
         self._finished = True
+        if self._outcome is not None:
+            self._outcome.error = error
+            self._outcome.cancelled = cancelled
         stats = self._stats
         if superseded:
             return

@@ -96,14 +96,18 @@ def url_from_settings(values: Mapping[str, str]) -> str:
 
 
 def first_key(value: str) -> str | None:
-    """The first key of a CEREBRUM_CLIENT_KEYS value (JSON list or comma-separated)."""
+    """The first key of a CEREBRUM_CLIENT_KEYS value (JSON list of keys or of
+    ``{"name", "key", ...}`` entries, or comma-separated)."""
     text = value.strip()
     if text.startswith("["):
         try:
             keys = json.loads(text)
         except json.JSONDecodeError:
             raise ConfigError("CEREBRUM_CLIENT_KEYS is not a valid JSON list") from None
-        candidates = [str(item).strip() for item in keys] if isinstance(keys, list) else []
+        entries = keys if isinstance(keys, list) else []
+        candidates = [
+            str(item.get("key", "") if isinstance(item, dict) else item).strip() for item in entries
+        ]
     else:
         candidates = [item.strip() for item in text.split(",")]
     return next((item for item in candidates if item), None)

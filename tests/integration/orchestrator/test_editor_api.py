@@ -18,7 +18,7 @@ from cerebrum.core.affinity import rank
 from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
-from harness.orchestrator import CLIENT_KEY
+from harness.orchestrator import CLIENT_NAME
 from harness.ports import wait_until
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "editors"
@@ -204,7 +204,7 @@ def loaded(server: LlamaServer) -> bool:
 
 def home(servers: list[LlamaServer]) -> tuple[LlamaServer, LlamaServer]:
     """The backend the tests' editor session lives on, and the other one."""
-    key = Session(client_identity(CLIENT_KEY), "infill").key_for("smol-fim")
+    key = Session(client_identity(CLIENT_NAME), "infill").key_for("smol-fim")
     first = rank(key, [server.url for server in servers])[0]
     ordered = sorted(servers, key=lambda server: server.url != first)
     return ordered[0], ordered[1]

@@ -14,7 +14,7 @@ from cerebrum.core.affinity import rank
 from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
-from harness.orchestrator import CLIENT_KEY
+from harness.orchestrator import CLIENT_NAME
 from harness.ports import wait_until
 from tests.seed_examples import sse_data
 
@@ -194,7 +194,7 @@ def test_a_backend_on_a_stale_key_is_failed_over_and_reported_as_auth(
     stale.start()
     urls = [llama_server.url, stale.url]
     sessions = [f"file-{n}.py" for n in range(12)]
-    client = client_identity(CLIENT_KEY)
+    client = client_identity(CLIENT_NAME)
     homes = [rank(Session(client, "complete", name).key_for("gemma"), urls)[0] for name in sessions]
     try:
         instance = start_orchestrator(backends=json.dumps(urls), breaker_failures=100)

@@ -134,3 +134,8 @@ def test_the_description_names_the_key_source_but_never_the_key(env_file):
     assert "from-dotenv" not in config.describe()
     assert "from-dotenv" not in repr(config)
     assert str(env_file) in config.describe()
+
+
+def test_first_key_of_named_entries_is_the_first_entry_s_key():
+    value = '[{"name": "alice", "key": "k-alice"}, "k-bare"]'
+    assert first_key(value) == "k-alice"

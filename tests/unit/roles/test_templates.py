@@ -2,7 +2,8 @@
 comment, and nothing else would notice before a play renders it on a host), and the
 orchestrator's logs.sh, rendered by Ansible, passes journalctl options on: it follows the
 unit's journal by default, from its last 50 lines when given no options, and returns with
---no-follow; and the check/finish functions the test scripts source count failures."""
+--no-follow; usage.sh shows the usage database as the service's user; and the check/finish
+functions the test scripts source count failures."""
 
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ RENDER = """
 """
 
 
-def render(tmp_path: Path, template: str) -> Path:
-    """``template`` (below roles/) rendered by Ansible's template module into ``tmp_path``."""
+def render(tmp_path: Path, template: str, **variables: str) -> Path:
+    """``template`` (below roles/) rendered by Ansible's template module into ``tmp_path``,
+    with ``variables`` besides the service's name."""
     extra = {"out": str(tmp_path), "roles_dir": str(ROOT / "roles"), "template": template,
-             "ansible_python_interpreter": sys.executable}  # fmt: skip
+             "ansible_python_interpreter": sys.executable, **variables}  # fmt: skip
     result = run_playbook(
         tmp_path, RENDER, "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)
     )
@@ -117,3 +119,32 @@ def test_the_test_scripts_pass_when_every_check_does(checks_sh: Path) -> None:
         0,
         ["PASS  one", "PASS  two", "all checks passed"],
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="usage.sh reruns itself with sudo when not root")
+def test_usage_sh_shows_the_usage_database_as_the_service_user(
+    tmp_path: Path, needs_ansible: None
+) -> None:
+    from cerebrum.core.usage import Record, UsageStore
+
+    database = tmp_path / "state" / "usage.sqlite3"
+    store = UsageStore(database, retention_days=30)
+    store.record(Record(key="alice", model="m1", requests=2))
+    store.drain()
+    store.flush()
+    venv = Path(sys.executable).parent.parent
+    usage_sh = render(
+        tmp_path, "cerebrum/templates/usage.sh.j2",
+        cerebrum_user="svc-user", __cerebrum_venv=str(venv), __cerebrum_usage_db=str(database),
+    )  # fmt: skip
+    (tmp_path / "bin").mkdir()
+    stub = tmp_path / "bin" / "runuser"  # records the user, then runs the command as it is
+    stub.write_text('#!/bin/sh\necho "$2" > "$(dirname "$0")/user"\nshift 3\nexec "$@"\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub.parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(usage_sh), "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert [(row["key"], row["requests"]) for row in json.loads(result.stdout)] == [("alice", 2)]
+    assert (stub.parent / "user").read_text().strip() == "svc-user"

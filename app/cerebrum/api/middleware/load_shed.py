@@ -14,6 +14,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cerebrum.api.errors import response_for
+from cerebrum.core import usage
 from cerebrum.core.errors import OverloadedError
 from cerebrum.core.limiter import Limiter
 
@@ -35,6 +36,7 @@ class LoadShedMiddleware:
         try:
             await self.limiter.acquire()
         except OverloadedError as exc:
+            usage.mark_shed()
             await response_for(exc)(scope, receive, send)
             return
         try:

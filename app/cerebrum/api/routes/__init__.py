@@ -14,7 +14,17 @@ from starlette.responses import Response
 from cerebrum.api import schemas
 from cerebrum.api.endpoints import Answer, Endpoint
 from cerebrum.api.responses import JSONResponse
-from cerebrum.api.routes import health, inference, llama, models, openai, schema, stats
+from cerebrum.api.routes import (
+    dashboard,
+    health,
+    inference,
+    llama,
+    models,
+    openai,
+    schema,
+    stats,
+    usage,
+)
 
 
 async def openapi(request: Request) -> Response:
@@ -23,7 +33,7 @@ async def openapi(request: Request) -> Response:
 
 
 _KEYED = (401, 403)  # every endpoint but the public ones
-_INFERENCE_ERRORS = (400, *_KEYED, 413, 422, 503)
+_INFERENCE_ERRORS = (400, *_KEYED, 413, 422, 429, 503)  # 429: a key's own limit
 _BACKEND_ERRORS = (502, 504)
 
 ENDPOINTS = (
@@ -49,9 +59,17 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/stats", stats.stats,
              "Requests, latency percentiles, tokens/s, circuits, RSS.",
              schemas.StatsResponse, errors=_KEYED),
+    Endpoint("GET", "/v1/usage", usage.usage,
+             "Usage per client key name, model and UTC day (admin keys): requests, tokens, "
+             "errors, shed, time to first token, suggestions accepted; ?days=7&key=&model=.",
+             schemas.UsageResponse, errors=(400, *_KEYED, 422, 503), admin=True),
+    Endpoint("GET", "/dashboard", dashboard.dashboard,
+             "The operator's page (admin keys; a browser sends the key as the password of "
+             "HTTP Basic): backends, TTFT over time, usage per key, acceptance, recent errors.",
+             text_response="text/html", errors=(*_KEYED,), admin=True),
     Endpoint("GET", "/metrics", stats.metrics,
              "The same figures for Prometheus.",
-             text_response=True, errors=_KEYED),
+             text_response="text/plain", errors=_KEYED),
     Endpoint("POST", "/v1/completions", openai.completions,
              "OpenAI-compatible text completion.",
              schemas.OpenAICompletion, schemas.OpenAICompletionRequest,

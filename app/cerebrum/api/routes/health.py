@@ -9,16 +9,27 @@ from starlette.responses import Response
 
 from cerebrum import __version__
 from cerebrum.api.responses import JSONResponse
-from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, VpsHealthResponse
-from cerebrum.api.services import services
+from cerebrum.api.schemas import BackendHealthInfo, HealthResponse, UsageHealth, VpsHealthResponse
+from cerebrum.api.services import Services, services
 from cerebrum.core.breaker import State
 
 
 async def health(request: Request) -> Response:
-    """Liveness: answers without asking any backend."""
+    """Liveness: answers without asking any backend; says whether usage is being written."""
     svc = services(request)
-    body = HealthResponse(status="ok", version=__version__, uptime=round(svc.stats.uptime, 3))
-    return JSONResponse(body.model_dump())
+    body = HealthResponse(
+        status="ok", version=__version__, uptime=round(svc.stats.uptime, 3), usage=usage_health(svc)
+    )
+    return JSONResponse(body.model_dump(exclude_none=True))
+
+
+def usage_health(svc: Services) -> UsageHealth:
+    """Whether usage is recorded, and if not written, why."""
+    store = svc.usage
+    if store is None:
+        return UsageHealth(status="off")
+    state = "ok" if store.problem is None else "failing"
+    return UsageHealth(status=state, detail=store.problem, dropped=store.dropped)  # type: ignore[arg-type]
 
 
 async def vps_health(request: Request) -> Response:

@@ -33,6 +33,7 @@ _ERROR_TEXT = {
     422: "Validation error naming the field.",
     501: "The model has no FIM tokens (llama-server's answer).",
     502: "The backend refused or broke off.",
+    429: "The client key's own limit (requests_per_minute or concurrent; see Retry-After).",
     503: "OverloadedError, circuit open or no backend available (see Retry-After).",
     504: "No first token, or the stream went silent, within the timeout.",
 }
@@ -92,7 +93,7 @@ def _responses(op: Endpoint, ref: Ref) -> dict[str, Any]:
     if op.response is not None:
         content["application/json"] = {"schema": ref(op.response)}
     elif op.text_response:
-        content["text/plain"] = {"schema": {"type": "string"}}
+        content[op.text_response] = {"schema": {"type": "string"}}
     elif not op.events:
         content["application/json"] = {"schema": {"type": "object"}}
     if op.events:
@@ -101,7 +102,7 @@ def _responses(op: Endpoint, ref: Ref) -> dict[str, Any]:
     error = {"application/json": {"schema": ref(schemas.ErrorResponse)}}
     for status in op.errors:
         entry: dict[str, Any] = {"description": _ERROR_TEXT[status], "content": error}
-        if status == 503:
+        if status in (429, 503):
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         responses[str(status)] = entry
     for answer in op.answers:

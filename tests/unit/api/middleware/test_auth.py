@@ -1,11 +1,11 @@
-"""Client auth (api/middleware/auth.py) and error bodies (api/errors.py) through the app.
-
-The other middleware have their own files in tests/unit/api/middleware/; these stay here
-while auth and errors are rewritten (issue 24), to move beside them at merge.
-"""
+"""api/middleware/auth.py: client keys (bare and named), loopback-only keyless mode, admin
+paths, and the error bodies a refused client gets, through the app."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 from cerebrum.api.middleware.auth import is_loopback
 
@@ -121,3 +121,96 @@ async def test_only_the_endpoints_marked_public_are_served_without_a_key(app_cli
     refused = {path for path, status in statuses.items() if status == 401}
     assert refused == {endpoint.path for endpoint in ENDPOINTS if not endpoint.public}
     assert refused
+
+
+NAMED_KEYS = [
+    {"name": "alice", "key": "k-alice"},
+    {"name": "ops", "key": "k-ops", "admin": True},
+]
+
+
+async def test_an_admitted_request_carries_the_key_s_name_never_the_key(app_client):
+    import io
+    import logging
+
+    from cerebrum.logs import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)  # formats as the record is logged, in its context
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("cerebrum.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        async with app_client(client_keys=NAMED_KEYS) as http:
+            response = await http.post(
+                "/v1/complete", json=BODY, headers={"Authorization": "Bearer k-alice"}
+            )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert response.status_code == 200
+    lines = out.getvalue().splitlines()
+    assert any('"key":"alice"' in line for line in lines), lines
+    assert not any("k-alice" in line for line in lines)
+
+
+def _admin_app(keys: list[Any]) -> httpx.AsyncClient:
+    """AuthMiddleware alone, around an app with one admin path (/admin) and one other."""
+    from cerebrum.api.middleware.auth import AuthMiddleware
+    from cerebrum.settings import ClientKeySetting
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def who(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(request.state.client)
+
+    clients = [(entry["key"], ClientKeySetting(**entry).client()) for entry in keys]
+    app = Starlette(
+        routes=[Route("/admin", who), Route("/other", who)],
+        middleware=[Middleware(AuthMiddleware, keys=clients, admin_paths=["/admin"])],
+    )
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+    return httpx.AsyncClient(transport=transport, base_url="http://cerebrum.test")
+
+
+async def test_an_admin_path_refuses_a_key_that_is_not_admin_naming_it():
+    async with _admin_app(NAMED_KEYS) as http:
+        refused = await http.get("/admin", headers={"Authorization": "Bearer k-alice"})
+        other = await http.get("/other", headers={"Authorization": "Bearer k-alice"})
+        served = await http.get("/admin", headers={"Authorization": "Bearer k-ops"})
+    assert refused.status_code == 403
+    assert "'alice' is not an admin key" in refused.json()["error"]["message"]
+    assert other.text == "alice"
+    assert served.text == "ops"
+
+
+async def test_loopback_without_keys_is_admin_and_named_loopback():
+    async with _admin_app([]) as http:
+        response = await http.get("/admin")
+    assert response.text == "loopback"
+
+
+async def test_a_browser_sends_the_key_as_the_basic_password_and_is_asked_so():
+    import base64
+
+    basic = "Basic " + base64.b64encode(b"anyone:k-ops").decode()
+    wrong = "Basic " + base64.b64encode(b"anyone:nope").decode()
+    async with _admin_app(NAMED_KEYS) as http:
+        served = await http.get("/admin", headers={"Authorization": basic})
+        asked = await http.get("/admin", headers={"Accept": "text/html", "Authorization": wrong})
+        api = await http.get("/admin")
+    assert served.text == "ops"
+    assert asked.status_code == 401
+    assert asked.headers["www-authenticate"].startswith('Basic realm="cerebrum"')
+    assert api.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + "YWJj", "Basic ", "Token k-ops"])
+async def test_malformed_credentials_are_401_not_a_crash(header):
+    async with _admin_app(NAMED_KEYS) as http:
+        response = await http.get("/admin", headers={"Authorization": header})
+    assert response.status_code == 401
