@@ -113,7 +113,7 @@ class LlamaServerClient:
             response,
             chat=generation.is_chat,
             max_bytes=self.max_bytes,
-            completions=generation.completions,
+            completions=generation.results,
         )
 
     async def health(self) -> BackendHealth:
