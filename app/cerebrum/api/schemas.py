@@ -568,12 +568,16 @@ class Option:
     """One field of llama-server's /completion and /infill bodies that the orchestrator does
     not decide itself, and what it does with it on ``routes``."""
 
-    name: str
+    name: str  # or several names, each after ", ", that share the row
     action: Literal["passed on", "refused", "dropped"]
     kind: Kind
     note: str = ""
     routes: tuple[str, ...] = LLAMA_ROUTES
     aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.name.split(", "))
 
 
 def _passed(name: str, kind: Kind, note: str = "", **more: Any) -> Option:
@@ -669,7 +673,7 @@ OPTIONS: tuple[Option, ...] = (
     _refused("stream_options", _CONNECTION),
     _refused("sse_ping_interval", _CONNECTION + " (the orchestrator pings the client itself)"),
     _refused("backend_sampling", "sampling stays llama.cpp's"),
-    *(_refused(name, _CHAT) for name in _CHAT_FIELDS),
+    _refused(", ".join(_CHAT_FIELDS), _CHAT),
     _dropped("t_max_prompt_ms", "llama-server b11312 ignores it too (llama.vim, llama.vscode)"),
     _dropped("speculative.*", "llama-server b11312 ignores them too"),
     _dropped("image_data, multimodal_data", "llama-server b11312 ignores them too"),
@@ -681,7 +685,7 @@ def options_table() -> str:
     """``OPTIONS`` as the README's Markdown table."""
     rows = ["| field | routes | what happens | type and bounds | note |", "|---|---|---|---|---|"]
     for option in OPTIONS:
-        names = ", ".join(f"`{name}`" for name in (*option.name.split(", "), *option.aliases))
+        names = ", ".join(f"`{name}`" for name in (*option.names, *option.aliases))
         if option.name == ANY_OTHER:
             names = ANY_OTHER
         routes = ", ".join(f"`{route}`" for route in option.routes)
@@ -753,7 +757,7 @@ class Native(BaseModel):
         return min(self.n_cmpl, slots // prompts)
 
 
-_PASSED = frozenset(option.name for option in OPTIONS if option.action == "passed on")
+_PASSED = frozenset(name for o in OPTIONS if o.action == "passed on" for name in o.names)
 
 
 def field_error(model: type[BaseModel], field: str, kind: str, message: str) -> ValidationError:
@@ -767,13 +771,11 @@ def _with_options(base: type[Native], route: str) -> type[Native]:
     """``base`` with a field for each row of ``OPTIONS`` that ``route`` passes on or refuses
     (null taken as absent, as llama-server reads it)."""
     fields: dict[str, Any] = {
-        option.name: (
+        name: (
             option.kind.annotation | None,
             Field(
                 default=None,
-                validation_alias=AliasChoices(option.name, *option.aliases)
-                if option.aliases
-                else None,
+                validation_alias=AliasChoices(name, *option.aliases) if option.aliases else None,
                 description=f"{option.action.capitalize()}: {option.note}".rstrip(": ")
                 if option.note
                 else option.action.capitalize(),
@@ -781,6 +783,7 @@ def _with_options(base: type[Native], route: str) -> type[Native]:
         )
         for option in OPTIONS
         if route in option.routes and option.action != "dropped"
+        for name in option.names
     }
     name = "Infill" if route == "/infill" else "LlamaCompletion"
     return create_model(f"{name}Options", __base__=base, **fields)
