@@ -288,6 +288,8 @@ class Upstream:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise BackendProtocolError("backend sent an event that is not JSON") from None
+        if payload is None and not self._chat:
+            return None  # what /completion streams first for a list of prompts: no result yet
         if not isinstance(payload, dict):
             raise BackendProtocolError("backend sent an unexpected event")
         if "error" in payload:
