@@ -593,6 +593,8 @@ def _dropped(name: str, note: str) -> Option:
 
 
 ANY_OTHER = "any other field"
+_EDITORS = "sent by llama.vim, llama.vscode"
+_CONTINUE = "sent by Continue"
 _CHAT_FIELDS = (
     "grammar_type", "grammar_lazy", "grammar_triggers", "preserved_tokens", "chat_format",
     "reasoning_format", "generation_prompt", "parse_tool_calls", "chat_parser",
@@ -603,17 +605,17 @@ _CHAT_FIELDS = (
 _CHAT = "an internal of llama-server's chat and tool-call routes"
 _CONNECTION = "concerns the orchestrator's own connection to the backend"
 OPTIONS: tuple[Option, ...] = (
-    _passed("cache_prompt", _BOOLEAN, "the orchestrator sends true when absent"),
-    _passed("n_indent", _integer(0, 1024), "llama.vim, llama.vscode"),
-    _passed("t_max_predict_ms", _integer(0, 600_000), "llama.vim, llama.vscode"),
+    _passed("cache_prompt", _BOOLEAN, f"{_EDITORS}; the orchestrator sends true when absent"),
+    _passed("n_indent", _integer(0, 1024), _EDITORS),
+    _passed("t_max_predict_ms", _integer(0, 600_000), _EDITORS),
     _passed("n_keep", _integer(-1, 65_536), routes=("/completion",)),
     _passed("n_discard", _integer(0, 65_536), routes=("/completion",)),
     _refused("n_keep", "the orchestrator fits the prompt to the context", routes=("/infill",)),
     _refused("n_discard", "the orchestrator fits the prompt to the context", routes=("/infill",)),
     _passed("n_cache_reuse", _integer(0, 4096)),
-    _passed("top_k", _integer(0, 1000), "0 disables it"),
-    _passed("top_p", _UNIT),
-    _passed("min_p", _UNIT),
+    _passed("top_k", _integer(0, 1000), f"0 disables it; {_EDITORS} and Continue"),
+    _passed("top_p", _UNIT, f"{_EDITORS} and Continue"),
+    _passed("min_p", _UNIT, _CONTINUE),
     _passed("typical_p", _UNIT),
     _passed("top_n_sigma", _number(-1.0, 10.0), "below 0 disables it"),
     _passed("xtc_probability", _UNIT),
@@ -622,8 +624,8 @@ OPTIONS: tuple[Option, ...] = (
     _passed("dynatemp_exponent", _number(0.0, 10.0)),
     _passed("repeat_last_n", _WINDOW),
     _passed("repeat_penalty", _number(0.0, 2.0)),
-    _passed("frequency_penalty", _PENALTY),
-    _passed("presence_penalty", _PENALTY),
+    _passed("frequency_penalty", _PENALTY, _CONTINUE),
+    _passed("presence_penalty", _PENALTY, _CONTINUE),
     _passed("dry_multiplier", _number(0.0, 10.0)),
     _passed("dry_base", _number(1.0, 10.0)),
     _passed("dry_allowed_length", _integer(0, 64)),
@@ -638,7 +640,7 @@ OPTIONS: tuple[Option, ...] = (
             "1 to 16 strings of 1 to 40 characters",
         ),
     ),
-    _passed("mirostat", _integer(0, 2)),
+    _passed("mirostat", _integer(0, 2), _CONTINUE),
     _passed("mirostat_tau", _number(0.0, 20.0)),
     _passed("mirostat_eta", _UNIT),
     _passed("adaptive_target", _number(-1.0, 1.0), "below 0 disables it"),
@@ -651,8 +653,8 @@ OPTIONS: tuple[Option, ...] = (
     _passed("return_progress", _BOOLEAN),
     _passed("timings_per_token", _BOOLEAN),
     _passed("ignore_eos", _BOOLEAN, "generation stays within n_predict"),
-    _passed("samplers", _SAMPLERS, "llama.vim, llama.vscode"),
-    _passed("lora", _LORA, "llama.vscode (its lora_completion setting)"),
+    _passed("samplers", _SAMPLERS, _EDITORS),
+    _passed("lora", _LORA, "sent by llama.vscode when its lora_completion setting is set"),
     _passed("logit_bias", _LOGIT_BIAS),
     _passed(
         "grammar",
@@ -674,7 +676,7 @@ OPTIONS: tuple[Option, ...] = (
     _refused("sse_ping_interval", _CONNECTION + " (the orchestrator pings the client itself)"),
     _refused("backend_sampling", "sampling stays llama.cpp's"),
     _refused(", ".join(_CHAT_FIELDS), _CHAT),
-    _dropped("t_max_prompt_ms", "llama-server b11312 ignores it too (llama.vim, llama.vscode)"),
+    _dropped("t_max_prompt_ms", f"llama-server b11312 ignores it too; {_EDITORS}"),
     _dropped("speculative.*", "llama-server b11312 ignores them too"),
     _dropped("image_data, multimodal_data", "llama-server b11312 ignores them too"),
     _dropped(ANY_OTHER, "as llama-server ignores a field it does not read"),
