@@ -623,7 +623,11 @@ OPTIONS: tuple[Option, ...] = (
     _passed("dynatemp_range", _number(0.0, 10.0)),
     _passed("dynatemp_exponent", _number(0.0, 10.0)),
     _passed("repeat_last_n", _WINDOW),
-    _passed("repeat_penalty", _number(0.0, 2.0)),
+    _passed(
+        "repeat_penalty",
+        Kind(Annotated[float, Field(gt=0.0, le=2.0)], "number, above 0 to 2"),
+        "1 disables it (llama-server refuses 0)",
+    ),
     _passed("frequency_penalty", _PENALTY, _CONTINUE),
     _passed("presence_penalty", _PENALTY, _CONTINUE),
     _passed("dry_multiplier", _number(0.0, 10.0)),

@@ -114,6 +114,7 @@ def test_null_is_absent_as_llama_server_reads_it(route):
         ({"min_p": -0.1}, "min_p"),
         ({"typical_p": 2}, "typical_p"),
         ({"repeat_penalty": 50}, "repeat_penalty"),
+        ({"repeat_penalty": 0}, "repeat_penalty"),  # llama-server refuses it
         ({"repeat_last_n": 100_000}, "repeat_last_n"),
         ({"presence_penalty": -3}, "presence_penalty"),
         ({"seed": -2}, "seed"),
