@@ -468,6 +468,7 @@ MAX_LORA_ID = 63
 MAX_LORA_SCALE = 2.0
 MAX_LOGIT_BIAS = 64
 MAX_PENALTY_WINDOW = 4096  # repeat_last_n, dry_penalty_last_n: tokens scanned per token
+TokenId = Annotated[int, Field(ge=0, le=2**31 - 1)]  # llama_token is a 32-bit integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -831,7 +832,7 @@ class LlamaCompletionRequest(_CompletionOptions):
     prompt: (
         Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
         | Annotated[
-            list[int | Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
+            list[TokenId | Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
             Field(min_length=1, max_length=MAX_PROMPT_CHARS),
         ]
     )

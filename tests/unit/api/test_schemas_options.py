@@ -180,6 +180,13 @@ def test_a_list_of_more_prompts_than_completions_ever_served_is_refused_at_parse
     assert field == "prompt"
 
 
+def test_a_token_id_beyond_32_bits_is_refused_naming_it():
+    """Found by the fuzz run: such an id could not be sent on (500)."""
+    field, _ = refusal("/completion", {"prompt": [1, -1089873245341806909468966912]})
+    assert field is not None
+    assert field.startswith("prompt")
+
+
 def test_a_long_token_id_prompt_is_still_one_prompt():
     assert parse("/completion", {"prompt": list(range(5000))}).prompt_count() == 1
 
