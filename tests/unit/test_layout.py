@@ -24,7 +24,6 @@ UNMIRRORED: dict[str, str] = {
     "tests/unit/test_settings.py",
     # Being rewritten in parallel; their tests come with the rewrite.
     "api/routes/health.py": f"{PENDING} 24 (route modules say only what differs)",
-    "api/routes/llama.py": f"{PENDING} 24/23 (route modules; llama.cpp routes hardened)",
     "api/routes/models.py": f"{PENDING} 24 (route modules say only what differs)",
     "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
     "api/sessions.py": f"{PENDING} 24/25 (one home for sessions)",

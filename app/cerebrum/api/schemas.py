@@ -14,18 +14,29 @@ docs/benchmarks.md); pydantic documents and validates them just like the models.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired
 
+import orjson
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    field_validator,
     with_config,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
+
+from cerebrum.core.generation import prompt_count
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -499,22 +510,262 @@ class OpenAIChatCompletionChunk(TypedDict):
 
 # ------------------------------------------------------------------ llama.cpp's API
 # The bodies llama.vim, llama.vscode and Continue send to llama-server's /infill and
-# /completion. As llama-server does, fields it does not know are accepted and ignored by
-# the orchestrator, and passed on to the backend (sampling options: llama-server checks
-# them); the fields below are checked, bounded, and used by the orchestrator itself.
+# /completion. The fields the orchestrator decides itself are ``Native``'s (checked,
+# bounded, used by the orchestrator). Every other field llama-server b11312 reads is a row
+# of ``OPTIONS``, one table from which the request models, what goes to the backend
+# (``Native.passed_on``), the OpenAPI document and docs/api.md's table (``options_table``)
+# are derived: passed on within its bounds, or refused with 422 naming it. A field in no
+# row, or in a row marked dropped, is accepted and dropped, as llama-server ignores a
+# field it does not read.
 
 MAX_NATIVE_STOP = 32
-# Fields of llama-server's bodies the orchestrator decides itself, under any of their names.
-OWNED = frozenset(
-    {"model", "prompt", "stream", "n_predict", "max_tokens", "max_completion_tokens",
-     "n_cmpl", "n", "id_slot", "response_fields", "input_prefix", "input_suffix",
-     "input_extra", "stop", "temperature"}
-)  # fmt: skip
-MAX_COMPLETIONS = 8
+MAX_COMPLETIONS = 8  # n_cmpl, and the prompts of a list prompt (CEREBRUM_BACKEND_SLOTS caps)
 NativeCount = Annotated[int, Field(ge=-1, le=MAX_TOKENS), BeforeValidator(_whole_number)]
+LLAMA_ROUTES = ("/infill", "/completion")
+MAX_N_PROBS = 20  # as OpenAI's top_logprobs; each generated token carries that many
+MAX_GRAMMAR_CHARS = 16_384  # grammar, and json_schema as JSON
+MAX_SAMPLERS = 16
+MAX_LORA = 8
+MAX_LORA_ID = 63
+MAX_LORA_SCALE = 2.0
+MAX_LOGIT_BIAS = 64
+MAX_PENALTY_WINDOW = 4096  # repeat_last_n, dry_penalty_last_n: tokens scanned per token
+TokenId = Annotated[int, Field(ge=0, le=2**31 - 1)]  # llama_token is a 32-bit integer
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A field's type and bounds: what pydantic validates and documents, and the same in
+    words for docs/api.md."""
+
+    annotation: Any
+    text: str
+
+
+def _integer(low: int, high: int) -> Kind:
+    bounded = Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
+    return Kind(bounded, f"integer, {low:,} to {high:,}")
+
+
+def _number(low: float, high: float) -> Kind:
+    return Kind(Annotated[float, Field(ge=low, le=high)], f"number, {low:g} to {high:g}")
+
+
+def _refuse(value: Any) -> None:
+    if value is not None:  # null means absent, as llama-server reads it
+        raise PydanticCustomError(
+            "refused_field", "llama-server reads this field, the orchestrator does not offer it"
+        )
+
+
+def _json_within(limit: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def check(value: dict[str, Any]) -> dict[str, Any]:
+        if len(orjson.dumps(value)) > limit:
+            raise PydanticCustomError("too_long", f"at most {limit:,} bytes as JSON")
+        return value
+
+    return check
+
+
+_BOOLEAN = Kind(bool, "boolean")
+_UNIT = _number(0.0, 1.0)
+_PENALTY = _number(-2.0, 2.0)
+_WINDOW = _integer(0, MAX_PENALTY_WINDOW)
+_REFUSED = Kind(Annotated[Any, BeforeValidator(_refuse), WithJsonSchema({"type": "null"})], "-")
+_ANY = Kind(Any, "-")
+
+
+def _sampler_names() -> tuple[str, ...]:
+    """llama-server's sampler names (common_sampler_types_from_names): each name, the names
+    with an underscore also with a dash or without it, and its three other aliases."""
+    names = ("dry", "top_k", "top_p", "top_n_sigma", "typ_p", "min_p", "temperature", "xtc",
+             "infill", "penalties", "adaptive_p")  # fmt: skip
+    spelled = [
+        spelling
+        for name in names
+        for spelling in (name, name.replace("_", "-"), name.replace("_", ""))
+    ]
+    return tuple(dict.fromkeys([*spelled, "nucleus", "temp", "typ"]))
+
+
+SAMPLER_NAMES = _sampler_names()
+SAMPLER_LETTERS = "dkypsmtxiea"  # common_sampler_type_to_chr, for a string of samplers
+_SAMPLERS = Kind(
+    Annotated[
+        list[Literal[SAMPLER_NAMES]],  # type: ignore[valid-type]
+        Field(max_length=MAX_SAMPLERS),
+    ]
+    | Annotated[str, Field(max_length=MAX_SAMPLERS, pattern=f"^[{SAMPLER_LETTERS}]*$")],
+    f"at most {MAX_SAMPLERS} of llama-server's sampler names (e.g. top_k, top_p, infill), "
+    f"or a string of at most {MAX_SAMPLERS} of its sampler letters ({SAMPLER_LETTERS})",
+)
+
+
+class LoraAdapter(Strict):
+    """One adapter llama-server loaded (``--lora``), by its position, and its scale."""
+
+    id: Annotated[int, Field(ge=0, le=MAX_LORA_ID), BeforeValidator(_whole_number)]
+    scale: float = Field(ge=-MAX_LORA_SCALE, le=MAX_LORA_SCALE)
+
+
+_LORA = Kind(
+    Annotated[list[LoraAdapter], Field(max_length=MAX_LORA)],
+    f"at most {MAX_LORA} of {{id: 0 to {MAX_LORA_ID}, scale: {-MAX_LORA_SCALE:g} to "
+    f"{MAX_LORA_SCALE:g}}}",
+)
+_Bias = Annotated[float, Field(ge=-100.0, le=100.0)] | Literal[False]
+_Piece = Annotated[str, Field(max_length=64)]
+_LOGIT_BIAS = Kind(
+    Annotated[
+        list[tuple[Annotated[int, Field(ge=0, le=2**31 - 1)] | _Piece, _Bias]],
+        Field(max_length=MAX_LOGIT_BIAS),
+    ]
+    | Annotated[dict[_Piece, _Bias], Field(max_length=MAX_LOGIT_BIAS)],
+    f"at most {MAX_LOGIT_BIAS} [token, bias] pairs, or an object of as many token: bias; "
+    "a token is an id or a string of at most 64 characters, a bias -100 to 100 or false",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One field of llama-server's /completion and /infill bodies that the orchestrator does
+    not decide itself, and what it does with it on ``routes``."""
+
+    name: str  # or several names, each after ", ", that share the row
+    action: Literal["passed on", "refused", "dropped"]
+    kind: Kind
+    note: str = ""
+    routes: tuple[str, ...] = LLAMA_ROUTES
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.name.split(", "))
+
+
+def _passed(name: str, kind: Kind, note: str = "", **more: Any) -> Option:
+    return Option(name, "passed on", kind, note, **more)
+
+
+def _refused(name: str, note: str, **more: Any) -> Option:
+    return Option(name, "refused", _REFUSED, note, **more)
+
+
+def _dropped(name: str, note: str) -> Option:
+    return Option(name, "dropped", _ANY, note)
+
+
+ANY_OTHER = "any other field"
+_EDITORS = "sent by llama.vim, llama.vscode"
+_CONTINUE = "sent by Continue"
+_CHAT_FIELDS = (
+    "grammar_type", "grammar_lazy", "grammar_triggers", "preserved_tokens", "chat_format",
+    "reasoning_format", "generation_prompt", "parse_tool_calls", "chat_parser",
+    "continue_final_message", "echo", "reasoning_control", "reasoning_budget_tokens",
+    "reasoning_budget_start_tag", "reasoning_budget_end_tags", "reasoning_budget_end_tag",
+    "reasoning_budget_message", "message_delimiters",
+)  # fmt: skip
+_CHAT = "an internal of llama-server's chat and tool-call routes"
+_CONNECTION = "concerns the orchestrator's own connection to the backend"
+OPTIONS: tuple[Option, ...] = (
+    _passed("cache_prompt", _BOOLEAN, f"{_EDITORS}; the orchestrator sends true when absent"),
+    _passed("n_indent", _integer(0, 1024), _EDITORS),
+    _passed("t_max_predict_ms", _integer(0, 600_000), _EDITORS),
+    _passed("n_keep", _integer(-1, 65_536), routes=("/completion",)),
+    _passed("n_discard", _integer(0, 65_536), routes=("/completion",)),
+    _refused("n_keep", "the orchestrator fits the prompt to the context", routes=("/infill",)),
+    _refused("n_discard", "the orchestrator fits the prompt to the context", routes=("/infill",)),
+    _passed("n_cache_reuse", _integer(0, 4096)),
+    _passed("top_k", _integer(0, 1000), f"0 disables it; {_EDITORS} and Continue"),
+    _passed("top_p", _UNIT, f"{_EDITORS} and Continue"),
+    _passed("min_p", _UNIT, _CONTINUE),
+    _passed("typical_p", _UNIT),
+    _passed("top_n_sigma", _number(-1.0, 10.0), "below 0 disables it"),
+    _passed("xtc_probability", _UNIT),
+    _passed("xtc_threshold", _UNIT),
+    _passed("dynatemp_range", _number(0.0, 10.0)),
+    _passed("dynatemp_exponent", _number(0.0, 10.0)),
+    _passed("repeat_last_n", _WINDOW),
+    _passed(
+        "repeat_penalty",
+        Kind(Annotated[float, Field(gt=0.0, le=2.0)], "number, above 0 to 2"),
+        "1 disables it (llama-server refuses 0)",
+    ),
+    _passed("frequency_penalty", _PENALTY, _CONTINUE),
+    _passed("presence_penalty", _PENALTY, _CONTINUE),
+    _passed("dry_multiplier", _number(0.0, 10.0)),
+    _passed("dry_base", _number(1.0, 10.0)),
+    _passed("dry_allowed_length", _integer(0, 64)),
+    _passed("dry_penalty_last_n", _WINDOW),
+    _passed(
+        "dry_sequence_breakers",
+        Kind(
+            Annotated[
+                list[Annotated[str, Field(min_length=1, max_length=40)]],
+                Field(min_length=1, max_length=16),
+            ],
+            "1 to 16 strings of 1 to 40 characters",
+        ),
+    ),
+    _passed("mirostat", _integer(0, 2), _CONTINUE),
+    _passed("mirostat_tau", _number(0.0, 20.0)),
+    _passed("mirostat_eta", _UNIT),
+    _passed("adaptive_target", _number(-1.0, 1.0), "below 0 disables it"),
+    _passed("adaptive_decay", _number(0.0, 0.99)),
+    _passed("seed", _integer(-1, 2**32 - 1), "-1: random"),
+    _passed("n_probs", _integer(0, MAX_N_PROBS), aliases=("logprobs",)),
+    _passed("min_keep", _integer(0, 1000)),
+    _passed("post_sampling_probs", _BOOLEAN),
+    _passed("return_tokens", _BOOLEAN),
+    _passed("return_progress", _BOOLEAN),
+    _passed("timings_per_token", _BOOLEAN),
+    _passed("ignore_eos", _BOOLEAN, "generation stays within n_predict"),
+    _passed("samplers", _SAMPLERS, _EDITORS),
+    _passed("lora", _LORA, "sent by llama.vscode when its lora_completion setting is set"),
+    _passed("logit_bias", _LOGIT_BIAS),
+    _passed(
+        "grammar",
+        Kind(
+            Annotated[str, Field(max_length=MAX_GRAMMAR_CHARS)],
+            f"string of at most {MAX_GRAMMAR_CHARS:,} characters",
+        ),
+    ),
+    _passed(
+        "json_schema",
+        Kind(
+            Annotated[dict[str, Any], AfterValidator(_json_within(MAX_GRAMMAR_CHARS))],
+            f"object of at most {MAX_GRAMMAR_CHARS:,} bytes as JSON",
+        ),
+        "a grammar is made of it",
+    ),
+    _refused("verbose", _CONNECTION),
+    _refused("stream_options", _CONNECTION),
+    _refused("sse_ping_interval", _CONNECTION + " (the orchestrator pings the client itself)"),
+    _refused("backend_sampling", "sampling stays llama.cpp's"),
+    _refused(", ".join(_CHAT_FIELDS), _CHAT),
+    _dropped("t_max_prompt_ms", f"llama-server b11312 ignores it too; {_EDITORS}"),
+    _dropped("speculative.*", "llama-server b11312 ignores them too"),
+    _dropped("image_data, multimodal_data", "llama-server b11312 ignores them too"),
+    _dropped(ANY_OTHER, "as llama-server ignores a field it does not read"),
+)
+
+
+def options_table() -> str:
+    """``OPTIONS`` as docs/api.md's Markdown table."""
+    rows = ["| field | routes | what happens | type and bounds | note |", "|---|---|---|---|---|"]
+    for option in OPTIONS:
+        names = ", ".join(f"`{name}`" for name in (*option.names, *option.aliases))
+        if option.name == ANY_OTHER:
+            names = ANY_OTHER
+        routes = ", ".join(f"`{route}`" for route in option.routes)
+        action = "refused (422)" if option.action == "refused" else option.action
+        rows.append(f"| {names} | {routes} | {action} | {option.kind.text} | {option.note} |")
+    return "\n".join(rows) + "\n"
 
 
 class Native(BaseModel):
+    """The fields of llama.cpp's routes that the orchestrator decides itself."""
+
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
     model: str | None = Field(
@@ -530,7 +781,10 @@ class Native(BaseModel):
     n_cmpl: Annotated[int, Field(ge=1, le=MAX_COMPLETIONS), BeforeValidator(_whole_number)] = Field(
         default=1,
         validation_alias=AliasChoices("n_cmpl", "n"),
-        description="Completions of the one prompt (an array answer when > 1).",
+        description=(
+            "Completions of each prompt (an array answer when > 1); all of them together "
+            "at most CEREBRUM_BACKEND_SLOTS (n_cmpl is lowered to fit)."
+        ),
     )
     stream: bool = False
     stop: list[Annotated[str, Field(max_length=256)]] = Field(
@@ -547,10 +801,69 @@ class Native(BaseModel):
     )
 
     def passed_on(self) -> dict[str, Any]:
-        """What goes to the backend unchanged: the fields the orchestrator does not own
-        (their aliases included, e.g. ``n`` for ``n_cmpl``)."""
-        extra = self.model_extra or {}
-        return {key: value for key, value in extra.items() if key not in OWNED}
+        """What goes to the backend besides the fields the orchestrator decides: the options
+        of this route's model that ``OPTIONS`` passes on, as the client gave them (under
+        their first name); nothing else."""
+        names = set(_PASSED & type(self).model_fields.keys())
+        return self.model_dump(mode="json", include=names, exclude_none=True)
+
+    def prompt_count(self) -> int:
+        return 1
+
+    def n_cmpl_within(self, slots: int) -> int:
+        """``n_cmpl``, lowered so that the completions of all prompts fit ``slots``
+        (llama-server refuses more than its slots); a list of more prompts than ``slots``
+        is the client's mistake: 422 naming ``prompt``."""
+        prompts = self.prompt_count()
+        if prompts > slots:
+            raise field_error(
+                type(self),
+                "prompt",
+                "too_many_prompts",
+                f"{prompts} prompts, more than the {slots} completions served at once "
+                "(CEREBRUM_BACKEND_SLOTS)",
+            )
+        return min(self.n_cmpl, slots // prompts)
+
+
+_PASSED = frozenset(name for o in OPTIONS if o.action == "passed on" for name in o.names)
+
+
+def field_error(model: type[BaseModel], field: str, kind: str, message: str) -> ValidationError:
+    """A ValidationError naming ``field`` (answered 422 naming it), for a check that needs
+    more than the body, e.g. a setting."""
+    error = InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=None)
+    return ValidationError.from_exception_data(model.__name__, [error])
+
+
+def _with_options(base: type[Native], route: str) -> type[Native]:
+    """``base`` with a field for each row of ``OPTIONS`` that ``route`` passes on or refuses
+    (null taken as absent, as llama-server reads it)."""
+    fields: dict[str, Any] = {
+        name: (
+            option.kind.annotation | None,
+            Field(
+                default=None,
+                validation_alias=AliasChoices(name, *option.aliases) if option.aliases else None,
+                description=f"{option.action.capitalize()}: {option.note}".rstrip(": ")
+                if option.note
+                else option.action.capitalize(),
+            ),
+        )
+        for option in OPTIONS
+        if route in option.routes and option.action != "dropped"
+        for name in option.names
+    }
+    name = "Infill" if route == "/infill" else "LlamaCompletion"
+    return create_model(f"{name}Options", __base__=base, **fields)
+
+
+if TYPE_CHECKING:
+    _InfillOptions = Native
+    _CompletionOptions = Native
+else:
+    _InfillOptions = _with_options(Native, "/infill")
+    _CompletionOptions = _with_options(Native, "/completion")
 
 
 class ExtraContext(BaseModel):
@@ -562,7 +875,7 @@ class ExtraContext(BaseModel):
     filename: str | None = Field(default=None, max_length=1024)
 
 
-class InfillRequest(Native):
+class InfillRequest(_InfillOptions):
     """Body of POST /infill (llama.vim, llama.vscode): fill in at the cursor."""
 
     input_prefix: str = Field(default="", max_length=MAX_PROMPT_CHARS)
@@ -573,17 +886,30 @@ class InfillRequest(Native):
     )
 
 
-class LlamaCompletionRequest(Native):
+class LlamaCompletionRequest(_CompletionOptions):
     """Body of POST /completion (Continue's llama.cpp provider, scripts): a prompt as the
-    client wrote it (a string; or token ids and strings mixed), passed on as it is."""
+    client wrote it (a string; token ids and strings mixed; or several strings, each a
+    prompt of its own), passed on as it is."""
 
     prompt: (
         Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
         | Annotated[
-            list[int | Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
+            list[TokenId | Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]],
             Field(min_length=1, max_length=MAX_PROMPT_CHARS),
         ]
     )
+
+    @field_validator("prompt")
+    @classmethod
+    def _few_prompts(cls, prompt: str | list[int | str]) -> str | list[int | str]:
+        if prompt_count(prompt) > MAX_COMPLETIONS:
+            raise PydanticCustomError(
+                "too_many_prompts", f"at most {MAX_COMPLETIONS} prompts in a list of strings"
+            )
+        return prompt
+
+    def prompt_count(self) -> int:
+        return prompt_count(self.prompt)
 
 
 class LlamaAnswer(Open):

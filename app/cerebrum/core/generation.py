@@ -14,8 +14,8 @@ class Generation:
     Exactly one of ``prompt`` (sent to llama-server's own ``/completion``: a string, or
     the token/mixed arrays that route accepts) and ``messages`` (sent to
     ``/v1/chat/completions``, which applies the model's chat template) is set.
-    ``completions`` is llama-server's ``n_cmpl``: that many completions of one prompt,
-    streamed interleaved, each event carrying its ``index``.
+    ``completions`` is llama-server's ``n_cmpl``: that many completions of each prompt,
+    streamed interleaved, each event carrying its ``index``; ``results`` counts them all.
     """
 
     model: str
@@ -36,6 +36,20 @@ class Generation:
     @property
     def is_chat(self) -> bool:
         return self.messages is not None
+
+    @property
+    def results(self) -> int:
+        """The completions the backend answers in all: ``completions`` for each prompt."""
+        return self.completions * (1 if self.prompt is None else prompt_count(self.prompt))
+
+
+def prompt_count(prompt: str | list[Any]) -> int:
+    """The prompts llama-server reads in a ``/completion`` prompt: a list of strings alone is
+    that many prompts (``n_cmpl`` results each); a string, or token ids (with strings mixed
+    in), is one."""
+    if isinstance(prompt, list) and not any(isinstance(part, int) for part in prompt):
+        return len(prompt)
+    return 1
 
 
 @dataclass(frozen=True, slots=True)

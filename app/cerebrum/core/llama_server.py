@@ -132,7 +132,7 @@ class LlamaServerClient:
             response,
             chat=generation.is_chat,
             max_bytes=self.max_bytes,
-            completions=generation.completions,
+            completions=generation.results,
             name=self.name,
             max_answer_bytes=self.max_answer_bytes,
         )
@@ -375,6 +375,8 @@ class Upstream:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise BackendProtocolError(f"{self.name} sent an event that is not JSON") from None
+        if payload is None and not self._chat:
+            return None  # what /completion streams first for a list of prompts: no result yet
         if not isinstance(payload, dict):
             raise BackendProtocolError(f"{self.name} sent an unexpected event")
         if "error" in payload:

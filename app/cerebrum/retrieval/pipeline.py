@@ -6,6 +6,8 @@ What stays true:
 - Linear: every stage is linear in the request's size (tests/unit/retrieval/test_linearity.py
   guards this for each stage and adversarial inputs: one giant line, repeated characters,
   unbalanced brackets and quotes, long words for each language cue).
+- The client's text cannot become a control token: it is defused (``control.defused``)
+  before any stage reads it.
 - The prompt alone is checked against the budget first (PromptTooLarge before any work).
 - The deadline is checked between stages and inside the loops over snippets and chunks;
   past the time budget the context is left out (`PromptPlan.context_skipped`), cancelled
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from cerebrum.retrieval.assembler import assemble, check_fits
 from cerebrum.retrieval.cache import PipelineCache, detached
 from cerebrum.retrieval.chunker import Chunk, chunk_snippets
+from cerebrum.retrieval.control import defused
 from cerebrum.retrieval.deadline import Deadline, OutOfTime
 from cerebrum.retrieval.dedup import Dropped, deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
@@ -58,6 +61,7 @@ def build_prompt(
     fit context_size - max_tokens - margin_tokens, PipelineCancelled when the deadline is
     cancelled.
     """
+    request = defused(request, profile)
     session = detached() if cache is None else cache.session()
     deadline = deadline or Deadline()
     ended = on_stage or _unobserved

@@ -353,3 +353,36 @@ async def test_a_malformed_backend_event_is_a_backend_error(path, stream, model,
     else:
         assert response.status_code == 502, response.text
         assert response.json()["error"]["type"] == "backend_error"
+
+
+# llama-server b11312's stream for a list of two prompts (captured from the real server): an
+# event of null first, then the events of both completions interleaved by index.
+TWO_PROMPTS = b"".join(
+    b"data: " + json.dumps(event).encode() + b"\n\n"
+    for event in [
+        None,
+        {"index": 1, "content": "\n", "stop": False, "tokens_predicted": 1},
+        {"index": 0, "content": "\n", "stop": False, "tokens_predicted": 1},
+        {"index": 1, "content": "", "stop": True, "tokens_predicted": 1, "tokens_evaluated": 8},
+        {"index": 0, "content": "", "stop": True, "tokens_predicted": 1, "tokens_evaluated": 8},
+    ]
+)
+
+
+async def test_a_list_of_prompts_asks_n_cmpl_each_and_ends_after_every_completion():
+    sent: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, content=TWO_PROMPTS)
+
+    client = LlamaServerClient(
+        "http://vps.test:9000/", httpx.AsyncClient(transport=httpx.MockTransport(answer)), KEY
+    )
+    generation = Generation(model="m1", max_tokens=1, prompt=["a", "b"])
+    pieces = await collect(client, generation)
+    assert generation.results == 2
+    assert "n_cmpl" not in sent[0]  # one completion of each prompt
+    assert [piece.index for piece in pieces] == [1, 0, 1, 0]
+    assert [piece.done for piece in pieces] == [False, False, False, True]

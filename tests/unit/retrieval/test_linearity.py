@@ -28,6 +28,7 @@ from cerebrum.retrieval import (
     estimate_tokens,
 )
 from cerebrum.retrieval.chunker import chunk_snippets
+from cerebrum.retrieval.control import defuse
 from cerebrum.retrieval.dedup import deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
 from cerebrum.retrieval.ranker import rank_chunks
@@ -81,6 +82,7 @@ ENTRIES: dict[str, Entry] = {
     "names a chunk defines": Entry(lambda t: t, defined_names),
     "a chunk's outline": Entry(lambda t: t, definition_lines),
     "estimate tokens": Entry(lambda t: t, estimate_tokens),
+    "defuse control strings": Entry(lambda t: t, lambda t: defuse(t, FIM.fim)),
     "build_prompt, text as prompt and context": Entry(
         lambda t: PromptRequest(t, None, (Snippet(t, "a.py"), Snippet(t))),
         lambda r: build_prompt(r, LARGE_CONTEXT),

@@ -24,9 +24,11 @@ pipeline and a prompt cache that survives every keystroke:
   answers llama-server's 501.
 
 /completion passes the client's prompt on as it is (the client applied its own template).
-Several completions (``n_cmpl``, llama.vscode asks for 3) are limited to CEREBRUM_BACKEND_SLOTS,
-as llama-server refuses more than its slots; a backend that refuses the client's request
-(a prompt longer than the context) answers the client with its own status and message.
+Several completions (``n_cmpl``, llama.vscode asks for 3, times the prompts of a list of
+strings) are limited to CEREBRUM_BACKEND_SLOTS, as llama-server refuses more than its slots.
+Of the other fields only those ``schemas.OPTIONS`` passes on reach the backend. A backend
+that refuses the client's request (a prompt longer than the context) answers the client
+with its own status and message.
 Answers are llama-server's (see ``api.llama_answers``); the client's ``id_slot`` is ignored: the
 orchestrator chooses backend and slot (llama-server picks the slot whose cache is most
 alike).
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -97,7 +98,7 @@ async def completion(request: Request) -> Response:
         body.prompt,
         max_tokens=_budgeted(body),
         session=Session(request.state.client, "completion"),
-        options=_options(svc, body, prompts=_prompt_count(body.prompt)),
+        options=_options(svc, body),
     )
     return await _answer(journey, body)
 
@@ -117,26 +118,20 @@ def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
     return next((spec for spec in ordered if spec.profile.format == "fim"), None)
 
 
-def _options(svc: Services, body: Native, prompts: int = 1) -> Options:
-    """The body's sampling; ``n_cmpl`` at most CEREBRUM_BACKEND_SLOTS (llama-server refuses
-    more than its slots), once per prompt."""
+def _options(svc: Services, body: Native) -> Options:
+    """The body's sampling (the options it passes on); ``n_cmpl`` lowered so that the
+    completions of all its prompts fit CEREBRUM_BACKEND_SLOTS (llama-server refuses more
+    than its slots)."""
     return Options(
         temperature=body.temperature,
         stop=body.stop,
         sampling=body.passed_on(),
-        completions=min(body.n_cmpl, svc.settings.backend_slots) * prompts,
+        completions=body.n_cmpl_within(svc.settings.backend_slots),
     )
 
 
 def _budgeted(body: Native) -> int:
     return body.n_predict if body.n_predict >= 0 else DEFAULT_PREDICT
-
-
-def _prompt_count(prompt: str | list[Any]) -> int:
-    """llama-server reads a list of strings alone as several prompts (one result each)."""
-    if isinstance(prompt, list) and not any(isinstance(part, int) for part in prompt):
-        return len(prompt)
-    return 1
 
 
 async def _answer(journey: Journey, body: Native) -> Response:
