@@ -24,12 +24,11 @@ from starlette.requests import Request
 
 from cerebrum import logs
 from cerebrum.api.services import Services
-from cerebrum.api.sessions import Memory, Session
+from cerebrum.core.documents import WINDOW, Document, Memory, Origin, Text, Ticket
 from cerebrum.core.errors import CerebrumError, SupersededError
 from cerebrum.core.generation import Generation, Piece
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
-from cerebrum.core.supersede import Ticket
 from cerebrum.retrieval import Deadline, ModelProfile, PromptPlan, PromptRequest, build_prompt
 
 log = logging.getLogger("cerebrum.jobs")
@@ -45,7 +44,7 @@ class Job:
     spec: ModelSpec
     prompt_plan: PromptPlan | None  # None: the client's prompt is sent as it is
     generation: Generation
-    affinity: str | None = None  # the session key: its backend holds its prompt
+    document: Document | None = None  # its backend and slot hold its prompt
     ticket: Ticket = field(default_factory=lambda: Ticket(None))  # latest wins
 
 
@@ -78,25 +77,31 @@ async def prepare(
     stop: Sequence[str] = (),
     sampling: Mapping[str, Any] | None = None,
     request: Request | None = None,
-    session: Session | None = None,
+    origin: Origin | None = None,
     completions: int = 1,
 ) -> Job:
     """Resolve the model and build the prompt; with `request`, a client that leaves while a
     large prompt is being built stops that work (and gets 499).
 
-    With a `session`, the prompt keeps the layout of the session's previous one, a warm-up
-    (no prompt, nothing to generate) leaves room for what the session's completions add,
-    the job goes to the session's backend, and an exclusive session's newer request
-    supersedes this one from the moment this one arrives.
+    With an `origin`, the request belongs to a document (``core.documents``): the prompt
+    keeps the layout of the document's previous one, a warm-up (no prompt, nothing to
+    generate) leaves room for what the document's completions add, the job goes to the
+    document's backend and slot, and an exclusive request supersedes the document's older
+    one from the moment it arrives.
     """
     spec = svc.registry.resolve(model)
     logs.annotate(model=spec.alias)
-    affinity, ticket = _enter(svc, spec, session)
+    text = Text(
+        "".join(message.content for message in prompt.history[-1:]) + prompt.prompt,
+        prompt.suffix or "",
+        tuple(snippet.text for snippet in prompt.context),
+    )
+    document, ticket = _enter(svc, spec, origin, text)
     try:
-        built = await _build_for(svc, spec, prompt, request, affinity)
+        built = await _build_for(svc, spec, prompt, request, document)
         svc.router.check(spec.backends)
     except BaseException:
-        svc.sessions.supersede.leave(ticket)
+        svc.documents.leave(ticket)
         raise
     messages = built.messages
     generation = Generation(
@@ -109,7 +114,7 @@ async def prepare(
         sampling=dict(sampling or {}),
         completions=completions,
     )
-    return Job(spec, built, generation, affinity, ticket)
+    return Job(spec, built, generation, document, ticket)
 
 
 def passthrough(
@@ -121,14 +126,14 @@ def passthrough(
     temperature: float | None = None,
     stop: Sequence[str] = (),
     sampling: Mapping[str, Any] | None = None,
-    session: Session | None = None,
+    origin: Origin | None = None,
     completions: int = 1,
 ) -> Job:
     """A job for a prompt the client wrote itself (llama.cpp's /completion): no pipeline,
-    the same routing, session affinity and protection as every other job."""
+    the same routing, document placement and protection as every other job."""
     logs.annotate(model=spec.alias)
     svc.router.check(spec.backends)
-    affinity, ticket = _enter(svc, spec, session)
+    document, ticket = _enter(svc, spec, origin, Text(_text_of(prompt)))
     generation = Generation(
         model=spec.model,
         max_tokens=max_tokens,
@@ -138,15 +143,34 @@ def passthrough(
         sampling=dict(sampling or {}),
         completions=completions,
     )
-    return Job(spec, None, generation, affinity, ticket)
+    return Job(spec, None, generation, document, ticket)
 
 
-def _enter(svc: Services, spec: ModelSpec, session: Session | None) -> tuple[str | None, Ticket]:
-    """The session's key for ``spec`` (its affinity) and the request's latest-wins ticket
-    (a key only for an exclusive session), entered as the request arrives."""
-    affinity = session.key_for(spec.alias) if session else None
-    exclusive = affinity if session is not None and session.exclusive else None
-    return affinity, svc.sessions.supersede.enter(exclusive)
+def _enter(
+    svc: Services, spec: ModelSpec, origin: Origin | None, text: Text
+) -> tuple[Document | None, Ticket]:
+    """The request's document and its latest-wins ticket, entered as the request arrives."""
+    if origin is None:
+        return None, Ticket(None)
+    document = svc.documents.recognise(origin, spec.alias, text)
+    logs.annotate(document=document.key)
+    return document, svc.documents.enter(document, origin.exclusive)
+
+
+def _text_of(prompt: str | list[Any]) -> str:
+    """A client's own prompt as text for recognising its document: a string as it is, the
+    strings of a mixed list (token ids left out), at most the last WINDOW characters."""
+    if isinstance(prompt, str):
+        return prompt
+    parts: list[str] = []
+    size = 0
+    for part in reversed(prompt):
+        if isinstance(part, str):
+            parts.append(part)
+            size += len(part)
+            if size >= WINDOW:
+                break
+    return "".join(reversed(parts))
 
 
 async def _build_for(
@@ -154,15 +178,15 @@ async def _build_for(
     spec: ModelSpec,
     prompt: PromptRequest,
     request: Request | None,
-    affinity: str | None,
+    document: Document | None,
 ) -> PromptPlan:
-    """The prompt for ``spec``, built with what the session remembers and with exact token
+    """The prompt for ``spec``, built with what the document remembers and with exact token
     counts where they are known; built once more when context was left out for the budget
     and the backend's tokenizer could count the estimated parts."""
-    memory = svc.sessions.recall(affinity) if affinity else None
+    memory = document.memory if document else None
     warmup = prompt.max_tokens == 0 and not prompt.prompt and not prompt.suffix
-    # A warm-up leaves the room the session's last completion needed; the first one of a
-    # session fills the budget, and the completion after it keeps its chunks in order while
+    # A warm-up leaves the room the document's last completion needed; the first one of a
+    # document fills the budget, and the completion after it keeps its chunks in order while
     # they fit (dropping the last ones), so the two still share the whole context.
     reserve = memory.own_tokens if warmup and memory else 0
     counts = svc.token_counts.view(spec.model)
@@ -174,30 +198,31 @@ async def _build_for(
     )
     built = await _build(svc, prompt, spec.profile, request)
     if built.uncounted:
-        backend = svc.router.choose(spec.backends, affinity=affinity).client
+        backend = svc.router.choose(spec.backends, document=document).client
         timeout = svc.settings.health_timeout
         found = await svc.token_counts.count(backend, spec.model, built.uncounted, timeout)
         if found:
             logs.annotate(tokens_counted=len(found))
             built = await _build(svc, prompt, spec.profile, request)
-    if affinity is not None:
+    if document is not None:
         own = built.own_tokens + prompt.max_tokens
         layout = tuple(chunk.id for chunk in built.chunks_used)
-        svc.sessions.remember(affinity, Memory(layout, own if not warmup else reserve))
+        svc.documents.remember(document, Memory(layout, own if not warmup else reserve))
     return built
 
 
 async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker], None]:
     """The job's pieces as they come, each with the tracker that times the request.
 
-    A job whose session gets a newer request stops (SupersededError), wherever it is."""
+    A job whose document gets a newer request stops (SupersededError), wherever it is:
+    latest wins, which is no failure (counted apart, logged at INFO)."""
     tracker = svc.stats.begin(job.spec.alias)
     superseded = job.ticket.superseded
     try:
-        stream = svc.router.generate(job.spec.backends, job.generation, job.affinity)
+        stream = svc.router.generate(job.spec.backends, job.generation, job.document)
         async with aclosing(stream) as upstream:
             while True:
-                if job.ticket.key is None:
+                if not job.ticket.exclusive:
                     piece = await anext(upstream, None)
                 else:
                     piece = await _next_unless(superseded, upstream)
@@ -208,6 +233,10 @@ async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker
                 if piece.done:
                     tracker.prompt(piece.prompt_tokens, piece.cached_tokens)
                 yield piece, tracker
+    except SupersededError:
+        tracker.finish(superseded=True)
+        log.info("superseded by a newer request of its document")
+        raise
     except CerebrumError as exc:
         tracker.finish(error=exc.kind)
         log.warning("generation failed", extra={"error_type": exc.kind, "error": exc.message})
@@ -225,7 +254,7 @@ async def pieces(svc: Services, job: Job) -> AsyncGenerator[tuple[Piece, Tracker
             ttft_ms=None if tracker.ttft is None else round(tracker.ttft * 1000, 1),
         )
     finally:
-        svc.sessions.supersede.leave(job.ticket)
+        svc.documents.leave(job.ticket)
 
 
 async def _next_unless(
@@ -246,7 +275,7 @@ async def _next_unless(
                     await work
         if not work.cancelled():
             return work.result()
-    raise SupersededError("a newer request of the same session arrived")
+    raise SupersededError("a newer request of the same document arrived")
 
 
 async def collect(svc: Services, job: Job) -> Result:

@@ -82,9 +82,22 @@ class _Collector:
             stats.cached_tokens_total,
         )
         yield CounterMetricFamily(
-            "cerebrum_requests_superseded", "Requests stopped for a newer one of their session.",
-            svc.sessions.supersede.superseded_total,
-        )  # fmt: skip
+            "cerebrum_generations_superseded",
+            "Generations stopped for a newer request of their document (no failure).",
+            stats.superseded_total,
+        )
+        placement = svc.router.placement
+        yield GaugeMetricFamily(
+            "cerebrum_documents", "Documents (a file in an editor) remembered.", len(svc.documents)
+        )
+        yield GaugeMetricFamily(
+            "cerebrum_slots_held", "Backend slots holding a document's prompt.", placement.held
+        )
+        yield CounterMetricFamily(
+            "cerebrum_slot_evictions",
+            "Slots taken from the least recently typed document for another one.",
+            placement.evictions,
+        )
         yield CounterMetricFamily(
             "cerebrum_generations_cancelled", "Generations abandoned by their client.",
             stats.cancelled_total,
@@ -92,6 +105,11 @@ class _Collector:
         for name, help_text, histogram in (
             ("cerebrum_time_to_first_token_seconds", "Time to first token.", stats.ttft_histogram),
             ("cerebrum_request_duration_seconds", "Generation wall time.", stats.latency_histogram),
+            (
+                "cerebrum_prompt_tokens_reprocessed",
+                "Prompt tokens a backend processed (not from its KV cache), per generation.",
+                stats.reprocessed_histogram,
+            ),
         ):
             family = HistogramMetricFamily(name, help_text)
             family.add_metric([], histogram.cumulative(), histogram.total)

@@ -11,8 +11,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from cerebrum.api.sessions import Sessions
 from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.documents import Documents
 from cerebrum.core.limiter import Limiter
 from cerebrum.core.llama_server import LlamaServerClient
 from cerebrum.core.registry import Registry
@@ -34,7 +34,7 @@ class Services:
     limiter: Limiter
     stats: Stats
     pipeline_cache: PipelineCache
-    sessions: Sessions
+    documents: Documents
     token_counts: TokenCounts
 
     @classmethod
@@ -80,7 +80,7 @@ class Services:
             limiter,
             Stats(),
             pipeline_cache,
-            Sessions(),
+            Documents(router.placement),
             TokenCounts(),
         )
 

@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+TOKEN_BUCKETS = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 PERCENTILES = (50, 90, 99)
 
 
@@ -47,9 +48,12 @@ class Histogram:
     """Cumulative-ready bucket counts, sum and count (Prometheus histogram)."""
 
     bounds: tuple[float, ...] = LATENCY_BUCKETS
-    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    counts: list[int] = field(default_factory=list)
     total: float = 0.0
     count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = self.counts or [0] * (len(self.bounds) + 1)
 
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
@@ -80,9 +84,12 @@ class Stats:
         self.requests_total = 0
         self.failed_total = 0
         self.cancelled_total = 0
+        self.superseded_total = 0  # stopped for a newer request of their document: no failure
         self.tokens_total = 0
         self.prompt_tokens_total = 0  # prompt tokens the backends reported
         self.cached_tokens_total = 0  # ... of which they took from their KV cache
+        self.reprocessed = Window(window)  # prompt tokens processed per generation (not cached)
+        self.reprocessed_histogram = Histogram(TOKEN_BUCKETS)
         self.errors: dict[str, int] = {}
         self.models: dict[str, ModelCounts] = {}
         self.ttft = Window(window)
@@ -145,8 +152,11 @@ class Tracker:
         """The backend's count of the prompt and of its part taken from the KV cache."""
         if prompt_tokens is None:
             return
+        cached = min(cached_tokens or 0, prompt_tokens)
         self._stats.prompt_tokens_total += prompt_tokens
-        self._stats.cached_tokens_total += min(cached_tokens or 0, prompt_tokens)
+        self._stats.cached_tokens_total += cached
+        self._stats.reprocessed.add(prompt_tokens - cached)
+        self._stats.reprocessed_histogram.observe(prompt_tokens - cached)
 
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.tokens < 2:
@@ -154,14 +164,20 @@ class Tracker:
         span = time.perf_counter() - self.first_token_at
         return self.tokens / span if span > 0 else None
 
-    def finish(self, error: str | None = None, cancelled: bool = False) -> None:
-        """Record the outcome once: success, an error kind, or a client that hung up."""
+    def finish(
+        self, error: str | None = None, cancelled: bool = False, superseded: bool = False
+    ) -> None:
+        """Record the outcome once: success, an error kind, a client that hung up, or a
+        newer request of the same document that took this one's place."""
         if self._finished:
             return
         self._finished = True
         stats = self._stats
         if cancelled:
             stats.cancelled_total += 1
+            return
+        if superseded:
+            stats.superseded_total += 1
             return
         if error is not None:
             stats.failed_total += 1

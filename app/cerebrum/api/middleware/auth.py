@@ -3,7 +3,7 @@
 With no key configured the orchestrator serves loopback clients only, so an install that
 forgot its keys is not an open relay to the backend. ``open_paths`` (liveness) skip the check.
 An admitted request carries who it is in ``request.state.client`` (a hash of its key, or
-``loopback``): sessions are per client.
+``loopback``): documents are per client (``core.documents``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,20 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterable
+from hashlib import blake2b
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cerebrum.api.errors import error_response
-from cerebrum.api.sessions import client_identity
+
+
+def client_identity(key: str | None) -> str:
+    """How a client is named (documents, logs): a hash of its key (never the key itself),
+    or ``loopback`` for the keyless loopback clients."""
+    if not key:
+        return "loopback"
+    return "key:" + blake2b(key.encode(), digest_size=8).hexdigest()
 
 
 def is_loopback(host: str | None) -> bool:

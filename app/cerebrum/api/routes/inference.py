@@ -14,7 +14,7 @@ from cerebrum.api.errors import error_detail, stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import Services, services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.retrieval import PromptRequest, Snippet
 
 
@@ -33,7 +33,7 @@ async def _job(svc: Services, body: CompleteRequest, request: Request) -> jobs.J
         temperature=body.temperature,
         stop=body.stop,
         request=request,
-        session=Session(
+        origin=Origin(
             request.state.client, "complete", body.session or "", exclusive=bool(body.session)
         ),
     )

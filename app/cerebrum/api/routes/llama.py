@@ -14,10 +14,11 @@ pipeline and a prompt cache that survives every keystroke:
   backend's ``/completion``. So any model with FIM tokens configured (CEREBRUM_MODELS
   ``format: fim``) serves /infill, the context is never silently dropped by llama-server's
   batch-size arithmetic, and consecutive keystrokes share the longest prompt start.
-- Each editor (client key) and model is a session: it stays on one backend (the one whose
-  KV cache holds its prompt), a newer completion supersedes an older one still running,
+- Each file in each editor is a document, recognised from its text (``core.documents``): it
+  stays on one backend and one slot (the one whose KV cache holds its prompt), a newer
+  completion in it supersedes an older one still running (never one of another document),
   and a warm-up (``n_predict: 0``) prepares exactly the prompt start the next completion
-  will have, on the backend that will serve it.
+  will have, on the slot that will serve it.
 - The ``model`` field is read leniently, as the plugins send ``""`` or a name of their own:
   an unknown or empty name on /infill means the first FIM model; a configured model without
   FIM tokens is refused (400 ``not_a_fim_model``); with no FIM model at all, /infill
@@ -28,8 +29,8 @@ Several completions (``n_cmpl``, llama.vscode asks for 3) are limited to CEREBRU
 as llama-server refuses more than its slots; a backend that refuses the client's request
 (a prompt longer than the context) answers the client with its own status and message.
 Answers are llama-server's (see ``api.native``); the client's ``id_slot`` is ignored: the
-orchestrator chooses backend and slot (llama-server picks the slot whose cache is most
-alike).
+orchestrator chooses backend and slot by document (llama.vim and llama.vscode send 0 from
+every editor).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from cerebrum.api.errors import stream_failure
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.core.errors import BackendRejectedError, NotFimModelError
 from cerebrum.core.registry import ModelSpec
 from cerebrum.retrieval import PromptRequest, Snippet
@@ -81,7 +82,7 @@ async def infill(request: Request) -> Response:
         stop=body.stop,
         sampling=body.passed_on(),
         request=request,
-        session=Session(request.state.client, "infill", exclusive=not warmup),
+        origin=Origin(request.state.client, "infill", exclusive=not warmup),
         completions=_completions(svc, body),
     )
     return await _answer(request, svc, job, body)
@@ -101,7 +102,7 @@ async def completion(request: Request) -> Response:
         temperature=body.temperature,
         stop=body.stop,
         sampling=body.passed_on(),
-        session=Session(request.state.client, "completion"),
+        origin=Origin(request.state.client, "completion"),
         completions=_completions(svc, body) * prompts,
     )
     return await _answer(request, svc, job, body)

@@ -32,7 +32,7 @@ from cerebrum.api.schemas import (
     Usage,
 )
 from cerebrum.api.services import Services, services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.retrieval import Message, PromptRequest
 
 DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
@@ -54,7 +54,7 @@ async def _prepare(
         stop=body.stop_words(),
         sampling=body.sampling(),
         request=request,
-        session=Session(request.state.client, "openai"),
+        origin=Origin(request.state.client, "openai"),
     )
 
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
     Circuit,
+    DocumentFigures,
     Latency,
     Limits,
     ModelUsage,
@@ -26,7 +27,7 @@ from cerebrum.core.stats import Window, process_rss_bytes
 
 async def stats(request: Request) -> Response:
     svc = services(request)
-    figures, limiter = svc.stats, svc.limiter
+    figures, limiter, placement = svc.stats, svc.limiter, svc.router.placement
     rss = process_rss_bytes()
     body = StatsResponse(
         uptime=round(figures.uptime, 3),
@@ -38,6 +39,7 @@ async def stats(request: Request) -> Response:
             generations=figures.requests_total,
             failed=figures.failed_total,
             cancelled=figures.cancelled_total,
+            superseded=figures.superseded_total,
             errors=dict(sorted(figures.errors.items())),
             limits=Limits(max_in_flight=limiter.max_in_flight, max_queue=limiter.max_queue),
         ),
@@ -57,9 +59,14 @@ async def stats(request: Request) -> Response:
             cached_tokens=figures.cached_tokens_total,
             processed_tokens=figures.prompt_tokens_total - figures.cached_tokens_total,
             hit_ratio=figures.cache_hit_ratio,
-            sessions=len(svc.sessions),
-            superseded=svc.sessions.supersede.superseded_total,
+            reprocessed_per_generation=_percentiles(figures.reprocessed),
             token_counts=len(svc.token_counts),
+        ),
+        documents=DocumentFigures(
+            remembered=len(svc.documents),
+            slots=placement.slots * len(svc.router.backends),
+            slots_held=placement.held,
+            evictions=placement.evictions,
         ),
         circuits={
             backend.url: Circuit(
