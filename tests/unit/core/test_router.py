@@ -232,7 +232,8 @@ def test_a_document_keeps_its_backend_and_slot_until_its_backend_is_unavailable(
     by_url = {backend.url: backend for backend in router.backends}
     by_url[home].in_flight = 5  # busy: it still queues on its own slot, where its cache is
     assert router.choose(urls, document=document).url == home
-    assert document.home is not None and document.home.url == home
+    assert document.home is not None
+    assert document.home.url == home
     slot = document.home.slot
     assert router.choose(urls, document=document).url == home
     assert document.home.slot == slot
