@@ -58,7 +58,7 @@ CONTEXT_FILES = (
     "app/cerebrum/core/affinity.py",
 )
 LATE_FILE = "app/cerebrum/core/supersede.py"  # joins the ring mid-way
-EDITED = ("app/cerebrum/api/jobs.py", "app/cerebrum/api/routes/llama.py")
+EDITED = ("app/cerebrum/api/journey.py", "app/cerebrum/api/routes/llama.py")
 TYPED = "        backend = self.choose(urls, exclude=tried, affinity=affinity)"
 SAMPLING = {"samplers": ["top_k", "top_p"], "top_k": 40, "top_p": 0.9, "ignore_eos": True}
 

@@ -82,9 +82,9 @@ class _Collector:
             stats.cached_tokens_total,
         )
         yield CounterMetricFamily(
-            "cerebrum_generations_superseded",
-            "Generations stopped for a newer request of their document (no failure).",
-            stats.superseded_total,
+            "cerebrum_requests_superseded",
+            "Requests stopped for a newer one of their document (latest wins; no failure).",
+            svc.documents.superseded_total,
         )
         placement = svc.router.placement
         yield GaugeMetricFamily(

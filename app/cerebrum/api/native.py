@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cerebrum.api.schemas import ErrorResponse
+from cerebrum.core.generation import Piece
 
 
 def select_fields(result: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
@@ -56,6 +57,11 @@ class Completions:
             self._tokens.setdefault(index, []).extend(tokens)
         if event.get("stop"):
             self._final[index] = dict(event)
+
+    def add_piece(self, piece: Piece) -> None:
+        """``add`` the backend's own event a piece carries (a chat piece carries none)."""
+        if piece.event is not None:
+            self.add(piece.event)
 
     def results(self) -> list[dict[str, Any]]:
         """Each completion's final event with its whole text, ordered by index."""

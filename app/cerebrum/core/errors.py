@@ -81,6 +81,9 @@ class SupersededError(CerebrumError):
 
     kind = "superseded"
 
+    def __init__(self, message: str = "a newer request of the same session arrived") -> None:
+        super().__init__(message)
+
 
 class BackendTimeoutError(CerebrumError):
     kind = "backend_timeout"

@@ -84,7 +84,6 @@ class Stats:
         self.requests_total = 0
         self.failed_total = 0
         self.cancelled_total = 0
-        self.superseded_total = 0  # stopped for a newer request of their document: no failure
         self.tokens_total = 0
         self.prompt_tokens_total = 0  # prompt tokens the backends reported
         self.cached_tokens_total = 0  # ... of which they took from their KV cache
@@ -168,16 +167,16 @@ class Tracker:
         self, error: str | None = None, cancelled: bool = False, superseded: bool = False
     ) -> None:
         """Record the outcome once: success, an error kind, a client that hung up, or a
-        newer request of the same document that took this one's place."""
+        request of a document superseded (counted where latest wins is decided, not here:
+        neither a failure nor a latency)."""
         if self._finished:
             return
         self._finished = True
         stats = self._stats
+        if superseded:
+            return
         if cancelled:
             stats.cancelled_total += 1
-            return
-        if superseded:
-            stats.superseded_total += 1
             return
         if error is not None:
             stats.failed_total += 1

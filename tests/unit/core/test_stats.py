@@ -76,8 +76,9 @@ def test_process_rss_is_read_from_proc():
 def test_a_superseded_generation_is_no_failure():
     stats = Stats()
     stats.begin("m1").finish(superseded=True)
-    assert (stats.superseded_total, stats.failed_total, stats.models["m1"].failed) == (1, 0, 0)
+    assert (stats.failed_total, stats.models["m1"].failed, stats.cancelled_total) == (0, 0, 0)
     assert stats.errors == {}
+    assert len(stats.latency) == 0
 
 
 def test_prompt_tokens_processed_per_generation_are_what_the_cache_did_not_hold():

@@ -10,7 +10,7 @@ pipeline and a prompt cache that survives every keystroke:
   (deduplicated, ranked, fitted to the budget with exact token counts where they are
   known); the orchestrator writes the FIM prompt itself, in the model's FIM tokens and in
   the layout llama-server's /infill uses (context files, then prefix, cursor line, suffix),
-  keeping the chunks of the session's previous prompt in place, and sends it to the
+  keeping the chunks of the document's previous prompt in place, and sends it to the
   backend's ``/completion``. So any model with FIM tokens configured (CEREBRUM_MODELS
   ``format: fim``) serves /infill, the context is never silently dropped by llama-server's
   batch-size arithmetic, and consecutive keystrokes share the longest prompt start.
@@ -35,20 +35,23 @@ every editor).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cerebrum.api import jobs, native, sse
-from cerebrum.api.errors import stream_failure
+from cerebrum.api import native, sse
+from cerebrum.api.errors import Failure
+from cerebrum.api.incoming import parse
+from cerebrum.api.journey import Journey, Options, Outcome
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
 from cerebrum.core.documents import Origin
 from cerebrum.core.errors import BackendRejectedError, NotFimModelError
+from cerebrum.core.generation import Piece
 from cerebrum.core.registry import ModelSpec
 from cerebrum.retrieval import PromptRequest, Snippet
 
@@ -62,7 +65,7 @@ NOT_SUPPORTED = (
 async def infill(request: Request) -> Response:
     """Fill in at the cursor (llama.vim, llama.vscode)."""
     svc = services(request)
-    body = await jobs.parse(request, InfillRequest)
+    body = await parse(request, InfillRequest)
     spec = _fim_model(svc, body.model)
     if spec is None:
         return JSONResponse(native.error_event(501, "not_supported_error", NOT_SUPPORTED), 501)
@@ -74,38 +77,29 @@ async def infill(request: Request) -> Response:
         max_tokens=_budgeted(body),
         trim_prompt=True,
     )
-    job = await jobs.prepare(
-        svc,
-        model=spec.alias,
-        prompt=prompt,
-        temperature=body.temperature,
-        stop=body.stop,
-        sampling=body.passed_on(),
-        request=request,
+    journey = await Journey.through_pipeline(
+        request,
+        spec,
+        prompt,
         origin=Origin(request.state.client, "infill", exclusive=not warmup),
-        completions=_completions(svc, body),
+        options=_options(svc, body),
     )
-    return await _answer(request, svc, job, body)
+    return await _answer(journey, body)
 
 
 async def completion(request: Request) -> Response:
     """Complete the client's prompt as it is (Continue's llama.cpp provider)."""
     svc = services(request)
-    body = await jobs.parse(request, LlamaCompletionRequest)
-    spec = svc.registry.resolve(body.model or None)
-    prompts = _prompt_count(body.prompt)
-    job = jobs.passthrough(
-        svc,
-        spec,
+    body = await parse(request, LlamaCompletionRequest)
+    journey = Journey.as_sent(
+        request,
+        svc.registry.resolve(body.model or None),
         body.prompt,
         max_tokens=_budgeted(body),
-        temperature=body.temperature,
-        stop=body.stop,
-        sampling=body.passed_on(),
         origin=Origin(request.state.client, "completion"),
-        completions=_completions(svc, body) * prompts,
+        options=_options(svc, body, prompts=_prompt_count(body.prompt)),
     )
-    return await _answer(request, svc, job, body)
+    return await _answer(journey, body)
 
 
 def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
@@ -123,9 +117,15 @@ def _fim_model(svc: Services, name: str | None) -> ModelSpec | None:
     return next((spec for spec in ordered if spec.profile.format == "fim"), None)
 
 
-def _completions(svc: Services, body: Native) -> int:
-    """``n_cmpl``, at most CEREBRUM_BACKEND_SLOTS (llama-server refuses more than its slots)."""
-    return min(body.n_cmpl, svc.settings.backend_slots)
+def _options(svc: Services, body: Native, prompts: int = 1) -> Options:
+    """The body's sampling; ``n_cmpl`` at most CEREBRUM_BACKEND_SLOTS (llama-server refuses
+    more than its slots), once per prompt."""
+    return Options(
+        temperature=body.temperature,
+        stop=body.stop,
+        sampling=body.passed_on(),
+        completions=min(body.n_cmpl, svc.settings.backend_slots) * prompts,
+    )
 
 
 def _budgeted(body: Native) -> int:
@@ -139,45 +139,37 @@ def _prompt_count(prompt: str | list[Any]) -> int:
     return 1
 
 
-async def _answer(request: Request, svc: Services, job: jobs.Job, body: Native) -> Response:
+async def _answer(journey: Journey, body: Native) -> Response:
     if body.stream:
-        return sse.EventStream(
-            _events(svc, job, body.response_fields),
-            ping_interval=svc.settings.ping_interval,
-            send_timeout=svc.settings.send_timeout,
-            ping=sse.BARE_PING,
-        )
+        return journey.stream(LlamaEvents(body.response_fields), ping=sse.BARE_PING)
+    gathered = native.Completions()
+
+    def render(outcome: Outcome) -> Response:
+        return JSONResponse(native.answer(gathered.results(), body.response_fields))
+
     try:
-        results = await jobs.until_disconnect(request, _gather(svc, job))
+        return await journey.answer(render, each=gathered.add_piece)
     except BackendRejectedError as exc:  # the backend refused the client's request: say so
         refusal = native.error_event(exc.status, "invalid_request_error", exc.message)
         return JSONResponse(refusal, status_code=exc.status)
-    if results is None:
-        return Response(status_code=499)  # the client left; nobody reads this
-    return JSONResponse(native.answer(results, body.response_fields))
 
 
-async def _gather(svc: Services, job: jobs.Job) -> list[dict[str, Any]]:
-    gathered = native.Completions()
-    async with aclosing(jobs.pieces(svc, job)) as stream:
-        async for piece, _ in stream:
-            if piece.event is not None:
-                gathered.add(piece.event)
-    return gathered.results()
+@dataclass(frozen=True, slots=True)
+class LlamaEvents:
+    """llama-server's own stream: its events as they come (the last of each completion
+    filtered by ``response_fields``), an error event on failure; no ``[DONE]``."""
 
+    fields: list[str]
 
-async def _events(svc: Services, job: jobs.Job, fields: list[str]) -> AsyncGenerator[bytes, None]:
-    """The backend's events as they come (the last of each completion filtered by
-    ``response_fields``), an error event on failure; no ``[DONE]``, as llama-server."""
-    try:
-        async with aclosing(jobs.pieces(svc, job)) as stream:
-            async for piece, _ in stream:
-                event = piece.event
-                if event is None:
-                    continue
-                if event.get("stop"):
-                    event = native.select_fields(event, fields)
-                yield sse.event(event)
-    except Exception as exc:
-        failure = stream_failure(exc)
+    def piece(self, piece: Piece, outcome: Outcome) -> Iterator[bytes]:
+        event = piece.event
+        if event is not None and event.get("stop"):
+            yield sse.event(native.select_fields(event, self.fields))
+        elif event is not None:
+            yield sse.event(event)
+
+    def end(self, outcome: Outcome) -> Iterator[bytes]:
+        return iter(())
+
+    def failure(self, failure: Failure, outcome: Outcome) -> Iterator[bytes]:
         yield sse.event(native.error_event(failure.status, failure.kind, failure.message))

@@ -9,15 +9,17 @@ work unchanged. A failure after a stream started is sent as ``data: {"error": {.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
-from contextlib import aclosing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cerebrum.api import jobs, sse
-from cerebrum.api.errors import error_body, stream_failure
+from cerebrum.api import sse
+from cerebrum.api.errors import Failure, error_body
+from cerebrum.api.incoming import parse
+from cerebrum.api.journey import Journey, Options, Outcome
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
     ChatChoiceMessage,
@@ -31,43 +33,39 @@ from cerebrum.api.schemas import (
     OpenAICompletionRequest,
     Usage,
 )
-from cerebrum.api.services import Services, services
+from cerebrum.api.services import services
 from cerebrum.core.documents import Origin
+from cerebrum.core.generation import Piece
 from cerebrum.retrieval import Message, PromptRequest
 
 DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
 DEFAULT_CHAT_TOKENS = 256
 
 
-async def _prepare(
-    request: Request,
-    svc: Services,
-    body: OpenAICompletionRequest | OpenAIChatRequest,
-    prompt: PromptRequest,
-) -> jobs.Job:
-    """The generation of either route: the body's model, temperature, stop words, sampling."""
-    return await jobs.prepare(
-        svc,
-        model=body.model,
-        prompt=prompt,
-        temperature=body.temperature,
-        stop=body.stop_words(),
-        sampling=body.sampling(),
-        request=request,
+async def _journey(
+    request: Request, body: OpenAICompletionRequest | OpenAIChatRequest, prompt: PromptRequest
+) -> Journey:
+    """The journey of either route: the body's model, temperature, stop words, sampling."""
+    return await Journey.through_pipeline(
+        request,
+        services(request).registry.resolve(body.model),
+        prompt,
         origin=Origin(request.state.client, "openai"),
+        options=Options(
+            temperature=body.temperature, stop=body.stop_words(), sampling=body.sampling()
+        ),
     )
 
 
 async def completions(request: Request) -> Response:
-    svc = services(request)
-    body = await jobs.parse(request, OpenAICompletionRequest)
+    body = await parse(request, OpenAICompletionRequest)
     prompt = PromptRequest(
         prompt=body.prompt_text(),
         suffix=body.suffix,
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
-    job = await _prepare(request, svc, body, prompt)
-    ident, created, model = f"cmpl-{request.state.request_id}", int(time.time()), job.spec.alias
+    journey = await _journey(request, body, prompt)
+    ident, created, model = f"cmpl-{request.state.request_id}", int(time.time()), journey.spec.alias
 
     def completion(choices: list[CompletionChoice], usage: Usage | None = None) -> OpenAICompletion:
         """The answer, each event of the stream, and its last event (usage, no choice)."""
@@ -86,32 +84,33 @@ async def completions(request: Request) -> Response:
         return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
 
     if body.stream:
-        return _stream_response(
-            svc,
-            job,
-            body,
-            lambda text, finish: completion([choice(text, finish)]),
-            lambda usage: completion([], usage),
+        return journey.stream(
+            OpenAIEvents(
+                lambda text, finish: completion([choice(text, finish)]),
+                lambda usage: completion([], usage) if _include_usage(body) else None,
+            )
         )
-    return await _collected_response(
-        request,
-        svc,
-        job,
-        lambda result: completion([choice(result.text, result.finish_reason)], _usage(result)),
+    return await journey.answer(
+        lambda outcome: JSONResponse(
+            completion([choice(outcome.text, outcome.finish_reason)], _usage(outcome))
+        )
     )
 
 
 async def chat_completions(request: Request) -> Response:
-    svc = services(request)
-    body = await jobs.parse(request, OpenAIChatRequest)
+    body = await parse(request, OpenAIChatRequest)
     turns = [Message(_role(m.role), m.text()) for m in body.messages]
     prompt = PromptRequest(
         prompt=turns[-1].content,
         history=tuple(turns[:-1]),
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
-    job = await _prepare(request, svc, body, prompt)
-    ident, created, model = f"chatcmpl-{request.state.request_id}", int(time.time()), job.spec.alias
+    journey = await _journey(request, body, prompt)
+    ident, created, model = (
+        f"chatcmpl-{request.state.request_id}",
+        int(time.time()),
+        journey.spec.alias,
+    )
     if body.stream:
         started = [False]
 
@@ -136,11 +135,15 @@ async def chat_completions(request: Request) -> Response:
                 delta["role"] = "assistant"
             return chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}])
 
-        return _stream_response(svc, job, body, event_for, lambda usage: chunk([], usage))
+        return journey.stream(
+            OpenAIEvents(
+                event_for, lambda usage: chunk([], usage) if _include_usage(body) else None
+            )
+        )
 
-    def answer(result: jobs.Result) -> OpenAIChatCompletion:
-        message: ChatChoiceMessage = {"role": "assistant", "content": result.text}
-        return {
+    def answer(outcome: Outcome) -> Response:
+        message: ChatChoiceMessage = {"role": "assistant", "content": outcome.text}
+        whole: OpenAIChatCompletion = {
             "id": ident,
             "object": "chat.completion",
             "created": created,
@@ -149,83 +152,57 @@ async def chat_completions(request: Request) -> Response:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": result.finish_reason,
+                    "finish_reason": outcome.finish_reason,
                     "logprobs": None,
                 }
             ],
-            "usage": _usage(result),
+            "usage": _usage(outcome),
         }
+        return JSONResponse(whole)
 
-    return await _collected_response(request, svc, job, answer)
+    return await journey.answer(answer)
 
 
 EventFor = Callable[[str, str | None], Mapping[str, Any]]  # a piece's text, finish reason
-UsageEvent = Callable[[Usage], Mapping[str, Any]]
+UsageEvent = Callable[[Usage], Mapping[str, Any] | None]  # None: the client did not ask
 
 
-def _stream_response(
-    svc: Services,
-    job: jobs.Job,
-    body: OpenAICompletionRequest | OpenAIChatRequest,
-    event_for: EventFor,
-    usage_event: UsageEvent,
-) -> Response:
-    include_usage = body.stream_options is not None and body.stream_options.include_usage
-    events = _stream(svc, job, event_for, usage_event if include_usage else None)
-    return sse.EventStream(
-        events,
-        ping_interval=svc.settings.ping_interval,
-        send_timeout=svc.settings.send_timeout,
-    )
+@dataclass(frozen=True, slots=True)
+class OpenAIEvents:
+    """OpenAI's stream: an event per piece of text, one with the finish reason, the usage
+    event if asked for, ``[DONE]``; a failure is ``data: {"error": ...}`` then ``[DONE]``."""
 
+    event_for: EventFor
+    usage_event: UsageEvent
 
-async def _collected_response(
-    request: Request,
-    svc: Services,
-    job: jobs.Job,
-    answer: Callable[[jobs.Result], Mapping[str, Any]],
-) -> Response:
-    """The whole generation as one JSON answer; 499 (logged) when the client left first."""
-    result = await jobs.until_disconnect(request, jobs.collect(svc, job))
-    if result is None:
-        return Response(status_code=499)
-    return JSONResponse(answer(result))
+    def piece(self, piece: Piece, outcome: Outcome) -> Iterator[bytes]:
+        if piece.text:
+            yield sse.event(self.event_for(piece.text, None))
+        if piece.done:
+            yield sse.event(self.event_for("", piece.finish_reason or "stop"))
 
+    def end(self, outcome: Outcome) -> Iterator[bytes]:
+        usage = self.usage_event(_usage(outcome))
+        if usage is not None:
+            yield sse.event(usage)
+        yield sse.DONE
 
-async def _stream(
-    svc: Services,
-    job: jobs.Job,
-    event_for: EventFor,
-    usage_event: UsageEvent | None,
-) -> AsyncGenerator[bytes, None]:
-    try:
-        result = jobs.Result()
-        async with aclosing(jobs.pieces(svc, job)) as stream:
-            async for piece, tracker in stream:
-                result.tokens = tracker.tokens
-                if piece.text:
-                    yield sse.event(event_for(piece.text, None))
-                if piece.done:
-                    result.prompt_tokens = piece.prompt_tokens
-                    result.cached_tokens = piece.cached_tokens
-                    if piece.completion_tokens is not None:
-                        result.tokens = piece.completion_tokens
-                    yield sse.event(event_for("", piece.finish_reason or "stop"))
-        if usage_event is not None:
-            yield sse.event(usage_event(_usage(result)))
-    except Exception as exc:
-        failure = stream_failure(exc)
+    def failure(self, failure: Failure, outcome: Outcome) -> Iterator[bytes]:
         yield sse.event(error_body(failure.kind, failure.message))
-    yield sse.DONE
+        yield sse.DONE
 
 
-def _usage(result: jobs.Result) -> Usage:
-    prompt_tokens = result.prompt_tokens or 0
+def _include_usage(body: OpenAICompletionRequest | OpenAIChatRequest) -> bool:
+    return body.stream_options is not None and body.stream_options.include_usage
+
+
+def _usage(outcome: Outcome) -> Usage:
+    prompt_tokens = outcome.prompt_tokens or 0
     return {
         "prompt_tokens": prompt_tokens,
-        "completion_tokens": result.tokens,
-        "total_tokens": prompt_tokens + result.tokens,
-        "prompt_tokens_details": {"cached_tokens": result.cached_tokens or 0},
+        "completion_tokens": outcome.tokens,
+        "total_tokens": prompt_tokens + outcome.tokens,
+        "prompt_tokens_details": {"cached_tokens": outcome.cached_tokens or 0},
     }
 
 

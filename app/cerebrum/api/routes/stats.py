@@ -39,7 +39,7 @@ async def stats(request: Request) -> Response:
             generations=figures.requests_total,
             failed=figures.failed_total,
             cancelled=figures.cancelled_total,
-            superseded=figures.superseded_total,
+            superseded=svc.documents.superseded_total,
             errors=dict(sorted(figures.errors.items())),
             limits=Limits(max_in_flight=limiter.max_in_flight, max_queue=limiter.max_queue),
         ),
