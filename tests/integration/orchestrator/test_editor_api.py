@@ -251,8 +251,9 @@ WITH_SLOT = [*body("llama_vim_fim")["response_fields"], "id_slot"]
 
 
 def keystroke(path: str, typed: str, **changes: Any) -> dict[str, Any]:
-    """llama.vim's body with the cursor on line 41 of ``path`` (its own file, its own ring of
-    chunks from the others), ``typed`` on the cursor's line; a few hundred tokens."""
+    """llama.vim's body with the cursor at the end of line 41 of ``path`` (its own file, its
+    own ring of chunks from the others), ``typed`` on the cursor's line; a few hundred
+    tokens (a short suffix: what a keystroke re-processes is then the cursor's line)."""
     root = Path(__file__).parents[3] / "app" / "cerebrum"
     lines = (root / path).read_text().splitlines(keepends=True)
     ring = [
@@ -262,7 +263,7 @@ def keystroke(path: str, typed: str, **changes: Any) -> dict[str, Any]:
     ]  # fmt: skip
     return body(
         "llama_vim_fim", input_prefix="".join(lines[20:40]), prompt=typed,
-        input_suffix="\n" + "".join(lines[41:48]), input_extra=ring, n_predict=4,
+        input_suffix="\n", input_extra=ring, n_predict=4,
         response_fields=WITH_SLOT,
     ) | changes  # fmt: skip
 
@@ -322,7 +323,9 @@ def test_documents_keep_their_backend_and_slot_across_keystrokes(
 
 def test_the_least_recently_typed_document_loses_its_slot_first(start_orchestrator):
     """Three documents on one backend of two slots: the third takes the slot of the one
-    typed in longest ago; the other keeps its slot and its cache."""
+    typed in longest ago; the other keeps its slot and its cache. (What the evicted one
+    re-processes when it comes back depends on llama-server's RAM prompt cache, --cache-ram,
+    which may restore its prompt: not asserted.)"""
     instance = start_orchestrator()
     with instance.client(timeout=300) as client:
         old = typed(client, FILES[0], "    a")
@@ -335,5 +338,5 @@ def test_the_least_recently_typed_document_loses_its_slot_first(start_orchestrat
     assert third["id_slot"] == recent["id_slot"] != old["id_slot"]
     assert kept["id_slot"] == old["id_slot"]
     assert kept["timings/prompt_n"] <= 16  # still cached
-    assert evicted["timings/prompt_n"] > 10 * kept["timings/prompt_n"]  # its slot was taken
-    assert documents["evictions"] >= 2
+    assert evicted["id_slot"] == third["id_slot"]  # back: the third is now typed longest ago
+    assert documents["evictions"] == 2
