@@ -2,7 +2,9 @@
 
 Times are taken with `perf_counter` at the client: time to first token is from just before
 the request is sent to the arrival of the first event that carries text (an empty
-`content`, a ping or a progress event does not count), on both paths alike.
+`content`, a ping or a progress event does not count), on both paths alike. `Stream` is the
+one definition every benchmark uses (`stream` here, bench/editor.py's keystrokes): it takes
+the events (`Stream.record`) and says what the time to first token was (`Stream.ttft`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Stream:
     text_events: int = 0
     prompt_tokens: int | None = None  # llama-server's tokens_evaluated (direct only)
     error: str | None = None
+    last: dict[str, Any] | None = None  # the last event (llama-server's has the timings)
 
     @property
     def ttft(self) -> float | None:
@@ -54,6 +57,36 @@ class Stream:
         if self.first_at is None or self.last_at is None or self.last_at <= self.first_at:
             return None
         return (self.tokens - 1) / (self.last_at - self.first_at)
+
+    def record(self, event: dict[str, Any], shape: Shape, now: float) -> None:
+        """One event of the stream, read at `now`: its text (the orchestrator's `token`,
+        llama-server's `content`) counts as a token when it is not empty."""
+        self.last = event
+        if shape == "orchestrator":
+            text = event.get("token")
+            if event.get("error"):
+                self.error = str(event["error"])
+            if "total_tokens" in event:
+                self.tokens = int(event["total_tokens"])
+        else:
+            text = event.get("content")
+            if "error" in event:
+                self.error = str(event["error"])
+            if "tokens_predicted" in event:
+                self.tokens = int(event["tokens_predicted"])
+            if event.get("stop"):
+                self.prompt_tokens = event.get("tokens_evaluated")
+        if text:
+            self.text_events += 1
+            self.last_at = now
+            if self.first_at is None:
+                self.first_at = now
+
+    def end(self, now: float) -> None:
+        """The stream is over: a 200 answer without a token is an error."""
+        self.ended_at = now
+        if self.error is None and self.status == 200 and self.first_at is None:
+            self.error = "no token in the stream"
 
 
 def client(connections: int = 64, timeout: float = 600.0) -> httpx.AsyncClient:
@@ -79,32 +112,8 @@ async def stream(
                 result.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
             else:
                 async for data in aiter_events(response):
-                    _event(result, orjson.loads(data), shape, time.perf_counter())
+                    result.record(orjson.loads(data), shape, time.perf_counter())
     except httpx.HTTPError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-    result.ended_at = time.perf_counter()
-    if result.error is None and result.status == 200 and result.first_at is None:
-        result.error = "no token in the stream"
+    result.end(time.perf_counter())
     return result
-
-
-def _event(result: Stream, event: dict[str, Any], shape: Shape, now: float) -> None:
-    if shape == "orchestrator":
-        text = event.get("token")
-        if event.get("error"):
-            result.error = str(event["error"])
-        if "total_tokens" in event:
-            result.tokens = int(event["total_tokens"])
-    else:
-        text = event.get("content")
-        if "error" in event:
-            result.error = str(event["error"])
-        if "tokens_predicted" in event:
-            result.tokens = int(event["tokens_predicted"])
-        if event.get("stop"):
-            result.prompt_tokens = event.get("tokens_evaluated")
-    if text:
-        result.text_events += 1
-        result.last_at = now
-        if result.first_at is None:
-            result.first_at = now

@@ -16,8 +16,9 @@ keystroke is sent, one after the other, by three clients:
   same load, since llama-server's own /infill keeps no ``input_extra`` at all with
   2,048-token slots (``n_ctx - n_batch``).
 
-For each, per keystroke: time to first event (prompt processing plus one token; streamed,
-``n_predict`` 4, no end-of-generation, so every request makes tokens) and the prompt
+For each, per keystroke: time to first token (prompt processing plus one token, as
+bench/client.py's `Stream` defines it for every benchmark; streamed, ``n_predict`` 4, no
+end-of-generation, so every request makes tokens) and the prompt
 tokens the backend processed (``timings.prompt_n``, or ``prompt_tokens - cached_tokens``);
 then the session's medians over the warm keystrokes (all but the first of each file), its
 cache hit ratio, and how many backends loaded the model (cold starts). The CM4's clients
@@ -41,6 +42,7 @@ from typing import Any
 import httpx
 from cerebrum.sse_reader import iter_events
 
+from bench.client import Shape, Stream
 from harness.llama_server import LlamaServer
 from harness.orchestrator import Orchestrator, lab_models, orchestrator_env
 from harness.paths import ROOT
@@ -143,27 +145,27 @@ def complete_body(stroke: Keystroke) -> dict[str, Any]:
 def timed(
     client: httpx.Client, path: str, body: dict[str, Any], prompts: list[str] | None = None
 ) -> Sample:
-    """Time to the first data event, and the prompt tokens processed (from the last one);
-    the prompt the backend saw is added to `prompts` when given."""
-    started = time.perf_counter()
-    first: float | None = None
-    last: dict[str, Any] = {}
+    """Time to first token, and the prompt tokens processed (from the last event); the
+    prompt the backend saw is added to `prompts` when given."""
+    shape: Shape = "orchestrator" if path == "/v1/complete/stream" else "direct"
+    result = Stream(sent_at=time.perf_counter())
     with client.stream("POST", path, json=body) as response:
+        result.status = response.status_code
         if response.status_code != 200:
             raise SystemExit(f"{path}: HTTP {response.status_code}: {response.read()[:300]!r}")
         for data in iter_events(response):
-            first = first or time.perf_counter()
-            last = json.loads(data)
-    if "error" in last:
-        raise SystemExit(f"{path}: {last['error']}")
+            result.record(json.loads(data), shape, time.perf_counter())
+    result.end(time.perf_counter())
+    if result.error is not None or result.ttft is None or result.last is None:
+        raise SystemExit(f"{path}: {result.error}")
+    last = result.last
     if "timings" in last:  # llama-server's shape
         prompt, processed = last["tokens_evaluated"], last["timings"]["prompt_n"]
     else:  # the seed's done event
         prompt, processed = last["prompt_tokens"], last["prompt_tokens"] - last["cached_tokens"]
-    assert first is not None
     if prompts is not None:
         prompts.append(last["prompt"])
-    return Sample(round((first - started) * 1000, 1), processed, prompt)
+    return Sample(round(result.ttft * 1000, 1), processed, prompt)
 
 
 def loaded(server: LlamaServer) -> bool:
@@ -294,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(summaries: list[dict[str, Any]], results: list[tuple[Session, Any]]) -> None:
-    print("per keystroke: time to first event ms / prompt tokens processed")
+    print("per keystroke: time to first token ms / prompt tokens processed")
     for session, _ in results:
         cells = " ".join(f"{s.ttft_ms:.0f}/{s.processed}" for s in session.samples)
         print(f"  {session.client:>8} x{session.backends}: {cells}")

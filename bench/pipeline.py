@@ -1,12 +1,12 @@
 """Item 5: the prompt pipeline (chunk, dedup, rank, assemble) on 100 KB and 1 MB of context,
 how deduplication grows from 1k to 20k chunks, and the pipeline's time per MB on adversarial
-input (bench/adversarial.py) beside normal code.
+input (harness/adversarial.py) beside normal code.
 
 Context is standard-library modules (`bench.prompts.stdlib_files`); the prompt is the end
 of `textwrap.py` (which is not among them). "cold" gives each run a new PipelineCache (the
 snippets were never seen); "warm" shares one and changes the prompt's last line each run (an
-editor sending the same files with the next keystroke). Each stage is timed by calling the
-stages `build_prompt` calls, in its order, with its arguments.
+editor sending the same files with the next keystroke). Each stage is timed inside the real
+`build_prompt` call, which tells its `on_stage` observer as each of its STAGES ends.
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ import time
 from collections.abc import Callable
 
 from cerebrum.retrieval import ModelProfile, PipelineCache, PromptRequest, Snippet, build_prompt
-from cerebrum.retrieval.assembler import assemble
 from cerebrum.retrieval.cache import MB
-from cerebrum.retrieval.chunker import Chunk, chunk_id, chunk_snippets, normalize
+from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.dedup import deduplicate
-from cerebrum.retrieval.instruction_parser import parse_instruction
-from cerebrum.retrieval.ranker import rank_chunks
-from cerebrum.retrieval.tokens import TokenCounter
 
-from bench.adversarial import GENERATORS
+try:
+    from cerebrum.retrieval.pipeline import STAGES
+except ImportError:  # an app from before build_prompt reported its stages (--app): totals only
+    STAGES = ()
+
 from bench.machine import load_average
 from bench.prompts import STDLIB, stdlib_files
 from bench.stats import Summary
+from harness.adversarial import GENERATORS
 
 PROFILE = ModelProfile(context_size=8192)
 MAX_TOKENS = 256
-STAGES = ("parse", "chunk", "dedup", "rank", "assemble")
 SCALING_COUNTS = (1_000, 2_000, 5_000, 10_000, 20_000)
 CACHE_BYTES = 32 * MB  # CEREBRUM_PIPELINE_CACHE_MB's default
 ADVERSARIAL_BYTES = 256 * 1024
@@ -45,75 +45,48 @@ def request(size: int, edit: int = 0) -> PromptRequest:
     tail = (STDLIB / "textwrap.py").read_text()[-1500:]
     prompt = f"{tail}\n# edit {edit}\ndef "
     context = tuple(Snippet(text, path) for path, text in stdlib_files(size))
-    return PromptRequest(prompt, "python", context, None, (), MAX_TOKENS)
+    return PromptRequest(prompt, language="python", context=context, max_tokens=MAX_TOKENS)
 
 
 def timed_stages(prompt: PromptRequest, cache: PipelineCache) -> dict[str, float]:
-    """Seconds spent in each stage of build_prompt for this request (and in all of them)."""
+    """Seconds build_prompt spent in each of its stages for this request, and in the whole
+    call (`total`: the stages and the plan's report)."""
     clock = time.perf_counter
-    session = cache.session()
+    marks: list[tuple[str, float]] = []
+
+    def ended_stage(stage: str) -> None:
+        marks.append((stage, clock()))
+
     started = clock()
-    instruction = parse_instruction(
-        prompt.prompt, prompt.language, [(s.path, s.text) for s in prompt.context]
-    )
-    parsed = clock()
-    chunks = chunk_snippets(prompt.context, instruction.language, cache=session)
-    chunked = clock()
-    unique = deduplicate(chunks, prompt.prompt, cache=session)
-    deduplicated = clock()
-    ranked = rank_chunks(unique.kept, prompt.prompt, instruction.symbols, instruction.language,
-                         prompt.suffix, snippet_count=len(prompt.context),
-                         cache=session)  # fmt: skip
-    ranked_at = clock()
-    assemble(prompt.prompt, ranked, PROFILE, prompt.max_tokens, language=instruction.language,
-             count=TokenCounter(session))  # fmt: skip
-    session.commit()
+    observed = {"on_stage": ended_stage} if STAGES else {}
+    build_prompt(prompt, PROFILE, cache=cache, **observed)
     ended = clock()
-    marks = (started, parsed, chunked, deduplicated, ranked_at, ended)
-    times = {name: marks[i + 1] - marks[i] for i, name in enumerate(STAGES)}
+    times, previous = {}, started
+    for stage, at in marks:
+        times[stage], previous = at - previous, at
     times["total"] = ended - started
-    times["chunks"] = len(chunks)
     return times
 
 
 def measure(size: int, runs: int) -> dict[str, object]:
-    """build_prompt for `size` bytes of context, cold and warm: per-stage medians, total
-    p50/p99 (ms), and the whole build_prompt call timed on its own as a check."""
+    """build_prompt for `size` bytes of context, cold and warm: per-stage medians and the
+    whole call's p50/p99 (ms)."""
     load_before = load_average()
     cold = [timed_stages(request(size, run), PipelineCache(CACHE_BYTES)) for run in range(runs)]
     shared = PipelineCache(CACHE_BYTES)
     warm = [timed_stages(request(size, run), shared) for run in range(runs + 1)][1:]
-    whole = _whole(size, runs)
     plan = build_prompt(request(size), PROFILE)
     return {
         "context_bytes": sum(len(s.text.encode()) for s in request(size).context),
         "files": len(request(size).context),
-        "chunks": int(cold[0]["chunks"]),
+        "chunks": len(plan.chunks_used) + len(plan.chunks_dropped),
         "chunks_used": len(plan.chunks_used),
         "chunks_dropped": len(plan.chunks_dropped),
         "runs": runs,
         "cold_ms": _stage_summary(cold),
         "warm_ms": _stage_summary(warm),
-        "build_prompt_ms": whole,
         "load_before": load_before,
         "load_after": load_average(),
-    }
-
-
-def _whole(size: int, runs: int) -> dict[str, dict[str, float]]:
-    shared = PipelineCache(CACHE_BYTES)
-
-    def once(cache: PipelineCache, edit: int) -> float:
-        prompt = request(size, edit)
-        started = time.perf_counter()
-        build_prompt(prompt, PROFILE, cache=cache)
-        return time.perf_counter() - started
-
-    cold = [once(PipelineCache(CACHE_BYTES), run) for run in range(runs)]
-    warm = [once(shared, run) for run in range(runs + 1)][1:]
-    return {
-        "cold": Summary.of(cold).scaled(1000).as_dict(3),
-        "warm": Summary.of(warm).scaled(1000).as_dict(3),
     }
 
 
@@ -194,7 +167,7 @@ def adversarial_request(text: str) -> PromptRequest:
         Snippet(text[third : 2 * third], "adversarial.c"),
         Snippet(text[2 * third :]),
     )
-    return PromptRequest(text[-2000:], None, context, None, (), MAX_TOKENS)
+    return PromptRequest(text[-2000:], context=context, max_tokens=MAX_TOKENS)
 
 
 def ms_per_mb(prompt: PromptRequest, repeats: int) -> float:

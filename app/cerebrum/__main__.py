@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from cerebrum import __version__
-from cerebrum.settings import Settings, describe_error, load_settings
+from cerebrum.settings import ENV_PREFIX, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +71,23 @@ def serve(settings: Settings) -> None:
         access_log=False,  # the log-context middleware writes one JSON line per request
     )
     uvicorn.Server(config).run()
+
+
+def describe_error(error: ValidationError | ValueError) -> str:
+    """One line naming the setting that is wrong, e.g. ``CEREBRUM_PORT: Input should be ...``."""
+    if not isinstance(error, ValidationError):
+        return str(error)
+    first = error.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if message.startswith(ENV_PREFIX):  # a model-level check already names its setting
+        return message
+    if not loc:
+        return message
+    name = ENV_PREFIX + loc[0].upper()
+    where = ".".join(loc[1:])
+    detail = f"{name}[{where}]" if where else name
+    return f"{detail}: {message}"
 
 
 if __name__ == "__main__":

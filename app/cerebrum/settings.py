@@ -11,68 +11,17 @@ import json
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cerebrum.core.registry import ModelSpec
-from cerebrum.retrieval.request import FimTokens, ModelProfile, PromptFormat
+from cerebrum.core.registry import BackendUrl, ModelSpec
+from cerebrum.sse_reader import DEFAULT_MAX_BYTES
 
 ENV_PREFIX = "CEREBRUM_"
-
-
-class ModelSetting(BaseModel):
-    """One entry of ``CEREBRUM_MODELS``, validated; ``spec`` builds the registry's entry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    alias: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-        description="The name clients use (`model` field), e.g. qwen_7b.",
-    )
-    model: str = Field(
-        min_length=1,
-        max_length=256,
-        description="The backend's model id (llama-server router mode picks a model by it).",
-    )
-    context_size: int = Field(
-        default=4096, ge=256, le=1_048_576, description="The backend's context size in tokens."
-    )
-    format: PromptFormat = Field(
-        default="completion",
-        description="How prompts are sent: plain completion, chat messages, or fill-in-the-middle.",
-    )
-    fim: FimTokens | None = Field(
-        default=None,
-        description=(
-            'FIM tokens as the tokenizer spells them, {"prefix", "suffix", "middle"} and '
-            'optionally "file_separator" and "repo_name"; required for format fim.'
-        ),
-    )
-    backends: list[AnyHttpUrl] | None = Field(
-        default=None, description="Backends serving this model (default: all CEREBRUM_BACKENDS)."
-    )
-
-    @model_validator(mode="after")
-    def _fim_needs_tokens(self) -> Self:
-        if self.format == "fim" and self.fim is None:
-            raise ValueError(f"model {self.alias!r} has format 'fim' but no 'fim' tokens")
-        return self
-
-    def spec(self, everywhere: tuple[str, ...]) -> ModelSpec:
-        """The registry's entry; ``everywhere`` (CEREBRUM_BACKENDS) serves a model naming none."""
-        own = tuple(str(url).rstrip("/") for url in self.backends or ())
-        profile = ModelProfile(context_size=self.context_size, format=self.format, fim=self.fim)
-        return ModelSpec(self.alias, self.model, own or everywhere, profile)
 
 
 def _json(text: str) -> Any:
@@ -112,12 +61,12 @@ class Settings(BaseSettings):
             "key (LLAMA_API_KEY in the VPS's /etc/llama-server/llama-server.env). Never logged."
         ),
     )
-    backends: Annotated[list[AnyHttpUrl], NoDecode] = Field(
-        default_factory=lambda: [AnyHttpUrl("http://127.0.0.1:8080")],
+    backends: Annotated[list[BackendUrl], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8080"],
         min_length=1,
         description="llama-server base URLs, JSON list or comma-separated.",
     )
-    models: Annotated[list[ModelSetting], NoDecode] = Field(
+    models: Annotated[list[ModelSpec], NoDecode] = Field(
         min_length=1,
         description=(
             "JSON list of models: "
@@ -265,7 +214,7 @@ class Settings(BaseSettings):
         ),
     )
     backend_max_bytes: int = Field(
-        default=8 * 1_048_576,
+        default=DEFAULT_MAX_BYTES,
         ge=65536,
         le=256 * 1_048_576,
         description=(
@@ -278,22 +227,6 @@ class Settings(BaseSettings):
     @classmethod
     def _decode_addresses(cls, value: Any) -> Any:
         return _json_or_csv(value)
-
-    @model_validator(mode="after")
-    def _no_credentials_in_urls(self) -> Self:
-        """A backend URL with ``user:pass@`` would be shown in errors, stats and metrics."""
-        named = [("CEREBRUM_BACKENDS", url) for url in self.backends] + [
-            (f"CEREBRUM_MODELS[{model.alias}].backends", url)
-            for model in self.models
-            for url in model.backends or ()
-        ]
-        for name, url in named:
-            if url.username or url.password:
-                raise ValueError(
-                    f"{name}: a backend URL must not carry credentials (user:pass@); "
-                    "the backend key goes in CEREBRUM_API_KEY"
-                )
-        return self
 
     @field_validator("backends", "client_keys", mode="before")
     @classmethod
@@ -324,32 +257,6 @@ class Settings(BaseSettings):
                 f"the aliases in CEREBRUM_MODELS ({', '.join(aliases)})"
             )
         return self
-
-    @property
-    def default_alias(self) -> str:
-        return self.default_model or self.models[0].alias
-
-    def model_specs(self) -> list[ModelSpec]:
-        """Every configured model as the registry holds it, in configuration order."""
-        everywhere = tuple(str(url).rstrip("/") for url in self.backends)
-        return [model.spec(everywhere) for model in self.models]
-
-
-def describe_error(error: ValidationError | ValueError) -> str:
-    """One line naming the setting that is wrong, e.g. ``CEREBRUM_PORT: Input should be ...``."""
-    if not isinstance(error, ValidationError):
-        return str(error)
-    first = error.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"]]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if message.startswith(ENV_PREFIX):  # a model-level check already names its setting
-        return message
-    if not loc:
-        return message
-    name = ENV_PREFIX + loc[0].upper()
-    where = ".".join(loc[1:])
-    detail = f"{name}[{where}]" if where else name
-    return f"{detail}: {message}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
-DEFAULT_MAX_BYTES = 8 * 1_048_576  # as CEREBRUM_BACKEND_MAX_BYTES's default
+DEFAULT_MAX_BYTES = 8 * 1_048_576  # CEREBRUM_BACKEND_MAX_BYTES's default (settings read it here)
 
 
 class EventTooLargeError(ValueError):

@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from cerebrum.__main__ import describe_error
+from cerebrum.core.registry import Registry
 from cerebrum.retrieval import FimTokens, ModelProfile
-from cerebrum.settings import Settings, describe_error
+from cerebrum.settings import Settings
 from pydantic import ValidationError
 
 MODELS = json.dumps([{"alias": "qwen_7b", "model": "qwen2.5-coder-7b", "context_size": 8192}])
@@ -45,12 +47,12 @@ def test_reads_prefixed_environment_variables(env):
 def test_defaults_bind_loopback_on_port_7000(env):
     settings = Settings()
     assert (settings.host, settings.port) == ("127.0.0.1", 7000)
-    assert settings.default_alias == "qwen_7b"
+    assert Registry(settings.models, settings.default_model, settings.backends).default == "qwen_7b"
 
 
 def test_backends_accept_a_comma_separated_list(env):
     env.setenv("CEREBRUM_BACKENDS", "http://a:9000, http://b:9000")
-    assert [str(url) for url in Settings().backends] == ["http://a:9000/", "http://b:9000/"]
+    assert [str(url) for url in Settings().backends] == ["http://a:9000", "http://b:9000"]
 
 
 def test_backends_accept_a_json_list(env):
@@ -100,7 +102,8 @@ def test_model_specs_carry_the_prompt_profile_and_default_backends(env):
     ]
     env.setenv("CEREBRUM_MODELS", json.dumps(models))
     env.setenv("CEREBRUM_BACKENDS", "http://x:8080/")
-    first, second = Settings().model_specs()
+    settings = Settings()
+    first, second = Registry(settings.models, settings.default_model, settings.backends)
     assert (first.alias, first.model, first.backends) == ("a", "m-a", ("http://x:8080",))
     assert first.profile == ModelProfile(2048, "fim", FimTokens("<P>", "<S>", "<M>", "<F>"))
     assert second.backends == ("http://b:9000",)
@@ -124,7 +127,9 @@ def test_fim_tokens_are_validated_once(env, fim, expected):
 
 def test_fim_format_requires_fim_tokens(env):
     env.setenv("CEREBRUM_MODELS", '[{"alias": "a", "model": "m", "format": "fim"}]')
-    assert "has format 'fim' but no 'fim' tokens" in error_line()
+    assert error_line() == (
+        "CEREBRUM_MODELS[0]: model 'a': format 'fim' needs the model's FIM tokens ('fim')"
+    )
 
 
 def test_bad_backend_url_names_the_setting(env):

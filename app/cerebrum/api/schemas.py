@@ -62,7 +62,7 @@ class Open(BaseModel):
 open_shape = with_config(ConfigDict(extra="allow"))
 
 
-# --------------------------------------------------------------------------- native API
+# ------------------------------------------------------------------------------ seed API
 
 
 class ContextItem(Strict):
@@ -247,7 +247,7 @@ class PromptCache(Open):
     cached_tokens: int = Field(description="Of those, the ones taken from their KV cache.")
     processed_tokens: int
     hit_ratio: float | None = Field(description="cached_tokens / prompt_tokens.")
-    reprocessed_per_generation: Percentiles = Field(
+    reprocessed: Percentiles = Field(
         description="Prompt tokens a backend processed (not from its KV cache), per generation."
     )
     token_counts: int = Field(description="Texts whose exact token count is remembered.")
@@ -450,7 +450,7 @@ class OpenAIChatCompletionChunk(TypedDict):
     usage: NotRequired[Usage]
 
 
-# ------------------------------------------------------------ llama.cpp's native API
+# ------------------------------------------------------------------ llama.cpp's API
 # The bodies llama.vim, llama.vscode and Continue send to llama-server's /infill and
 # /completion. As llama-server does, fields it does not know are accepted and ignored by
 # the orchestrator, and passed on to the backend (sampling options: llama-server checks

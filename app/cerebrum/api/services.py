@@ -3,7 +3,7 @@ built once from the settings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -42,8 +42,8 @@ class Services:
         cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
     ) -> Services:
         """Wire everything from the settings; ``transport`` replaces the network in tests."""
-        http = _http_client(settings, transport)
-        registry = Registry(settings.model_specs(), settings.default_alias)
+        registry = Registry(settings.models, settings.default_model, settings.backends)
+        http = _http_client(settings, registry.backends, transport)
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         backends = [
             Backend(
@@ -98,7 +98,7 @@ def services(request: Request) -> Services:
 
 
 def _http_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None
+    settings: Settings, urls: Sequence[str], transport: httpx.AsyncBaseTransport | None
 ) -> httpx.AsyncClient:
     """One client for every backend; first-token and idle limits are applied per stream.
 
@@ -106,10 +106,8 @@ def _http_client(
     httptools); with a TLS backend, httpx's own pooled transport serves them all.
     """
     pool = settings.max_in_flight + 8
-    # Loading the CA bundle costs ~3 MB of RSS; skip it when no backend speaks TLS.
-    tls = any(str(url).startswith("https://") for url in settings.backends) or any(
-        str(url).startswith("https://") for model in settings.models for url in model.backends or ()
-    )
+    # Loading the CA bundle costs resident memory in every process: only a TLS backend needs it.
+    tls = any(url.startswith("https://") for url in urls)
     if transport is None and not tls:
         transport = LeanTransport()
     return httpx.AsyncClient(

@@ -1,4 +1,4 @@
-"""Server-Sent Events: the seed's event shapes, and a response that streams them.
+"""Server-Sent Events: the seed API's event shapes, and a response that streams them.
 
 Events are ``data: <json>\\n\\n`` (orjson). ``EventStream`` sends a keep-alive comment
 (``: ping``) whenever nothing has been written for ``ping_interval`` seconds (a backend

@@ -11,7 +11,7 @@ from typing import Any
 class Generation:
     """One generation request, in backend terms.
 
-    Exactly one of ``prompt`` (sent to llama-server's native ``/completion``: a string, or
+    Exactly one of ``prompt`` (sent to llama-server's own ``/completion``: a string, or
     the token/mixed arrays that route accepts) and ``messages`` (sent to
     ``/v1/chat/completions``, which applies the model's chat template) is set.
     ``completions`` is llama-server's ``n_cmpl``: that many completions of one prompt,
@@ -47,7 +47,7 @@ class Piece:
 
     ``prompt_tokens`` is the whole prompt as the backend counted it, ``cached_tokens`` the
     part of it the backend took from its KV cache instead of processing it (llama-server's
-    ``timings.cache_n``). ``event`` is the backend's own event for a native ``/completion``
+    ``timings.cache_n``). ``event`` is the backend's own event for a ``/completion``
     generation (what the llama.cpp-compatible routes pass on), ``index`` which of several
     completions it belongs to.
     """

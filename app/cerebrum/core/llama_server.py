@@ -1,6 +1,6 @@
 """One llama-server backend: streamed generations, health, models.
 
-Generations always stream from the backend (native ``/completion`` for a prompt,
+Generations always stream from the backend (llama-server's own ``/completion`` for a prompt,
 ``/v1/chat/completions`` for messages), even when the client wants one JSON answer, so the
 orchestrator sees the first token, applies its idle timeout and can hang up at any moment.
 The key (``CEREBRUM_API_KEY``) goes only into the ``Authorization`` header; no message built

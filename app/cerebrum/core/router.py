@@ -82,8 +82,8 @@ class Router:
         retries: int,
         first_token_timeout: float,
         idle_timeout: float,
+        slots: int,
         retry_wait: float = 0.1,
-        slots: int = 2,
     ) -> None:
         self._backends = {backend.url: backend for backend in backends}
         self.slots = slots

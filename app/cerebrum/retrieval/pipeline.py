@@ -12,9 +12,13 @@ What stays true:
   raises PipelineCancelled.
 - Caches: read and staged through one session of the app's `PipelineCache`, committed only
   once the prompt is assembled; a rejected or cancelled request adds nothing.
+- Stages: `STAGES` is their order; an `on_stage` observer is told of each as it ends (the
+  pipeline bench times them with it, so it measures this code, not a copy of its order).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from cerebrum.retrieval.assembler import assemble, check_fits
 from cerebrum.retrieval.cache import PipelineCache, detached
@@ -27,6 +31,12 @@ from cerebrum.retrieval.ranker import Ranked, rank_chunks
 from cerebrum.retrieval.request import ModelProfile, PromptRequest
 from cerebrum.retrieval.tokens import TokenCounter
 
+STAGES = ("budget", "parse", "chunk", "dedup", "rank", "assemble")  # build_prompt's order
+
+
+def _unobserved(stage: str) -> None:
+    pass
+
 
 def build_prompt(
     request: PromptRequest,
@@ -34,24 +44,30 @@ def build_prompt(
     *,
     cache: PipelineCache | None = None,
     deadline: Deadline | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PromptPlan:
     """The prompt to send for `request` to the model described by `profile`.
 
     `cache` is the app's PipelineCache (None: nothing is remembered between calls);
-    `deadline` bounds the time spent on the context (None: no limit).
+    `deadline` bounds the time spent on the context (None: no limit);
+    `on_stage` is called with each stage's name (STAGES) as the stage ends (the context
+    stages are not reported when the deadline left the context out).
     Raises PromptTooLarge when the prompt (with the client's system turns) alone does not
     fit context_size - max_tokens - margin_tokens, PipelineCancelled when the deadline is
     cancelled.
     """
     session = detached() if cache is None else cache.session()
     deadline = deadline or Deadline()
+    ended = on_stage or _unobserved
     count = TokenCounter(session, exact=request.token_counts)
     check_fits(
         request.prompt, profile, request.max_tokens, request.history, count, request.trim_prompt
     )
+    ended("budget")
     instruction = parse_instruction(
         request.prompt, request.language, [(s.path, s.text) for s in request.context]
     )
+    ended("parse")
     ranked: list[Ranked] = []
     dropped_chunks: list[Dropped] = []
     skipped = False
@@ -60,8 +76,10 @@ def build_prompt(
         chunks = chunk_snippets(
             request.context, instruction.language, cache=session, deadline=deadline
         )
+        ended("chunk")
         deadline.check()
         unique = deduplicate(chunks, request.prompt, cache=session, deadline=deadline)
+        ended("dedup")
         deadline.check()
         ranked = rank_chunks(
             unique.kept,
@@ -73,6 +91,7 @@ def build_prompt(
             cache=session,
             deadline=deadline,
         )
+        ended("rank")
         dropped_chunks = unique.dropped
     except OutOfTime:
         ranked, dropped_chunks, skipped = [], [], True
@@ -90,6 +109,7 @@ def build_prompt(
         trim=request.trim_prompt,
     )
     session.commit()
+    ended("assemble")
     dropped = [
         *(_report(r, "budget") for r in assembly.over_budget),
         *(_report_chunk(d.chunk, d.reason, d.duplicate_of) for d in dropped_chunks),

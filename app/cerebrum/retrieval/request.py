@@ -67,7 +67,7 @@ class ModelProfile:
         if self.format not in ("completion", "chat", "fim"):
             raise ValueError(f"format must be completion, chat or fim, got {self.format!r}")
         if self.format == "fim" and self.fim is None:
-            raise ValueError("format 'fim' needs the model's FIM tokens (fim=FimTokens(...))")
+            raise ValueError("format 'fim' needs the model's FIM tokens ('fim')")
 
 
 @dataclass(frozen=True, slots=True)

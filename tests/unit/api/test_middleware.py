@@ -1,45 +1,17 @@
-"""api/middleware: request id, client auth, body limit, load shedding, error bodies."""
+"""Client auth (api/middleware/auth.py) and error bodies (api/errors.py) through the app.
+
+The other middleware have their own files in tests/unit/api/middleware/; these stay here
+while auth and errors are rewritten (issue 24), to move beside them at merge.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Any
-
-import httpx
 import pytest
 from cerebrum.api.middleware.auth import is_loopback
-from cerebrum.api.middleware.load_shed import LoadShedMiddleware
-from cerebrum.api.middleware.log_context import LogContextMiddleware
-from cerebrum.api.middleware.request_id import RequestIdMiddleware
-from cerebrum.core.limiter import Limiter
 
 pytestmark = pytest.mark.anyio
 
 BODY = {"prompt": "def f():", "max_tokens": 2}
-
-
-async def test_request_id_is_generated_when_absent(client):
-    response = await client.get("/health")
-    assert len(response.headers["x-request-id"]) == 32
-
-
-async def test_request_id_from_the_client_is_kept(client):
-    response = await client.post("/v1/complete", json=BODY, headers={"X-Request-ID": "abc-1"})
-    assert response.headers["x-request-id"] == "abc-1"
-    assert response.json()["request_id"] == "abc-1"
-
-
-async def test_unsafe_request_id_is_replaced(client):
-    response = await client.get("/health", headers={"X-Request-ID": "bad id <script>"})
-    assert response.headers["x-request-id"] != "bad id <script>"
-    assert len(response.headers["x-request-id"]) == 32
-
-
-async def test_request_id_is_on_error_responses_too(client):
-    response = await client.post("/v1/complete", content=b"{", headers={"X-Request-ID": "e-1"})
-    assert response.status_code == 400
-    assert response.headers["x-request-id"] == "e-1"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1"])
@@ -87,23 +59,6 @@ async def test_with_client_keys_any_configured_key_is_accepted(app_client):
 async def test_health_is_open_without_a_key(app_client):
     async with app_client(client_keys=["k1"], client_ip="192.0.2.7") as http:
         assert (await http.get("/health")).status_code == 200
-
-
-async def test_declared_body_over_the_limit_is_413(app_client):
-    async with app_client(max_body_bytes=1024) as http:
-        response = await http.post("/v1/complete", content=b"x" * 2048)
-    assert response.status_code == 413
-    assert response.json()["error"]["type"] == "request_too_large"
-
-
-async def test_streamed_body_over_the_limit_is_413(app_client):
-    async def chunks():
-        for _ in range(4):
-            yield b"x" * 512
-
-    async with app_client(max_body_bytes=1024) as http:
-        response = await http.post("/v1/complete", content=chunks())
-    assert response.status_code == 413
 
 
 async def test_validation_error_names_the_field(client):
@@ -155,65 +110,6 @@ async def test_wrong_method_is_a_json_405(client):
     assert response.json()["error"]["type"] == "method_not_allowed"
 
 
-def asgi_app(gate: asyncio.Event):
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await gate.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    return app
-
-
-async def test_load_shedding_answers_503_with_retry_after_beyond_the_limits():
-    gate = asyncio.Event()
-    limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1, retry_after=2)
-    app = RequestIdMiddleware(LoadShedMiddleware(asgi_app(gate), limiter))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        first = asyncio.create_task(http.post("/v1/complete"))
-        await asyncio.sleep(0.05)
-        shed = await http.post("/v1/complete")
-        gate.set()
-        assert (await first).status_code == 200
-    assert shed.status_code == 503
-    assert shed.headers["retry-after"] == "2"
-    assert shed.json()["error"]["type"] == "overloaded"
-    assert limiter.in_flight == 0
-
-
-async def test_only_the_endpoints_marked_shed_are_shed(app_client):
-    """With every place taken, each endpoint the table marks ``shed`` answers 503 at once
-    (and is counted as received); every other endpoint answers as usual."""
-    from cerebrum.api.routes import ENDPOINTS
-
-    async with app_client(max_in_flight=1, max_queue=0) as http:
-        svc = http._transport.app.state.services  # the app behind the test client
-        await svc.limiter.acquire()
-        answers = {
-            endpoint.path: await http.request(endpoint.method, endpoint.path, json=BODY)
-            for endpoint in ENDPOINTS
-        }
-        svc.limiter.release()
-    shed = {path for path, response in answers.items() if response.status_code == 503}
-    assert shed == {endpoint.path for endpoint in ENDPOINTS if endpoint.shed}
-    for path in shed:
-        assert answers[path].json()["error"]["type"] == "overloaded", path
-    assert svc.stats.received_total == len(shed)
-    assert svc.limiter.shed_total == len(shed)
-
-
-async def test_a_wrong_method_on_a_shed_route_is_405_and_takes_no_place(app_client):
-    async with app_client(max_in_flight=1, max_queue=0) as http:
-        svc = http._transport.app.state.services
-        await svc.limiter.acquire()
-        response = await http.get("/v1/complete")
-        svc.limiter.release()
-    assert response.status_code == 405
-    assert response.json()["error"]["type"] == "method_not_allowed"
-    assert svc.stats.received_total == 0
-    assert svc.limiter.shed_total == 0
-
-
 async def test_only_the_endpoints_marked_public_are_served_without_a_key(app_client):
     from cerebrum.api.routes import ENDPOINTS
 
@@ -225,46 +121,3 @@ async def test_only_the_endpoints_marked_public_are_served_without_a_key(app_cli
     refused = {path for path, status in statuses.items() if status == 401}
     assert refused == {endpoint.path for endpoint in ENDPOINTS if not endpoint.public}
     assert refused
-
-
-async def test_unhandled_error_becomes_a_json_500_with_the_request_id(caplog):
-    async def broken(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        raise RuntimeError("boom")
-
-    app = RequestIdMiddleware(LogContextMiddleware(broken))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as http:
-        response = await http.get("/x", headers={"X-Request-ID": "r-500"})
-    assert response.status_code == 500
-    assert response.headers["x-request-id"] == "r-500"
-    assert json.loads(response.text)["error"]["type"] == "internal_error"
-    assert "boom" not in response.text
-
-
-async def test_slow_bodies_hold_no_load_shedding_place_and_get_408(fake_llama):
-    from tests.unit.conftest import make_settings
-    from tests.unit.serving import connect, read_until_closed, serving
-
-    settings = make_settings(max_in_flight=1, max_queue=0, body_timeout=1.0)
-    head = b'POST /v1/complete HTTP/1.1\r\nHost: c\r\nContent-Length: 100\r\n\r\n{"pro'
-    async with serving(settings, fake_llama.transport()) as address:
-        slow = [await connect(address, head) for _ in range(4)]
-        async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
-            served = await http.post("/v1/complete", json=BODY)
-        answers = [await read_until_closed(reader) for reader, _ in slow]
-        for _, writer in slow:
-            writer.close()
-        async with httpx.AsyncClient(base_url="http://{}:{}".format(*address)) as http:
-            stats = (await http.get("/v1/stats")).json()
-    assert served.status_code == 200, served.text
-    for answer in answers:
-        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-        assert b"CEREBRUM_BODY_TIMEOUT" in answer
-    assert stats["requests"]["in_flight"] == 0
-
-
-async def test_the_route_still_reads_the_body_and_sees_the_disconnect_after_it(client):
-    response = await client.post("/v1/complete", json=BODY)
-    assert response.status_code == 200
-    assert response.json()["completion"]

@@ -12,13 +12,13 @@ from cerebrum.api import prompting
 from cerebrum.core.documents import Document, Documents, Placement, Ticket
 from cerebrum.core.errors import SupersededError
 from cerebrum.core.registry import ModelSpec
-from cerebrum.retrieval import ModelProfile, PipelineCancelled, PromptRequest
+from cerebrum.retrieval import PipelineCancelled, PromptRequest
 from starlette.exceptions import HTTPException
 
 pytestmark = pytest.mark.anyio
 
 LARGE = PromptRequest("x" * 40_000)  # large enough to be built in a worker thread
-SPEC = ModelSpec("m", "m", ("http://backend",), ModelProfile(1 << 20))
+SPEC = ModelSpec(alias="m", model="m", backends=("http://backend",), context_size=1 << 20)
 
 
 class EndlessBuild:

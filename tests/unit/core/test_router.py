@@ -40,6 +40,7 @@ def make_router(*fakes: FakeLlama, retries: int = 0, failures: int = 3, **timeou
         retries=retries,
         first_token_timeout=timeouts.get("first_token", 5.0),
         idle_timeout=timeouts.get("idle", 5.0),
+        slots=2,
         retry_wait=0.001,
     )
     return router, [b.url for b in backends]

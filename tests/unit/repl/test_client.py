@@ -8,7 +8,6 @@ import httpx
 import pytest
 from cerebrum.repl.client import Client
 from cerebrum.repl.errors import ReplError
-from cerebrum.repl.state import State
 
 KEY = "client-secret-key"
 URL = "http://cerebrum.test"
@@ -139,25 +138,3 @@ def test_get_accepts_the_listed_statuses_only():
         assert client.get("/v1/vps/health", accept=(200, 503))["status"] == "degraded"
         with pytest.raises(ReplError, match=r"^503: "):
             client.get("/v1/vps/health")
-
-
-def test_request_body_carries_only_the_settings_that_are_set(tmp_path):
-    snippet = tmp_path / "util.py"
-    snippet.write_text("def helper():\n    return 1\n")
-    state = State(model="smol", language="python", max_tokens=64, temperature=0.0)
-    state.context.append(str(snippet))
-    assert state.body("def f():") == {
-        "prompt": "def f():",
-        "max_tokens": 64,
-        "model": "smol",
-        "language": "python",
-        "temperature": 0.0,
-        "context": [{"path": str(snippet), "text": "def helper():\n    return 1\n"}],
-    }
-    assert State().body("x") == {"prompt": "x", "max_tokens": 256}
-
-
-def test_an_attached_file_that_is_gone_fails_the_request_in_one_line(tmp_path):
-    state = State(context=[str(tmp_path / "gone.py")])
-    with pytest.raises(ReplError, match=r"^cannot read .*gone\.py: No such file"):
-        state.body("x")

@@ -1,5 +1,5 @@
 """The guard for the whole class of "super-linear pipeline" bugs: every stage of the prompt
-pipeline, and build_prompt as a whole, on every adversarial input (bench/adversarial.py),
+pipeline, and build_prompt as a whole, on every adversarial input (harness/adversarial.py),
 must take about 4x the time for 4x the input.
 
 A growth below 8x for 4x the input passes (linear is 4x, quadratic 16x). Each case is timed
@@ -32,7 +32,7 @@ from cerebrum.retrieval.dedup import deduplicate
 from cerebrum.retrieval.instruction_parser import parse_instruction
 from cerebrum.retrieval.ranker import rank_chunks
 
-from bench.adversarial import GENERATORS
+from harness.adversarial import GENERATORS
 
 SMALL = 4_000
 GROWTH = 4

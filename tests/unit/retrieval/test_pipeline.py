@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cerebrum.retrieval import (
+    Deadline,
     FimTokens,
     Message,
     ModelProfile,
@@ -17,6 +18,7 @@ from cerebrum.retrieval import (
     build_prompt,
     estimate_tokens,
 )
+from cerebrum.retrieval.pipeline import STAGES
 
 UTILS = '''import json
 
@@ -138,14 +140,6 @@ def test_summary_is_json_and_explains_every_listed_chunk() -> None:
     assert summary["dropped"][0]["duplicate_of"] in {c["id"] for c in summary["used"]}
 
 
-def test_summary_caps_the_dropped_list() -> None:
-    big = "\n\n".join(UTILS.replace("config", f"config{i}") for i in range(40))
-    plan = _plan("load_config(", context=[Snippet(big, "big.py")], profile=ModelProfile(600))
-    summary = plan.summary(max_dropped=3)
-    assert len(summary["dropped"]) == 3  # type: ignore[arg-type]
-    assert summary["chunks_dropped"] == len(plan.chunks_dropped) > 3
-
-
 def test_chunk_ids_are_stable_across_requests() -> None:
     first = _plan("load_config(", context=[Snippet(UTILS, "utils.py")])
     second = _plan("save_config(", context=[Snippet(MAILER, "m.py"), Snippet(UTILS, "utils.py")])
@@ -161,3 +155,20 @@ def test_a_repeated_request_gives_the_same_plan_from_the_caches() -> None:
     assert len(cache) > 0
     warm = build_prompt(request, ModelProfile(4096), cache=cache)
     assert warm == cold
+
+
+def test_each_stage_is_reported_to_the_observer_in_order_as_it_ends() -> None:
+    seen: list[str] = []
+    request = PromptRequest("load_config(", context=[Snippet(UTILS, "utils.py")])
+    build_prompt(request, ModelProfile(4096), on_stage=seen.append)
+    assert seen == list(STAGES)
+
+
+def test_context_stages_are_not_reported_when_the_deadline_leaves_the_context_out() -> None:
+    seen: list[str] = []
+    ticks = iter(range(1000))
+    deadline = Deadline(1, clock=lambda: float(next(ticks)))  # spent at the first check
+    request = PromptRequest("load_config(", context=[Snippet(UTILS, "utils.py")])
+    plan = build_prompt(request, ModelProfile(4096), deadline=deadline, on_stage=seen.append)
+    assert plan.context_skipped
+    assert seen == ["budget", "parse", "assemble"]

@@ -28,9 +28,9 @@ pipeline and a prompt cache that survives every keystroke:
 Several completions (``n_cmpl``, llama.vscode asks for 3) are limited to CEREBRUM_BACKEND_SLOTS,
 as llama-server refuses more than its slots; a backend that refuses the client's request
 (a prompt longer than the context) answers the client with its own status and message.
-Answers are llama-server's (see ``api.native``); the client's ``id_slot`` is ignored: the
-orchestrator chooses backend and slot by document (llama.vim and llama.vscode send 0 from
-every editor).
+Answers are llama-server's (see ``api.llama_answers``); the client's ``id_slot`` is ignored:
+the orchestrator chooses backend and slot by document (llama.vim and llama.vscode send 0
+from every editor).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cerebrum.api import native, sse
+from cerebrum.api import llama_answers, sse
 from cerebrum.api.errors import Failure
 from cerebrum.api.incoming import parse
 from cerebrum.api.journey import Journey, Options, Outcome
@@ -68,7 +68,8 @@ async def infill(request: Request) -> Response:
     body = await parse(request, InfillRequest)
     spec = _fim_model(svc, body.model)
     if spec is None:
-        return JSONResponse(native.error_event(501, "not_supported_error", NOT_SUPPORTED), 501)
+        refusal = llama_answers.error_event(501, "not_supported_error", NOT_SUPPORTED)
+        return JSONResponse(refusal, 501)
     warmup = body.n_predict == 0
     prompt = PromptRequest(
         prompt=body.input_prefix + body.prompt,
@@ -142,15 +143,15 @@ def _prompt_count(prompt: str | list[Any]) -> int:
 async def _answer(journey: Journey, body: Native) -> Response:
     if body.stream:
         return journey.stream(LlamaEvents(body.response_fields), ping=sse.BARE_PING)
-    gathered = native.Completions()
+    gathered = llama_answers.Completions()
 
     def render(outcome: Outcome) -> Response:
-        return JSONResponse(native.answer(gathered.results(), body.response_fields))
+        return JSONResponse(llama_answers.answer(gathered.results(), body.response_fields))
 
     try:
         return await journey.answer(render, each=gathered.add_piece)
     except BackendRejectedError as exc:  # the backend refused the client's request: say so
-        refusal = native.error_event(exc.status, "invalid_request_error", exc.message)
+        refusal = llama_answers.error_event(exc.status, "invalid_request_error", exc.message)
         return JSONResponse(refusal, status_code=exc.status)
 
 
@@ -164,7 +165,7 @@ class LlamaEvents:
     def piece(self, piece: Piece, outcome: Outcome) -> Iterator[bytes]:
         event = piece.event
         if event is not None and event.get("stop"):
-            yield sse.event(native.select_fields(event, self.fields))
+            yield sse.event(llama_answers.select_fields(event, self.fields))
         elif event is not None:
             yield sse.event(event)
 
@@ -172,4 +173,4 @@ class LlamaEvents:
         return iter(())
 
     def failure(self, failure: Failure, outcome: Outcome) -> Iterator[bytes]:
-        yield sse.event(native.error_event(failure.status, failure.kind, failure.message))
+        yield sse.event(llama_answers.error_event(failure.status, failure.kind, failure.message))

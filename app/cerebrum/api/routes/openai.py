@@ -1,15 +1,16 @@
 """OpenAI-compatible POST /v1/completions and /v1/chat/completions (streaming or not).
 
-Same routing, prompt pipeline and protection as the native routes; answers in OpenAI's
-shapes, streams ending with ``data: [DONE]``, so editor plugins and the ``openai`` client
-work unchanged. A failure after a stream started is sent as ``data: {"error": {...}}``
-(which the ``openai`` client raises as an APIError), then ``[DONE]``.
+Same journey (routing, prompt pipeline, protection) as the seed API and llama.cpp's
+routes; answers in OpenAI's shapes, streams ending with ``data: [DONE]``, so editor plugins
+and the ``openai`` client work unchanged. A failure after a stream started is sent as
+``data: {"error": {...}}`` (which the ``openai`` client raises as an APIError), then
+``[DONE]``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +23,12 @@ from cerebrum.api.incoming import parse
 from cerebrum.api.journey import Journey, Options, Outcome
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import (
+    ChatChoice,
     ChatChoiceMessage,
     ChatChunkChoice,
     ChatDelta,
     CompletionChoice,
-    OpenAIChatCompletion,
-    OpenAIChatCompletionChunk,
     OpenAIChatRequest,
-    OpenAICompletion,
     OpenAICompletionRequest,
     Usage,
 )
@@ -65,20 +64,7 @@ async def completions(request: Request) -> Response:
         max_tokens=body.max_tokens or DEFAULT_COMPLETION_TOKENS,
     )
     journey = await _journey(request, body, prompt)
-    ident, created, model = f"cmpl-{request.state.request_id}", int(time.time()), journey.spec.alias
-
-    def completion(choices: list[CompletionChoice], usage: Usage | None = None) -> OpenAICompletion:
-        """The answer, each event of the stream, and its last event (usage, no choice)."""
-        answer: OpenAICompletion = {
-            "id": ident,
-            "object": "text_completion",
-            "created": created,
-            "model": model,
-            "choices": choices,
-        }
-        if usage is not None:
-            answer["usage"] = usage
-        return answer
+    answer = Envelope.of(request, journey, "cmpl", "text_completion")
 
     def choice(text: str, finish: str | None) -> CompletionChoice:
         return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
@@ -86,13 +72,13 @@ async def completions(request: Request) -> Response:
     if body.stream:
         return journey.stream(
             OpenAIEvents(
-                lambda text, finish: completion([choice(text, finish)]),
-                lambda usage: completion([], usage) if _include_usage(body) else None,
+                lambda text, finish: answer.wrap([choice(text, finish)]),
+                answer.wrap if _include_usage(body) else None,
             )
         )
     return await journey.answer(
         lambda outcome: JSONResponse(
-            completion([choice(outcome.text, outcome.finish_reason)], _usage(outcome))
+            answer.wrap([choice(outcome.text, outcome.finish_reason)], _usage(outcome))
         )
     )
 
@@ -106,65 +92,68 @@ async def chat_completions(request: Request) -> Response:
         max_tokens=body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS,
     )
     journey = await _journey(request, body, prompt)
-    ident, created, model = (
-        f"chatcmpl-{request.state.request_id}",
-        int(time.time()),
-        journey.spec.alias,
-    )
     if body.stream:
+        chunk = Envelope.of(request, journey, "chatcmpl", "chat.completion.chunk")
         started = [False]
 
-        def chunk(
-            choices: list[ChatChunkChoice], usage: Usage | None = None
-        ) -> OpenAIChatCompletionChunk:
-            event: OpenAIChatCompletionChunk = {
-                "id": ident,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": choices,
-            }
-            if usage is not None:
-                event["usage"] = usage
-            return event
-
-        def event_for(text: str, finish: str | None) -> OpenAIChatCompletionChunk:
+        def event_for(text: str, finish: str | None) -> dict[str, Any]:
             delta: ChatDelta = {"content": text} if text or finish is None else {}
             if not started[0]:
                 started[0] = True
                 delta["role"] = "assistant"
-            return chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}])
+            choice: ChatChunkChoice = {
+                "index": 0, "delta": delta, "finish_reason": finish, "logprobs": None,
+            }  # fmt: skip
+            return chunk.wrap([choice])
 
-        return journey.stream(
-            OpenAIEvents(
-                event_for, lambda usage: chunk([], usage) if _include_usage(body) else None
-            )
-        )
+        return journey.stream(OpenAIEvents(event_for, chunk.wrap if _include_usage(body) else None))
+    completion = Envelope.of(request, journey, "chatcmpl", "chat.completion")
 
     def answer(outcome: Outcome) -> Response:
         message: ChatChoiceMessage = {"role": "assistant", "content": outcome.text}
-        whole: OpenAIChatCompletion = {
-            "id": ident,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": outcome.finish_reason,
-                    "logprobs": None,
-                }
-            ],
-            "usage": _usage(outcome),
-        }
-        return JSONResponse(whole)
+        choice: ChatChoice = {
+            "index": 0, "message": message, "finish_reason": outcome.finish_reason,
+            "logprobs": None,
+        }  # fmt: skip
+        return JSONResponse(completion.wrap([choice], _usage(outcome)))
 
     return await journey.answer(answer)
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every answer and stream event of one request carries around its choices (its
+    shapes: OpenAICompletion, OpenAIChatCompletion, OpenAIChatCompletionChunk)."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+
+    @classmethod
+    def of(cls, request: Request, journey: Journey, prefix: str, kind: str) -> Envelope:
+        ident = f"{prefix}-{request.state.request_id}"
+        return cls(ident, kind, int(time.time()), journey.spec.alias)
+
+    def wrap(
+        self, choices: Sequence[Mapping[str, Any]] = (), usage: Usage | None = None
+    ) -> dict[str, Any]:
+        """The envelope around ``choices``; with ``usage`` (the last event of a stream
+        carries usage and no choice)."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": list(choices),
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return body
+
+
 EventFor = Callable[[str, str | None], Mapping[str, Any]]  # a piece's text, finish reason
-UsageEvent = Callable[[Usage], Mapping[str, Any] | None]  # None: the client did not ask
+UsageEvent = Callable[[Sequence[Mapping[str, Any]], Usage], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +162,7 @@ class OpenAIEvents:
     event if asked for, ``[DONE]``; a failure is ``data: {"error": ...}`` then ``[DONE]``."""
 
     event_for: EventFor
-    usage_event: UsageEvent
+    usage_event: UsageEvent | None  # None: the client did not ask for usage
 
     def piece(self, piece: Piece, outcome: Outcome) -> Iterator[bytes]:
         if piece.text:
@@ -182,9 +171,8 @@ class OpenAIEvents:
             yield sse.event(self.event_for("", piece.finish_reason or "stop"))
 
     def end(self, outcome: Outcome) -> Iterator[bytes]:
-        usage = self.usage_event(_usage(outcome))
-        if usage is not None:
-            yield sse.event(usage)
+        if self.usage_event is not None:
+            yield sse.event(self.usage_event((), _usage(outcome)))
         yield sse.DONE
 
     def failure(self, failure: Failure, outcome: Outcome) -> Iterator[bytes]:

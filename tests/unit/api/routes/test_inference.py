@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 
 import pytest
 from cerebrum.sse_reader import EventParser
@@ -255,26 +254,3 @@ async def test_an_unexpected_failure_mid_stream_is_one_internal_error_event_and_
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     assert str(logged[0].exc_info[1]) == UNEXPECTED
-
-
-async def test_a_superseded_request_is_counted_apart_and_logged_at_info(client, fake_llama, caplog):
-    caplog.set_level(logging.INFO, logger="cerebrum.journey")
-    fake_llama.plan, fake_llama.delay = ["slow"], 0.5  # the older one waits for a token
-    older = asyncio.ensure_future(
-        client.post("/v1/complete", json={"prompt": "x", "session": "main.py"})
-    )
-    await asyncio.sleep(0.1)
-    newer = await client.post("/v1/complete", json={"prompt": "xy", "session": "main.py"})
-    assert newer.status_code == 200, newer.text
-    assert (await older).status_code == 409
-    stats = (await client.get("/v1/stats")).json()
-    assert stats["requests"]["superseded"] == 1
-    assert stats["requests"]["failed"] == 0
-    assert stats["models"]["m1"]["failed"] == 0
-    logged = [r for r in caplog.records if "supersede" in r.getMessage()]
-    assert logged
-    assert all(r.levelname == "INFO" for r in logged)
-    assert not [r for r in caplog.records if r.getMessage() == "generation failed"]
-    metrics = (await client.get("/metrics")).text
-    assert "cerebrum_requests_superseded_total 1.0" in metrics
-    assert "cerebrum_documents 1.0" in metrics

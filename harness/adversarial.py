@@ -3,8 +3,9 @@ nested scans blow up (one giant line, repeated characters, unbalanced brackets, 
 escapes, very long words after every language cue, deep nesting).
 
 Shared by the linearity guard (tests/unit/retrieval/test_linearity.py) and the pipeline
-benchmark (bench/pipeline.py), so both exercise the same inputs. Every generator returns a
-text of about `size` characters.
+benchmark (bench/pipeline.py), so both exercise the same inputs; it lives in the harness
+because tests never import the bench. Every generator returns a text of about `size`
+characters.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-from __future__ import annotations
+"""api/llama_answers.py: llama-server's answers rebuilt from the backend's stream."""
 
 import json
 from pathlib import Path
 
 import pytest
-from cerebrum.api.native import Completions, answer, select_fields
+from cerebrum.api.llama_answers import Completions, answer, select_fields
 
 FINAL = {
     "index": 0,

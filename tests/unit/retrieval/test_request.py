@@ -1,0 +1,40 @@
+"""retrieval/request.py: a model's prompt side (ModelProfile, FimTokens) is checked when made."""
+
+from __future__ import annotations
+
+import pytest
+from cerebrum.retrieval import FimTokens, ModelProfile
+
+TOKENS = FimTokens("<P>", "<S>", "<M>")
+
+
+def test_a_fim_profile_without_fim_tokens_is_refused():
+    with pytest.raises(ValueError, match="FIM tokens"):
+        ModelProfile(2048, format="fim")
+
+
+def test_a_fim_profile_with_its_tokens_is_accepted():
+    assert ModelProfile(2048, format="fim", fim=TOKENS).fim == TOKENS
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_context_size_that_is_not_positive_is_refused(size):
+    with pytest.raises(ValueError, match="context_size must be positive"):
+        ModelProfile(size)
+
+
+def test_a_negative_margin_is_refused():
+    with pytest.raises(ValueError, match="margin_tokens must not be negative"):
+        ModelProfile(2048, margin_tokens=-1)
+
+
+def test_an_unknown_format_is_refused_by_name():
+    with pytest.raises(ValueError, match="got 'infill'"):
+        ModelProfile(2048, format="infill")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["prefix", "suffix", "middle", "file_separator", "repo_name"])
+def test_an_empty_fim_token_is_refused_by_name(name):
+    tokens = {"prefix": "<P>", "suffix": "<S>", "middle": "<M>", name: ""}
+    with pytest.raises(ValueError, match=f"FIM token '{name}'"):
+        FimTokens(**tokens)
