@@ -12,7 +12,8 @@ changes with every keystroke); it belongs to the document of the same client, ro
 llama.vim's prefix is a window of lines that slides by one line with each new line typed, so
 the start of the text moves while the lines around the cursor stay. A request with no text (a
 warm-up: llama.vim's ring of context chunks alone) belongs to the document whose context
-chunks it shares; its own editor's, as an editor's ring changes a chunk at a time. The seed
+chunks it shares (at least ``SAME_CONTEXT`` of them): its own editor's, as an editor's ring
+changes a chunk at a time, whereas two editors on one project share some chunks only. The seed
 API's explicit ``session`` names a document instead.
 
 A document's ``key`` is opaque and stable while it is remembered (logs, usage). What the
@@ -49,7 +50,8 @@ RECENT = 32  # documents of one scope a request is compared with (and remembered
 LINES_BEFORE = 40  # lines before the cursor in a fingerprint
 LINES_AFTER = 8  # lines after it
 WINDOW = 8192  # characters read on each side of the cursor
-SAME = 0.5  # share of lines (or context chunks) in common that makes one document
+SAME = 0.5  # share of the lines around the cursor in common that makes one document
+SAME_CONTEXT = 0.75  # share of context chunks in common that makes one editor's ring
 MAX_CONTEXT = 64  # context chunks fingerprinted per request
 MAX_LAYOUT = 128  # chunk ids remembered per document (a prompt's first ones)
 MAX_ID = 64  # characters of a chunk id kept
@@ -252,15 +254,15 @@ class Documents:
         """The scope's document this text belongs to: typed text by its lines (a document
         never typed in, only warmed up, by its context); a warm-up by its context."""
         best: Document | None = None
-        best_share = SAME
+        best_share = 0.0
         for document in reversed(self._scopes.get(scope, {}).values()):  # most recent first
             if typed and document.lines and not lines:
                 continue  # an empty file is not another file of the same editor
             if typed and lines and document.lines:
-                share = _share(lines, document.lines)
+                share, enough = _share(lines, document.lines), SAME
             else:
-                share = _share(context, document.context)
-            if share > best_share or (best is None and share >= best_share):
+                share, enough = _share(context, document.context), SAME_CONTEXT
+            if share >= enough and share > best_share:
                 best, best_share = document, share
         return best
 

@@ -72,6 +72,14 @@ def test_a_warm_up_goes_to_the_document_of_its_editors_ring_of_chunks():
     assert documents.recognise(EDITOR, "m", Text(context=other_ring)) is theirs
 
 
+def test_a_warm_up_of_another_editor_on_the_same_project_is_not_taken_for_this_one():
+    documents = table()
+    files = [f"file {i}\n" * 20 for i in range(4)]
+    mine = documents.recognise(EDITOR, "m", Text(context=tuple(files[:2])))
+    theirs = documents.recognise(EDITOR, "m", Text(context=tuple(files[1:3])))  # one shared
+    assert theirs is not mine
+
+
 def test_the_first_keystroke_after_a_warm_up_takes_the_warm_ups_document():
     documents = table()
     ring = tuple(f"chunk {i}\n" for i in range(8))
