@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.team", description=__doc__)
     parser.add_argument("--typists", default="4,8,16", help="team sizes, comma-separated")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="which clients to run")
+    parser.add_argument("--out", type=Path, default=RESULTS / "team.json", help="JSON results")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.typists.split(",")]
     clients = [name for name in args.clients.split(",") if name]
@@ -268,11 +269,16 @@ def main(argv: list[str] | None = None) -> int:
                 for client in clients:
                     runs.append(run(client, team(size), backends, workdir / f"{client}-{size}"))
                     print_row(runs[-1].summary(), flush=True)
+                    save(runs, args.out)  # after each run: a long run keeps what it measured
         finally:
             for server in backends:
                 server.stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "team.json"
+    print(f"results: {args.out}")
+    return 0
+
+
+def save(runs: list[Run], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {"runs": [run.summary() | {"answers": [asdict(a) for a in run.answers]}
@@ -280,8 +286,6 @@ def main(argv: list[str] | None = None) -> int:
             indent=1,
         )
     )  # fmt: skip
-    print(f"results: {out.relative_to(ROOT)}")
-    return 0
 
 
 def print_row(summary: dict[str, Any], flush: bool = False) -> None:
