@@ -102,6 +102,7 @@ class Home:
 class Document:
     key: str  # opaque, stable while the document is remembered
     scope: str
+    model: str = ""  # the model alias: each model has its own slots on a backend
     lines: frozenset[int] = frozenset()
     context: frozenset[int] = frozenset()
     memory: Memory | None = None
@@ -137,11 +138,12 @@ def _share(one: frozenset[int], other: frozenset[int]) -> float:
 
 
 class Placement:
-    """Which document holds which slot of which backend (``slots`` per backend)."""
+    """Which document holds which slot of which backend (``slots`` per backend and model:
+    llama-server's router runs each model with its own ``--parallel`` slots)."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._held: dict[str, list[Document | None]] = {}
+        self._held: dict[tuple[str, str], list[Document | None]] = {}
         self.evictions = 0
 
     @property
@@ -157,7 +159,8 @@ class Placement:
         if home is not None and home.url in load:
             return home
         self.release(document)
-        tables = {url: self._held.setdefault(url, [None] * self.slots) for url in load}
+        model = document.model
+        tables = {url: self._held.setdefault((url, model), [None] * self.slots) for url in load}
         free = {url: table.count(None) for url, table in tables.items()}
         url = min(load, key=lambda url: (-free[url], load[url]))
         if free[url]:
@@ -179,7 +182,7 @@ class Placement:
         """Free the document's slot, if it holds one."""
         home, document.home = document.home, None
         if home is not None:
-            table = self._held.get(home.url)
+            table = self._held.get((home.url, document.model))
             if table is not None and home.slot < len(table) and table[home.slot] is document:
                 table[home.slot] = None
 
@@ -210,9 +213,10 @@ class Documents:
         if origin.name:
             document = self._named.get((scope, origin.name))
             if document is None:
-                document = self._add(scope, (scope, origin.name))
+                document = self._add(scope, model, (scope, origin.name))
         else:
-            document = self._match(scope, text.typed, lines, context) or self._add(scope)
+            found = self._match(scope, text.typed, lines, context)
+            document = found or self._add(scope, model)
             if text.typed:
                 document.lines = lines
             if context:
@@ -266,8 +270,8 @@ class Documents:
                 best, best_share = document, share
         return best
 
-    def _add(self, scope: str, name: tuple[str, str] | None = None) -> Document:
-        document = Document(f"doc-{next(self._ids)}", scope)
+    def _add(self, scope: str, model: str, name: tuple[str, str] | None = None) -> Document:
+        document = Document(f"doc-{next(self._ids)}", scope, model)
         self._all[document.key] = document
         documents = self._scopes.setdefault(scope, OrderedDict())
         documents[document.key] = document

@@ -204,3 +204,11 @@ def test_recognising_a_1_mb_prompt_costs_what_a_small_one_does(make):
     small, large = max(cost(16_000), 1e-4), cost(1 << 20)
     assert large < 0.05, f"{large * 1000:.1f} ms for a 1 MB prompt"
     assert large < 8 * small, f"1 MB: {large * 1000:.2f} ms, 16 KB: {small * 1000:.2f} ms"
+
+
+def test_each_model_has_its_own_slots_on_a_backend():
+    placement = Placement(1)
+    one, other = Document("doc-1", "s", "gemma"), Document("doc-2", "s", "smol")
+    assert placement.place(one, {"u": 0}) == placement.place(other, {"u": 0})  # slot 0 each
+    assert placement.evictions == 0
+    assert placement.held == 2
