@@ -1,6 +1,6 @@
 """The application: settings → services → routes (from the table of endpoints) → middleware.
 
-The app's middleware sees every request (request id, log context, client key, body read
+The app's middleware sees every request (log context with its request id, client key, body read
 within its size and time limits); a shed route's own middleware then takes a load-shedding
 place, so a slow body never holds one.
 """
@@ -19,7 +19,6 @@ from cerebrum.api.middleware.auth import AuthMiddleware
 from cerebrum.api.middleware.body_limit import BodyLimitMiddleware
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
 from cerebrum.api.middleware.log_context import LogContextMiddleware
-from cerebrum.api.middleware.request_id import RequestIdMiddleware
 from cerebrum.api.routes import ENDPOINTS
 from cerebrum.api.services import Services
 from cerebrum.core.errors import CerebrumError
@@ -38,7 +37,6 @@ def create_app(
         Middleware(LoadShedMiddleware, limiter=svc.limiter, on_request=svc.stats.record_received)
     ]
     middleware = [
-        Middleware(RequestIdMiddleware),
         Middleware(LogContextMiddleware),
         Middleware(
             AuthMiddleware,

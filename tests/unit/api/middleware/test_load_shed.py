@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from cerebrum.api.middleware.load_shed import LoadShedMiddleware
-from cerebrum.api.middleware.request_id import RequestIdMiddleware
+from cerebrum.api.middleware.log_context import LogContextMiddleware
 from cerebrum.api.routes import ENDPOINTS
 from cerebrum.core.limiter import Limiter
 
@@ -29,7 +29,7 @@ def asgi_app(gate: asyncio.Event):
 async def test_load_shedding_answers_503_with_retry_after_beyond_the_limits():
     gate = asyncio.Event()
     limiter = Limiter(max_in_flight=1, max_queue=0, queue_timeout=1, retry_after=2)
-    app = RequestIdMiddleware(LoadShedMiddleware(asgi_app(gate), limiter))
+    app = LogContextMiddleware(LoadShedMiddleware(asgi_app(gate), limiter))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         first = asyncio.create_task(http.post("/v1/complete"))
