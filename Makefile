@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-crossfile bench-deploy bench-appliance clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-crossfile bench-team bench-deploy bench-appliance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench-quick: bench-deps ## a smoke run of the benchmarks into bench/results/quic
 
 bench-editor: dev ## a typing session through /infill and /v1/complete/stream beside a llama.vim-like client (docs/benchmarks.md)
 	$(PY) -m bench.editor
+
+bench-team: dev ## T typists at once (4, 8, 16), llama.vim's bodies, 2 backends x 2 slots: shared key, a key each, loopback, and straight to llama-server (docs/benchmarks.md)
+	$(PY) -m bench.team
 
 bench-sse: venv ## CPU per streamed request: the SSE parser, response and backend transport beside httpx-sse, sse-starlette, httpx (docs/benchmarks.md)
 	$(BIN)/pip install --quiet -r bench/requirements.txt

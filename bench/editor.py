@@ -57,11 +57,11 @@ CONTEXT_FILES = (
     "app/cerebrum/core/breaker.py",
     "app/cerebrum/core/limiter.py",
     "app/cerebrum/api/sse.py",
-    "app/cerebrum/core/affinity.py",
+    "app/cerebrum/core/stats.py",
 )
-LATE_FILE = "app/cerebrum/core/supersede.py"  # joins the ring mid-way
+LATE_FILE = "app/cerebrum/core/documents.py"  # joins the ring mid-way
 EDITED = ("app/cerebrum/api/journey.py", "app/cerebrum/api/routes/llama.py")
-TYPED = "        backend = self.choose(urls, exclude=tried, affinity=affinity)"
+TYPED = "        backend = self.choose(urls, exclude=tried, document=document)"
 SAMPLING = {"samplers": ["top_k", "top_p"], "top_k": 40, "top_p": 0.9, "ignore_eos": True}
 
 

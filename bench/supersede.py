@@ -21,6 +21,7 @@ import time
 import anyio
 from cerebrum.api import prompting
 from cerebrum.api.services import Services
+from cerebrum.core.documents import Origin, Text, Ticket
 from cerebrum.core.errors import SupersededError
 from cerebrum.retrieval import PromptRequest, Snippet
 from cerebrum.settings import Settings
@@ -58,22 +59,23 @@ async def main(runs: int, megabytes: float) -> None:
     svc = _services()
     spec = svc.registry.resolve(None)
     prompt = _request(megabytes)
+    document = svc.documents.recognise(Origin("bench", "complete", "bench"), spec.alias, Text())
 
     started = time.perf_counter()
     cpu = _cpu()
-    await prompting.build(svc, None, spec, prompt, None, svc.sessions.supersede.enter(None))
+    await prompting.build(svc, None, spec, prompt, None, Ticket(None))
     whole = (time.perf_counter() - started, _cpu() - cpu)
     print(f"context {megabytes:g} MB adversarial, {len(prompt.context)} files")
     print(f"{'':24}{'wall s':>10}{'stop ms':>10}{'CPU after s':>13}")
     print(f"{'built to the end':24}{whole[0]:>10.3f}{'-':>10}{whole[1]:>13.3f}")
     for run in range(runs):
-        older = svc.sessions.supersede.enter("bench")
+        older = svc.documents.enter(document, exclusive=True)
         stopped: dict[str, float] = {}
 
         async def newer(stopped: dict[str, float] = stopped) -> None:
             await anyio.sleep(SUPERSEDE_AFTER)
             stopped["cpu"], stopped["at"] = _cpu(), time.perf_counter()
-            svc.sessions.supersede.enter("bench")
+            svc.documents.enter(document, exclusive=True)
 
         started = time.perf_counter()
         async with anyio.create_task_group() as group:
@@ -89,7 +91,7 @@ async def main(runs: int, megabytes: float) -> None:
         wall = raised - started
         stop_ms = (raised - stopped["at"]) * 1000
         print(f"{f'superseded at 50 ms #{run + 1}':24}{wall:>10.3f}{stop_ms:>10.1f}{after:>13.3f}")
-        svc.sessions.supersede.leave(svc.sessions.supersede.enter(None))
+        svc.documents.leave(older)
 
 
 if __name__ == "__main__":

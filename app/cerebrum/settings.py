@@ -210,8 +210,9 @@ class Settings(BaseSettings):
         ge=1,
         le=256,
         description=(
-            "Requests one backend serves at once (llama-server's --parallel). A session stays "
-            "on its backend, where its prompt is cached, until that many are in flight there."
+            "Slots of one backend (llama-server's --parallel): each holds one document's "
+            "prompt (id_slot); past that many documents, the least recently typed one loses "
+            "its slot."
         ),
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(

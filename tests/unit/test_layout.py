@@ -26,7 +26,6 @@ UNMIRRORED: dict[str, str] = {
     "api/routes/health.py": f"{PENDING} 24 (route modules say only what differs)",
     "api/routes/models.py": f"{PENDING} 24 (route modules say only what differs)",
     "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
-    "api/sessions.py": f"{PENDING} 24/25 (one home for sessions)",
     "core/errors.py": f"{PENDING} 23/24",
     "core/generation.py": f"{PENDING} 23 (extended in parallel with the llama.cpp routes)",
 }

@@ -37,7 +37,7 @@ async def until_disconnect(
     request: Request | None, work: Awaitable[T], superseded: anyio.Event | None = None
 ) -> T | None:
     """Await ``work``; None if the client hung up first, ``SupersededError`` if
-    ``superseded`` was set first (a newer request of the same session): either way ``work``
+    ``superseded`` was set first (a newer request of the same document): either way ``work``
     is cancelled. Without a ``request`` only ``superseded`` can stop it."""
     outcome: list[T] = []
     failure: list[Exception] = []
@@ -56,7 +56,7 @@ async def until_disconnect(
             pass
         scope.cancel()
 
-    async def watch_session(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    async def watch_document(event: anyio.Event, scope: anyio.CancelScope) -> None:
         await event.wait()
         stopped.append(True)
         scope.cancel()
@@ -66,7 +66,7 @@ async def until_disconnect(
         if request is not None:
             group.start_soon(watch_client, request, group.cancel_scope)
         if superseded is not None:
-            group.start_soon(watch_session, superseded, group.cancel_scope)
+            group.start_soon(watch_document, superseded, group.cancel_scope)
     if failure:
         raise failure[0]
     if outcome:

@@ -1,14 +1,15 @@
 """A request's journey through the orchestrator, told once for every inference route.
 
     body (the route parses it) ─▶ Journey.through_pipeline / Journey.as_sent
-        the model (a ModelSpec the route resolved), the session (latest wins, its backend),
+        the model (a ModelSpec the route resolved), the document (``core.documents``:
+        latest wins inside it, its backend and slot),
         the prompt (``api.prompting``: built and fitted; or the client's own, as it is)
     ─▶ pieces()   the router's stream, each piece folded into ``outcome`` as it comes
     ─▶ the route's answer: ``stream(shape)`` (SSE, in the route's event shape)
                            or ``answer(render)`` (one JSON body, 499 if the client left)
 
 Everything that can fail before the backend is asked (unknown model, prompt too large, every
-circuit open, a newer request of the session) fails while the journey is built, before a
+circuit open, a newer request of the document) fails while the journey is built, before a
 streaming response has started, and so becomes an ordinary HTTP error. A route module says
 only what differs: how its body becomes a prompt, and the shape of its answer.
 """
@@ -33,12 +34,11 @@ from cerebrum.api import prompting, sse
 from cerebrum.api.errors import Failure, stream_failure
 from cerebrum.api.incoming import client_left, until_disconnect
 from cerebrum.api.services import Services, services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import WINDOW, Document, Origin, Text, Ticket
 from cerebrum.core.errors import CerebrumError, SupersededError
 from cerebrum.core.generation import Generation, Piece
 from cerebrum.core.registry import ModelSpec
 from cerebrum.core.stats import Tracker
-from cerebrum.core.supersede import Ticket
 from cerebrum.retrieval import PromptPlan, PromptRequest
 
 log = logging.getLogger("cerebrum.journey")
@@ -114,7 +114,7 @@ class Journey:
     spec: ModelSpec
     generation: Generation
     prompt_plan: PromptPlan | None  # None: the client's prompt is sent as it is
-    affinity: str | None  # the session key: its backend holds its prompt
+    document: Document | None  # its backend and slot hold its prompt; ``key`` names it
     ticket: Ticket  # latest wins
     outcome: Outcome = field(default_factory=Outcome)
 
@@ -125,19 +125,24 @@ class Journey:
         spec: ModelSpec,
         prompt: PromptRequest,
         *,
-        session: Session | None = None,
+        origin: Origin | None = None,
         options: Options = Options(),
     ) -> Journey:
         """A journey whose prompt the pipeline builds from ``prompt`` for ``spec``; a client
         that leaves while a large prompt is built stops that work (and gets 499)."""
         svc = services(request)
         logs.annotate(model=spec.alias)
-        affinity, ticket = _enter(svc, spec, session)
+        text = Text(
+            "".join(message.content for message in prompt.history[-1:]) + prompt.prompt,
+            prompt.suffix or "",
+            tuple(snippet.text for snippet in prompt.context),
+        )
+        document, ticket = _enter(svc, spec, origin, text)
         try:
-            built = await prompting.build(svc, request, spec, prompt, affinity, ticket)
+            built = await prompting.build(svc, request, spec, prompt, document, ticket)
             svc.router.check(spec.backends)
         except BaseException:
-            svc.sessions.supersede.leave(ticket)
+            svc.documents.leave(ticket)
             raise
         messages = built.messages
         generation = _generation(
@@ -147,7 +152,7 @@ class Journey:
             prompt=(built.prompt or "") if messages is None else None,
             messages=None if messages is None else tuple((m.role, m.content) for m in messages),
         )
-        return cls(svc, request, spec, generation, built, affinity, ticket)
+        return cls(svc, request, spec, generation, built, document, ticket)
 
     @classmethod
     def as_sent(
@@ -157,31 +162,32 @@ class Journey:
         prompt: str | list[Any],
         *,
         max_tokens: int,
-        session: Session | None = None,
+        origin: Origin | None = None,
         options: Options = Options(),
     ) -> Journey:
         """A journey for a prompt the client wrote itself (llama.cpp's /completion): no
-        pipeline, the same routing, session affinity and protection as every other one."""
+        pipeline, the same routing, document placement and protection as every other one."""
         svc = services(request)
         logs.annotate(model=spec.alias)
         svc.router.check(spec.backends)
-        affinity, ticket = _enter(svc, spec, session)
+        document, ticket = _enter(svc, spec, origin, Text(_text_of(prompt)))
         generation = _generation(spec, max_tokens, options, prompt=prompt)
-        return cls(svc, request, spec, generation, None, affinity, ticket)
+        return cls(svc, request, spec, generation, None, document, ticket)
 
     async def pieces(self) -> AsyncGenerator[Piece, None]:
         """The generation's pieces as they come, each folded into ``outcome`` first.
 
-        A journey whose session gets a newer request stops (SupersededError), wherever it
+        A journey whose document gets a newer request stops (SupersededError), wherever it
         is; closing this generator closes the backend stream."""
         svc, outcome = self.svc, self.outcome
-        tracker = svc.stats.begin(self.spec.alias, self.affinity)  # usage and acceptance
+        key = self.document.key if self.document is not None else None
+        tracker = svc.stats.begin(self.spec.alias, key)  # usage and acceptance per document
         outcome.started = tracker.started
         try:
-            stream = svc.router.generate(self.spec.backends, self.generation, self.affinity)
+            stream = svc.router.generate(self.spec.backends, self.generation, self.document)
             async with aclosing(stream) as upstream:
                 while True:
-                    if self.ticket.key is None:
+                    if not self.ticket.exclusive:
                         piece = await anext(upstream, None)
                     else:
                         piece = await _next_unless(self.ticket.superseded, upstream)
@@ -195,7 +201,7 @@ class Journey:
                     yield piece
         except SupersededError:
             tracker.finish(superseded=True)
-            log.info("superseded by a newer request of its session")
+            log.info("superseded by a newer request of its document")
             raise
         except CerebrumError as exc:
             tracker.finish(error=exc.kind)
@@ -214,7 +220,7 @@ class Journey:
                 ttft_ms=None if tracker.ttft is None else round(tracker.ttft * 1000, 1),
             )
         finally:
-            svc.sessions.supersede.leave(self.ticket)
+            svc.documents.leave(self.ticket)
 
     async def answer(
         self,
@@ -278,12 +284,31 @@ def _generation(
     )
 
 
-def _enter(svc: Services, spec: ModelSpec, session: Session | None) -> tuple[str | None, Ticket]:
-    """The session's key for ``spec`` (its affinity) and the request's latest-wins ticket
-    (a key only for an exclusive session), entered as the request arrives."""
-    affinity = session.key_for(spec.alias) if session else None
-    exclusive = affinity if session is not None and session.exclusive else None
-    return affinity, svc.sessions.supersede.enter(exclusive)
+def _enter(
+    svc: Services, spec: ModelSpec, origin: Origin | None, text: Text
+) -> tuple[Document | None, Ticket]:
+    """The request's document and its latest-wins ticket, entered as the request arrives."""
+    if origin is None:
+        return None, Ticket(None)
+    document = svc.documents.recognise(origin, spec.alias, text)
+    logs.annotate(document=document.key)
+    return document, svc.documents.enter(document, origin.exclusive)
+
+
+def _text_of(prompt: str | list[Any]) -> str:
+    """A client's own prompt as text for recognising its document: a string as it is, the
+    strings of a mixed list (token ids left out), at most the last WINDOW characters."""
+    if isinstance(prompt, str):
+        return prompt
+    parts: list[str] = []
+    size = 0
+    for part in reversed(prompt):
+        if isinstance(part, str):
+            parts.append(part)
+            size += len(part)
+            if size >= WINDOW:
+                break
+    return "".join(reversed(parts))
 
 
 async def _next_unless(

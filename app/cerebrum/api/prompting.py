@@ -1,8 +1,8 @@
-"""The journey's prompt stage: the prompt for one model, built with what the session remembers.
+"""The journey's prompt stage: the prompt for one model, built with what its document remembers.
 
 Exact token counts are used where they are known; when context was left out for the budget
 and the backend's tokenizer could count the estimated parts, the prompt is built once more.
-A client that leaves, or a newer request of the same session, stops the work at the next
+A client that leaves, or a newer request of the same document, stops the work at the next
 stage (and a large build inside the pipeline at its next check).
 """
 
@@ -21,10 +21,9 @@ from starlette.requests import Request
 from cerebrum import logs
 from cerebrum.api.incoming import CLIENT_CLOSED, until_disconnect
 from cerebrum.api.services import Services
-from cerebrum.api.sessions import Memory
+from cerebrum.core.documents import Document, Memory, Ticket
 from cerebrum.core.errors import SupersededError
 from cerebrum.core.registry import ModelSpec
-from cerebrum.core.supersede import Ticket
 from cerebrum.retrieval import Deadline, PromptPlan, PromptRequest, build_prompt
 
 log = logging.getLogger("cerebrum.prompting")
@@ -39,16 +38,16 @@ async def build(
     request: Request | None,
     spec: ModelSpec,
     prompt: PromptRequest,
-    affinity: str | None,
+    document: Document | None,
     ticket: Ticket,
 ) -> PromptPlan:
-    """The prompt for ``spec``; with an ``affinity`` (a session) it keeps the layout of the
-    session's previous prompt, and a warm-up (no prompt, nothing to generate) leaves room
-    for what the session's completions add."""
-    memory = svc.sessions.recall(affinity) if affinity else None
+    """The prompt for ``spec``; with a ``document`` it keeps the layout of the document's
+    previous prompt, and a warm-up (no prompt, nothing to generate) leaves room for what
+    the document's completions add."""
+    memory = document.memory if document else None
     warmup = prompt.max_tokens == 0 and not prompt.prompt and not prompt.suffix
-    # A warm-up leaves the room the session's last completion needed; the first one of a
-    # session fills the budget, and the completion after it keeps its chunks in order while
+    # A warm-up leaves the room the document's last completion needed; the first one of a
+    # document fills the budget, and the completion after it keeps its chunks in order while
     # they fit (dropping the last ones), so the two still share the whole context.
     reserve = memory.own_tokens if warmup and memory else 0
     prompt = replace(
@@ -59,7 +58,7 @@ async def build(
     )
     built = await _assemble(svc, request, spec, prompt, ticket)
     if built.uncounted:
-        backend = svc.router.choose(spec.backends, affinity=affinity).client
+        backend = svc.router.choose(spec.backends, document=document).client
         counting = svc.token_counts.count(
             backend, spec.model, built.uncounted, svc.settings.health_timeout
         )
@@ -67,10 +66,10 @@ async def build(
         if found:
             logs.annotate(tokens_counted=len(found))
             built = await _assemble(svc, request, spec, prompt, ticket)
-    if affinity is not None:
+    if document is not None:
         own = built.own_tokens + prompt.max_tokens
         layout = tuple(chunk.id for chunk in built.chunks_used)
-        svc.sessions.remember(affinity, Memory(layout, own if not warmup else reserve))
+        svc.documents.remember(document, Memory(layout, own if not warmup else reserve))
     return built
 
 
@@ -80,7 +79,7 @@ async def _assemble(
     """Assemble the prompt within CEREBRUM_PIPELINE_TIMEOUT, with the app's pipeline cache.
 
     A large request is assembled in a worker thread, so that its chunking and ranking do not
-    stall the other streams; if the client leaves or the session supersedes it (or this
+    stall the other streams; if the client leaves or its document supersedes it (or this
     task is cancelled) meanwhile, the deadline is cancelled and the worker stops at its
     next check.
     """
@@ -101,8 +100,8 @@ async def _assemble(
 
 async def _unless_abandoned(request: Request | None, work: Awaitable[T], ticket: Ticket) -> T:
     """``work``'s result; 499 when the client left, SupersededError when a newer request of
-    its session arrived."""
-    superseded = ticket.superseded if ticket.key is not None else None
+    its document arrived."""
+    superseded = ticket.superseded if ticket.exclusive else None
     done = await until_disconnect(request, work, superseded)
     if done is None:
         log.info("client left while its prompt was built")

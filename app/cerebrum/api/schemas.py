@@ -105,8 +105,9 @@ class CompleteRequest(Strict):
         min_length=1,
         max_length=256,
         description=(
-            "An editor session, e.g. the file being edited: a newer request of the same "
-            "client and session supersedes an older one still running (409 superseded)."
+            "The document, e.g. the file being edited, named instead of recognised from the "
+            "text: a newer request of the same client and session supersedes an older one "
+            "still running (409 superseded)."
         ),
     )
 
@@ -277,6 +278,9 @@ class RequestCounts(Open):
     generations: int = Field(description="Generations started on a backend.")
     failed: int
     cancelled: int = Field(description="The client left before the answer was complete.")
+    superseded: int = Field(
+        description="Stopped for a newer request of their document (latest wins; no failure)."
+    )
     errors: dict[str, int] = Field(description="Failures by error type.")
     limits: Limits
 
@@ -311,14 +315,24 @@ class PromptCache(Open):
     cached_tokens: int = Field(description="Of those, the ones taken from their KV cache.")
     processed_tokens: int
     hit_ratio: float | None = Field(description="cached_tokens / prompt_tokens.")
-    sessions: int = Field(description="Editor sessions remembered.")
-    superseded: int = Field(description="Requests superseded by a newer one of their session.")
+    reprocessed: Percentiles = Field(
+        description="Prompt tokens a backend processed (not from its KV cache), per generation."
+    )
     token_counts: int = Field(description="Texts whose exact token count is remembered.")
     tokenize_calls: int = Field(description="/tokenize requests made to count them.")
     tokenize_failed: int = Field(description="Of those, answered with an error or not at all.")
     tokenize_skipped: int = Field(
         description="Texts left uncounted: beyond the per-request bound or the deadline."
     )
+
+
+class DocumentFigures(Open):
+    """Documents (one file in one editor) and the backend slots that hold their prompts."""
+
+    remembered: int = Field(description="Documents remembered.")
+    slots: int = Field(description="Slots on all backends (CEREBRUM_BACKEND_SLOTS each).")
+    slots_held: int = Field(description="Slots holding a document's prompt.")
+    evictions: int = Field(description="Slots taken from the least recently typed document.")
 
 
 class Circuit(Open):
@@ -341,6 +355,7 @@ class StatsResponse(Open):
     latency: Latency
     tokens: TokenFigures
     prompt_cache: PromptCache
+    documents: DocumentFigures
     circuits: dict[str, Circuit] = Field(description="Backend name -> its circuit breaker.")
     process: ProcessInfo
 

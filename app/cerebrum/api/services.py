@@ -13,9 +13,9 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from cerebrum.api.sessions import Sessions
 from cerebrum.core.acceptance import Acceptance
 from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.documents import Documents
 from cerebrum.core.key_limits import KeyLimits
 from cerebrum.core.limiter import Limiter
 from cerebrum.core.llama_server import LlamaServerClient
@@ -41,7 +41,7 @@ class Services:
     limiter: Limiter
     stats: Stats
     pipeline_cache: PipelineCache
-    sessions: Sessions
+    documents: Documents
     token_counts: TokenCounts
     usage: UsageStore | None  # None: usage is not recorded (no CEREBRUM_USAGE_DB)
     key_limits: KeyLimits
@@ -97,7 +97,7 @@ class Services:
             limiter,
             Stats(),
             pipeline_cache,
-            Sessions(),
+            Documents(router.placement),
             TokenCounts(),
             usage,
             KeyLimits(busy_retry_after=settings.shed_retry_after),

@@ -16,6 +16,8 @@ class Generation:
     ``/v1/chat/completions``, which applies the model's chat template) is set.
     ``completions`` is llama-server's ``n_cmpl``: that many completions of each prompt,
     streamed interleaved, each event carrying its ``index``; ``results`` counts them all.
+    ``slot`` is llama-server's ``id_slot``: the slot whose KV cache holds the prompt's
+    document (None: the backend picks one).
     """
 
     model: str
@@ -26,6 +28,7 @@ class Generation:
     stop: tuple[str, ...] = ()
     sampling: Mapping[str, Any] = field(default_factory=dict)
     completions: int = 1
+    slot: int | None = None
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):

@@ -453,6 +453,8 @@ def _request_body(generation: Generation) -> tuple[str, dict[str, Any]]:
     body.update(generation.sampling)
     if generation.completions > 1:
         body["n_cmpl"] = generation.completions
+    if generation.slot is not None:
+        body["id_slot"] = generation.slot
     if generation.messages is not None:
         body["messages"] = [{"role": r, "content": c} for r, c in generation.messages]
         body["max_tokens"] = generation.max_tokens

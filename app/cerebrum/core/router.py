@@ -23,7 +23,8 @@ each failure is logged with both. A stream yields to the event loop after every
 loop: the work between two awaits is bounded by one event (CEREBRUM_BACKEND_MAX_BYTES).
 
 The router owns each backend's count of open streams (``Backend.in_flight``): it chooses by
-it, and it is the only code that changes it.
+it, and it is the only code that changes it. A generation of a document goes to the
+document's backend and slot (``core.documents.Placement``), pinned with ``id_slot``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 from tenacity import (
@@ -44,8 +45,8 @@ from tenacity import (
     wait_random,
 )
 
-from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker
+from cerebrum.core.documents import Document, Placement
 from cerebrum.core.errors import (
     BackendAuthError,
     BackendError,
@@ -103,6 +104,7 @@ class Router:
     ) -> None:
         self._backends = {backend.url: backend for backend in backends}
         self.slots = slots
+        self.placement = Placement(slots)
         self.retries = retries
         self.first_token_timeout = first_token_timeout
         self.idle_timeout = idle_timeout
@@ -118,21 +120,21 @@ class Router:
         self._candidates(urls)
 
     def choose(
-        self, urls: Sequence[str], exclude: Sequence[str] = (), affinity: str | None = None
+        self, urls: Sequence[str], exclude: Sequence[str] = (), document: Document | None = None
     ) -> Backend:
         """The backend for the next attempt; those in ``exclude`` (already tried) are avoided
         while another one is available.
 
-        With an ``affinity`` key (a session), the session's backend by rendezvous hashing,
-        so that its prompt is still in that backend's KV cache; the next in the key's order
-        when that one is open, already tried or saturated (``slots`` requests in flight).
-        Without one, the backend with the fewest requests in flight (ties take turns).
+        A ``document`` goes to its home (the backend and slot whose KV cache holds its
+        prompt) while that backend is available and not tried yet, else it is placed anew
+        by free slots and load (``Placement.place``). Without one, the backend with the
+        fewest requests in flight (ties take turns).
         """
         candidates = self._candidates(urls)
         fresh = [backend for backend in candidates if backend.url not in exclude] or candidates
-        if affinity is not None:
-            ranked = [self._backends[url] for url in rank(affinity, [b.url for b in fresh])]
-            return next((b for b in ranked if b.in_flight < self.slots), ranked[0])
+        if document is not None:
+            home = self.placement.place(document, {b.url: b.in_flight for b in fresh})
+            return self._backends[home.url]
         least = min(backend.in_flight for backend in fresh)
         best = [backend for backend in fresh if backend.in_flight == least]
         if len(best) == 1:  # no tie: the turn is not used up (a failover keeps the rotation)
@@ -140,14 +142,14 @@ class Router:
         return best[next(self._turn) % len(best)]
 
     async def generate(
-        self, urls: Sequence[str], generation: Generation, affinity: str | None = None
+        self, urls: Sequence[str], generation: Generation, document: Document | None = None
     ) -> AsyncGenerator[Piece, None]:
         """Stream a generation's pieces; the upstream is closed when the caller stops.
 
         Use it with ``contextlib.aclosing`` so that a cancelled or abandoned consumer
         closes the backend connection at once (which frees llama-server's slot).
         """
-        started = await self._start(urls, generation, affinity)
+        started = await self._start(urls, generation, document)
         backend, upstream = started.backend, started.upstream
         try:
             yield started.first
@@ -183,7 +185,7 @@ class Router:
             log.debug("upstream closed", extra={"backend": backend.name, "url": backend.url})
 
     async def _start(
-        self, urls: Sequence[str], generation: Generation, affinity: str | None
+        self, urls: Sequence[str], generation: Generation, document: Document | None
     ) -> _Started:
         tried: list[str] = []
         started: _Started | None = None
@@ -198,9 +200,9 @@ class Router:
         )
         async for attempt in retrying:
             with attempt:
-                backend = self.choose(urls, exclude=tried, affinity=affinity)
+                backend = self.choose(urls, exclude=tried, document=document)
                 tried.append(backend.url)
-                started = await self._start_on(backend, generation)
+                started = await self._start_on(backend, _pinned(generation, document))
         assert started is not None
         return started
 
@@ -289,6 +291,13 @@ class Router:
             retry_after=retry_after,
             internal=", ".join(backend.url for backend in backends),
         )
+
+
+def _pinned(generation: Generation, document: Document | None) -> Generation:
+    """The generation on its document's slot (``choose`` has just placed it)."""
+    if document is None or document.home is None:
+        return generation
+    return replace(generation, slot=document.home.slot)
 
 
 async def _close(upstream: Upstream) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from cerebrum.core import usage
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+TOKEN_BUCKETS = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 PERCENTILES = (50, 90, 99)
 
 
@@ -49,9 +50,12 @@ class Histogram:
     """Cumulative-ready bucket counts, sum and count (Prometheus histogram)."""
 
     bounds: tuple[float, ...] = LATENCY_BUCKETS
-    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    counts: list[int] = field(default_factory=list)
     total: float = 0.0
     count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = self.counts or [0] * (len(self.bounds) + 1)
 
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
@@ -85,6 +89,8 @@ class Stats:
         self.tokens_total = 0
         self.prompt_tokens_total = 0  # prompt tokens the backends reported
         self.cached_tokens_total = 0  # ... of which they took from their KV cache
+        self.reprocessed = Window(window)  # prompt tokens processed per generation (not cached)
+        self.reprocessed_histogram = Histogram(TOKEN_BUCKETS)
         self.errors: dict[str, int] = {}
         self.models: dict[str, ModelCounts] = {}
         self.ttft = Window(window)
@@ -161,6 +167,8 @@ class Tracker:
         cached = min(cached_tokens or 0, prompt_tokens)
         self._stats.prompt_tokens_total += prompt_tokens
         self._stats.cached_tokens_total += cached
+        self._stats.reprocessed.add(prompt_tokens - cached)
+        self._stats.reprocessed_histogram.observe(prompt_tokens - cached)
         if self._outcome is not None:
             self._outcome.prompt_tokens += prompt_tokens
             self._outcome.cached_tokens += cached
@@ -175,7 +183,7 @@ class Tracker:
         self, error: str | None = None, cancelled: bool = False, superseded: bool = False
     ) -> None:
         """Record the outcome once: success, an error kind, a client that hung up, or a
-        request its session superseded (counted where latest-wins is decided, not here:
+        request of a document superseded (counted where latest wins is decided, not here:
         neither a failure nor a latency)."""
         if self._finished:
             return

@@ -70,7 +70,8 @@ async def test_a_superseded_request_is_answered_409_counted_once_and_not_a_failu
     assert answers["older"].json()["error"]["type"] == "superseded"
     assert answers["newer"].status_code == 200
     stats = (await client.get("/v1/stats")).json()
-    assert stats["prompt_cache"]["superseded"] == 1
+    assert stats["requests"]["superseded"] == 1
+    assert stats["documents"]["remembered"] == 1
     assert stats["requests"]["failed"] == 0
     assert stats["models"]["m1"]["failed"] == 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

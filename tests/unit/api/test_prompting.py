@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import anyio
 import pytest
 from cerebrum.api import prompting
+from cerebrum.core.documents import Document, Documents, Placement, Ticket
 from cerebrum.core.errors import SupersededError
 from cerebrum.core.registry import ModelSpec
-from cerebrum.core.supersede import Supersede
 from cerebrum.retrieval import PipelineCancelled, PromptRequest
 from starlette.exceptions import HTTPException
 
@@ -54,24 +54,28 @@ async def test_a_client_that_leaves_stops_the_worker_building_its_prompt(monkeyp
             return {"type": "http.disconnect"}
 
     monkeypatch.setattr(prompting, "build_prompt", build)
-    ticket = Supersede().enter(None)
+    ticket = Ticket(None)
     with pytest.raises(HTTPException) as caught:
         await prompting._assemble(services(), Leaving(), SPEC, LARGE, ticket)
     assert caught.value.status_code == 499
     assert await anyio.to_thread.run_sync(build.stopped.wait, 5)
 
 
-async def test_a_newer_request_of_the_session_stops_the_worker_building_the_older_prompt(
+def documents() -> tuple[Documents, Document]:
+    return Documents(Placement(1)), Document("doc-1", "scope")
+
+
+async def test_a_newer_request_of_the_document_stops_the_worker_building_the_older_prompt(
     monkeypatch,
 ):
     build = EndlessBuild()
     monkeypatch.setattr(prompting, "build_prompt", build)
-    supersede = Supersede()
-    older = supersede.enter("session")
+    table, document = documents()
+    older = table.enter(document, exclusive=True)
 
     async def newer_arrives():
         await anyio.to_thread.run_sync(build.started.wait)
-        supersede.enter("session")
+        table.enter(document, exclusive=True)
 
     async with anyio.create_task_group() as group:
         group.start_soon(newer_arrives)
@@ -83,9 +87,9 @@ async def test_a_newer_request_of_the_session_stops_the_worker_building_the_olde
 async def test_a_request_superseded_before_its_prompt_stage_builds_nothing(monkeypatch):
     build = EndlessBuild()
     monkeypatch.setattr(prompting, "build_prompt", build)
-    supersede = Supersede()
-    older = supersede.enter("session")
-    supersede.enter("session")
+    table, document = documents()
+    older = table.enter(document, exclusive=True)
+    table.enter(document, exclusive=True)
     with pytest.raises(SupersededError):
         await prompting._assemble(services(), None, SPEC, PromptRequest("def f"), older)
     assert build.calls == 0

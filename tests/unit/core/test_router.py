@@ -7,8 +7,8 @@ from contextlib import aclosing
 
 import httpx
 import pytest
-from cerebrum.core.affinity import rank
 from cerebrum.core.breaker import CircuitBreaker, State
+from cerebrum.core.documents import Document
 from cerebrum.core.errors import (
     AnswerTooLargeError,
     BackendAuthError,
@@ -244,24 +244,44 @@ async def test_repeated_failures_open_the_circuit():
     assert fake.generations == 2
 
 
-def test_a_session_goes_to_its_home_backend_then_to_its_next_one():
+def test_a_document_keeps_its_backend_and_slot_until_its_backend_is_unavailable():
     router, urls = make_router(FakeLlama(), FakeLlama(), FakeLlama())
-    key = "key:0123/infill/smol-fim/"
-    home, second, third = rank(key, urls)
-    assert router.choose(urls, affinity=key).url == home  # every time, whatever the load
-    assert router.choose(urls, affinity=key).url == home
-    assert router.choose(urls, exclude=[home], affinity=key).url == second  # already tried
+    document = Document("doc-1", "scope")
+    home = router.choose(urls, document=document).url
     by_url = {backend.url: backend for backend in router.backends}
-    by_url[home].in_flight = router.slots  # busy with as many requests as it has slots
-    assert router.choose(urls, affinity=key).url == second
-    by_url[second].in_flight = router.slots
-    assert router.choose(urls, affinity=key).url == third
-    by_url[third].in_flight = router.slots
-    assert router.choose(urls, affinity=key).url == home  # all busy: it queues at home
+    by_url[home].in_flight = 5  # busy: it still queues on its own slot, where its cache is
+    assert router.choose(urls, document=document).url == home
+    assert document.home is not None
+    assert document.home.url == home
+    slot = document.home.slot
+    assert router.choose(urls, document=document).url == home
+    assert document.home.slot == slot
     for _ in range(3):
         by_url[home].breaker.record_failure("backend_unavailable")
-    by_url[home].in_flight = 0
-    assert router.choose(urls, affinity=key).url != home  # its circuit is open
+    moved = router.choose(urls, document=document).url
+    assert moved != home  # its circuit is open: the document moves
+    assert router.choose(urls, exclude=[moved], document=document).url != moved  # tried
+
+
+def test_new_documents_go_to_the_backend_with_free_slots_and_the_least_load():
+    router, urls = make_router(FakeLlama(), FakeLlama())
+    router.backends[0].in_flight = 1
+    first = router.choose(urls, document=Document("doc-1", "s")).url
+    assert first == urls[1]  # both have two free slots: the less loaded one
+    assert router.choose(urls, document=Document("doc-2", "s")).url == urls[0]  # more free
+
+
+async def test_a_documents_generation_is_pinned_to_its_slot():
+    fake = FakeLlama()
+    router, urls = make_router(fake)
+    document = Document("doc-1", "s")
+    async with aclosing(router.generate(urls, GEN, document)) as pieces:
+        _ = [piece async for piece in pieces]
+    assert document.home is not None
+    assert fake.bodies[0]["id_slot"] == document.home.slot
+    async with aclosing(router.generate(urls, GEN)) as pieces:
+        _ = [piece async for piece in pieces]
+    assert "id_slot" not in fake.bodies[1]  # no document: the backend picks the slot
 
 
 # Blame: only the backend's own failures count and are retried.

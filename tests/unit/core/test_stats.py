@@ -71,3 +71,20 @@ def test_process_rss_is_read_from_proc():
     rss = process_rss_bytes()
     assert rss is not None
     assert rss > 1_000_000
+
+
+def test_a_superseded_generation_is_no_failure():
+    stats = Stats()
+    stats.begin("m1").finish(superseded=True)
+    assert (stats.failed_total, stats.models["m1"].failed, stats.cancelled_total) == (0, 0, 0)
+    assert stats.errors == {}
+    assert len(stats.latency) == 0
+
+
+def test_prompt_tokens_processed_per_generation_are_what_the_cache_did_not_hold():
+    stats = Stats()
+    stats.begin("m1").prompt(1200, 1196)
+    stats.begin("m1").prompt(1200, None)
+    assert stats.reprocessed.percentile(50) == 4
+    assert stats.reprocessed.percentile(100) == 1200
+    assert dict(stats.reprocessed_histogram.cumulative())["8"] == 1

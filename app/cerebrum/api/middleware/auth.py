@@ -7,7 +7,8 @@ marked ``admin`` (403 otherwise). A browser (the dashboard) sends the key as the
 HTTP Basic authentication, and is asked for it so when it asks for HTML. An admitted
 request carries who it is:
 ``request.state.client`` is the key's configured name (what sessions, logs, usage and
-metrics see; never the key) and ``request.state.caller`` its ``Client`` (limits, rights).
+metrics see; never the key; documents are per client, ``core.documents``) and
+``request.state.caller`` its ``Client`` (limits, rights).
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cerebrum import logs
 from cerebrum.api.errors import error_response
-from cerebrum.api.sessions import client_identity
 from cerebrum.core.clients import LOOPBACK, Client
+
+
+def client_identity(name: str | None) -> str:
+    """How a client is named (documents, logs, usage): its key's configured name (never the
+    key itself, CEREBRUM_CLIENT_KEYS), or ``loopback`` for the keyless loopback clients."""
+    return name or "loopback"
 
 
 def is_loopback(host: str | None) -> bool:

@@ -36,8 +36,8 @@ async def vps_health(request: Request) -> Response:
     """Each backend's /health (reachability, latency, loading) and its circuit state.
 
     A backend whose circuit waits for its half-open probe and that answers ok here (its
-    /health, and its /models with the key) has its circuit closed: sessions stay on their
-    own backends (affinity), so a backend no session calls home would otherwise stay open
+    /health, and its /models with the key) has its circuit closed: documents stay on their
+    own backends and slots, so a backend no document calls home would otherwise stay open
     until a failover happened to probe it."""
     svc = services(request)
     backends = svc.router.backends

@@ -14,7 +14,7 @@ from cerebrum.api.journey import Journey, Options, Outcome
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import CompleteRequest, CompleteResponse
 from cerebrum.api.services import services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.core.generation import Piece
 from cerebrum.retrieval import PromptRequest, Snippet
 
@@ -32,7 +32,7 @@ async def _journey(request: Request) -> Journey:
         request,
         services(request).registry.resolve(body.model),
         prompt,
-        session=Session(
+        origin=Origin(
             request.state.client, "complete", body.session or "", exclusive=bool(body.session)
         ),
         options=Options(temperature=body.temperature, stop=body.stop),

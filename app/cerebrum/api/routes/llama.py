@@ -10,14 +10,15 @@ pipeline and a prompt cache that survives every keystroke:
   (deduplicated, ranked, fitted to the budget with exact token counts where they are
   known); the orchestrator writes the FIM prompt itself, in the model's FIM tokens and in
   the layout llama-server's /infill uses (context files, then prefix, cursor line, suffix),
-  keeping the chunks of the session's previous prompt in place, and sends it to the
+  keeping the chunks of the document's previous prompt in place, and sends it to the
   backend's ``/completion``. So any model with FIM tokens configured (CEREBRUM_MODELS
   ``format: fim``) serves /infill, the context is never silently dropped by llama-server's
   batch-size arithmetic, and consecutive keystrokes share the longest prompt start.
-- Each editor (client key) and model is a session: it stays on one backend (the one whose
-  KV cache holds its prompt), a newer completion supersedes an older one still running,
+- Each file in each editor is a document, recognised from its text (``core.documents``): it
+  stays on one backend and one slot (the one whose KV cache holds its prompt), a newer
+  completion in it supersedes an older one still running (never one of another document),
   and a warm-up (``n_predict: 0``) prepares exactly the prompt start the next completion
-  will have, on the backend that will serve it.
+  will have, on the slot that will serve it.
 - The ``model`` field is read leniently, as the plugins send ``""`` or a name of their own:
   an unknown or empty name on /infill means the first FIM model; a configured model without
   FIM tokens is refused (400 ``not_a_fim_model``); with no FIM model at all, /infill
@@ -29,9 +30,9 @@ strings) are limited to CEREBRUM_BACKEND_SLOTS, as llama-server refuses more tha
 Of the other fields only those ``schemas.OPTIONS`` passes on reach the backend. A backend
 that refuses the client's request (a prompt longer than the context) answers the client
 with its own status and message.
-Answers are llama-server's (see ``api.llama_answers``); the client's ``id_slot`` is ignored: the
-orchestrator chooses backend and slot (llama-server picks the slot whose cache is most
-alike).
+Answers are llama-server's (see ``api.llama_answers``); the client's ``id_slot`` is ignored:
+the orchestrator chooses backend and slot by document (llama.vim and llama.vscode send 0
+from every editor).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from cerebrum.api.journey import Journey, Options, Outcome
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.schemas import InfillRequest, LlamaCompletionRequest, Native
 from cerebrum.api.services import Services, services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.core.errors import BackendRejectedError, NotFimModelError
 from cerebrum.core.generation import Piece
 from cerebrum.core.registry import ModelSpec
@@ -82,7 +83,7 @@ async def infill(request: Request) -> Response:
         request,
         spec,
         prompt,
-        session=Session(request.state.client, "infill", exclusive=not warmup),
+        origin=Origin(request.state.client, "infill", exclusive=not warmup),
         options=_options(svc, body),
     )
     return await _answer(journey, body)
@@ -97,7 +98,7 @@ async def completion(request: Request) -> Response:
         svc.registry.resolve(body.model or None),
         body.prompt,
         max_tokens=_budgeted(body),
-        session=Session(request.state.client, "completion"),
+        origin=Origin(request.state.client, "completion"),
         options=_options(svc, body),
     )
     return await _answer(journey, body)

@@ -33,7 +33,7 @@ from cerebrum.api.schemas import (
     Usage,
 )
 from cerebrum.api.services import services
-from cerebrum.api.sessions import Session
+from cerebrum.core.documents import Origin
 from cerebrum.core.generation import Piece
 from cerebrum.retrieval import Message, PromptRequest
 
@@ -49,7 +49,7 @@ async def _journey(
         request,
         services(request).registry.resolve(body.model),
         prompt,
-        session=Session(request.state.client, "openai"),
+        origin=Origin(request.state.client, "openai"),
         options=Options(
             temperature=body.temperature, stop=body.stop_words(), sampling=body.sampling()
         ),

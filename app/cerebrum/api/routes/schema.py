@@ -29,7 +29,7 @@ _ERROR_TEXT = {
     401: "Missing or invalid client key.",
     403: "No client keys configured and the client is not on loopback.",
     413: "Request body too large.",
-    409: "Superseded by a newer request of the same session.",
+    409: "Superseded by a newer request of the same document.",
     422: "Validation error naming the field.",
     501: "The model has no FIM tokens (llama-server's answer).",
     502: "The backend refused or broke off.",

@@ -39,9 +39,24 @@ async def test_only_the_options_passed_on_reach_the_backend(app_client, fake_lla
     received = fake_llama.bodies[0]
     for name in ("samplers", "top_k", "top_p", "n_indent", "t_max_predict_ms", "cache_prompt"):
         assert received[name] == sent[name], name
-    for name in ("speculative.n_max", "image_data", "n_discard", "something_new", "id_slot",
+    for name in ("speculative.n_max", "image_data", "n_discard", "something_new",
                  "t_max_prompt_ms", "input_extra", "input_prefix", "response_fields"):  # fmt: skip
         assert name not in received, name
+    # the slot is the orchestrator's choice for the document, not the client's id_slot
+    assert received["id_slot"] in range(2)
+
+
+async def test_the_clients_id_slot_is_not_the_slot_sent(app_client, fake_llama):
+    async with app_client(models=MODELS, backend_slots=2) as client:
+        first = editor_body("llama_vim_fim") | {"id_slot": 1, "input_prefix": "a = 1\n"}
+        other = editor_body("llama_vim_fim") | {
+            "id_slot": 1, "input_prefix": "zzz = 9\n" * 40, "input_suffix": "yyy()\n" * 8,
+        }  # fmt: skip
+        for body in (first, other):
+            response = await client.post("/infill", json=body)
+            assert response.status_code == 200, response.text
+    slots = [body["id_slot"] for body in fake_llama.bodies]
+    assert sorted(slots) == [0, 1]  # two documents, a slot each, whatever the client said
 
 
 async def test_a_refused_option_never_reaches_the_backend(app_client, fake_llama):
