@@ -12,7 +12,6 @@ from harness.paths import ROOT
 PACKAGE = ROOT / "app" / "cerebrum"
 TESTS = ROOT / "tests" / "unit"
 
-PENDING = "pending: rewritten in issue"  # the lead removes these at merge, tests added
 
 # Modules without a mirrored test file, each with the reason. Remove an entry when its test
 # file is added (the second test fails on an entry that has one).
@@ -22,12 +21,6 @@ UNMIRRORED: dict[str, str] = {
     # Entry points, run as processes.
     "__main__.py": "entry point: its --check and bad settings run as a process in "
     "tests/unit/test_settings.py",
-    # Being rewritten in parallel; their tests come with the rewrite.
-    "api/routes/health.py": f"{PENDING} 24 (route modules say only what differs)",
-    "api/routes/models.py": f"{PENDING} 24 (route modules say only what differs)",
-    "api/routes/stats.py": f"{PENDING} 24/26 (/v1/stats and /metrics from one list)",
-    "core/errors.py": f"{PENDING} 23/24",
-    "core/generation.py": f"{PENDING} 23 (extended in parallel with the llama.cpp routes)",
 }
 
 
