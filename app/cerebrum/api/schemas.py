@@ -545,7 +545,8 @@ MAX_LORA_ID = 63
 MAX_LORA_SCALE = 2.0
 MAX_LOGIT_BIAS = 64
 MAX_PENALTY_WINDOW = 4096  # repeat_last_n, dry_penalty_last_n: tokens scanned per token
-TokenId = Annotated[int, Field(ge=0, le=2**31 - 1)]  # llama_token is a 32-bit integer
+# llama_token is a 32-bit integer; 7.0 is 7, as for every integer field
+TokenId = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole_number)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,3 +205,8 @@ def test_the_readme_table_is_the_table_in_the_code():
     table = re.match(r"(?:\|.*\n)+", readme[start:])
     assert table is not None
     assert table.group(0) == schemas.options_table()
+
+
+def test_a_token_id_written_as_a_whole_float_is_a_token_id():
+    body = LlamaCompletionRequest.model_validate_json('{"prompt": [7.0, "x", 100000001.0]}')
+    assert body.prompt == [7, "x", 100000001]
