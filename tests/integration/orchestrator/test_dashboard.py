@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,12 @@ def test_the_dashboard_shows_backends_usage_per_key_and_recent_errors(start_orch
         assert http.post("/v1/complete", json={"model": "nope", "prompt": "x"}).status_code == 400
         asked = http.get("/dashboard", headers={"Accept": "text/html"})  # alice: not admin
     assert asked.status_code == 403
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for _ in range(50):  # usage is written off the hot path, once a second at most
+        rows = httpx.get(f"{instance.url}/v1/usage", headers=admin, timeout=5).json()["rows"]
+        if any(row["key"] == "alice" for row in rows):
+            break
+        time.sleep(0.1)
     refused = httpx.get(f"{instance.url}/dashboard", headers={"Accept": "text/html"}, timeout=5)
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"].startswith("Basic")

