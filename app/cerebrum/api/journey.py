@@ -117,6 +117,7 @@ class Journey:
     document: Document | None  # its backend and slot hold its prompt; ``key`` names it
     ticket: Ticket  # latest wins
     outcome: Outcome = field(default_factory=Outcome)
+    _left: bool = False  # the ticket is given back once, whether pieces() ever ran or not
 
     @classmethod
     async def through_pipeline(
@@ -220,7 +221,7 @@ class Journey:
                 ttft_ms=None if tracker.ttft is None else round(tracker.ttft * 1000, 1),
             )
         finally:
-            svc.documents.leave(self.ticket)
+            self._leave()
 
     async def answer(
         self,
@@ -230,7 +231,10 @@ class Journey:
         """Run the journey to the end (``each`` sees every piece) and ``render`` the
         outcome; 499 when the client hung up first (the generation is stopped)."""
         self.outcome.keep_text = True
-        done = await until_disconnect(self.request, self._run(each))
+        try:
+            done = await until_disconnect(self.request, self._run(each))
+        finally:
+            self._leave()  # a client gone before the generation started holds no ticket
         return client_left() if done is None else render(self.outcome)
 
     def stream(self, shape: StreamShape, ping: bytes = sse.PING) -> Response:
@@ -241,7 +245,13 @@ class Journey:
             ping_interval=settings.ping_interval,
             send_timeout=settings.send_timeout,
             ping=ping,
+            on_close=self._leave,
         )
+
+    def _leave(self) -> None:
+        if not self._left:
+            self._left = True
+            self.svc.documents.leave(self.ticket)
 
     async def _run(self, each: Callable[[Piece], None] | None) -> Outcome:
         async with aclosing(self.pieces()) as pieces:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing, suppress
 from typing import Any
 
@@ -86,8 +86,10 @@ class EventStream(Response):
         send_timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
         ping: bytes = PING,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
+        self.on_close = on_close  # called once the response is over, however it ended
         self.ping = ping
         self.ping_interval = ping_interval
         self.send_timeout = send_timeout
@@ -99,6 +101,13 @@ class EventStream(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._stream(send, receive)
+        finally:
+            if self.on_close is not None:  # even when the producer never started
+                self.on_close()
+
+    async def _stream(self, send: Send, receive: Receive) -> None:
         # None after the last event: the watchdog holds a sender too, so the stream never ends
         sender, receiver = anyio.create_memory_object_stream[bytes | None](_BUFFER)
         clock = _Clock()

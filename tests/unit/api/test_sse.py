@@ -235,3 +235,26 @@ async def test_no_ping_while_events_keep_coming_more_often_than_the_interval():
     )
     assert sse.PING not in recorder.body
     assert recorder.body.count(b"data: ") == 60
+
+
+async def test_on_close_runs_even_when_the_producer_never_started():
+    """A client gone before the first byte: the response start fails, the producer's body
+    never runs, and whoever holds a place for the stream is still told it is over."""
+    from cerebrum.api.sse import EventStream
+
+    started, closed = [], []
+
+    async def events():
+        started.append(True)
+        yield b"data: {}\n\n"
+
+    async def receive():
+        await asyncio.Event().wait()  # the client never says anything
+
+    async def send(message):
+        raise OSError("client gone")
+
+    stream = EventStream(events(), on_close=lambda: closed.append(True))
+    with pytest.raises((OSError, BaseExceptionGroup)):  # the task group may wrap it
+        await stream({"type": "http"}, receive, send)
+    assert closed == [True]
