@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from cerebrum.core import usage
+from cerebrum.core.errors import SupersededError
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TOKEN_BUCKETS = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
@@ -188,8 +189,8 @@ class Tracker:
         if self._finished:
             return
         self._finished = True
-        if self._outcome is not None:
-            self._outcome.error = error
+        if self._outcome is not None:  # the usage database counts superseded on its own
+            self._outcome.error = SupersededError.kind if superseded else error
             self._outcome.cancelled = cancelled
         stats = self._stats
         if superseded:

@@ -81,6 +81,15 @@ def test_a_superseded_generation_is_no_failure():
     assert len(stats.latency) == 0
 
 
+def test_a_superseded_generation_reaches_the_usage_outcome_as_superseded():
+    from cerebrum.core import usage
+
+    with usage.tracking(usage.Outcome()) as outcome:
+        Stats().begin("m1").finish(superseded=True)
+    assert outcome.error == "superseded"
+    assert not outcome.cancelled
+
+
 def test_prompt_tokens_processed_per_generation_are_what_the_cache_did_not_hold():
     stats = Stats()
     stats.begin("m1").prompt(1200, 1196)
