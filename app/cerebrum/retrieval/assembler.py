@@ -394,29 +394,66 @@ def _fill(
     count: TokenCounter,
     keep_prefix: bool = False,
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Greedy in the given order: take each chunk whose section still fits the room left,
-    else (but for incumbents, whose text must not change) its outline (`outline`) if that
-    fits; give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway), or,
-    with `keep_prefix`, at the first one (the chunks taken stay a prefix of the order).
-    Returns the chunks taken, those left out, and the tokens taken."""
+    """All the chunks whole when they fit the room; else, with `keep_prefix` (the incumbents,
+    whose text must not change), whole up to the first that does not fit (the chunks taken
+    stay a prefix of the order), and otherwise definitions first (`_fill_outlines_first`).
+    Returns the chunks taken (in the given order), those left out, and the tokens taken."""
     used: list[Ranked] = []
-    over: list[Ranked] = []
     taken = 0
-    misses = 0
     for position, candidate in enumerate(ranked):
-        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES or (keep_prefix and misses):
-            over.extend(ranked[position:])
-            break
         text = section(candidate)
-        if estimate_floor(text) > room or (cost := count.part(text)) > room:
-            short = None if keep_prefix else outline(candidate)
-            if short is None or (cost := count.part(text := section(short))) > room:
-                over.append(candidate)
-                misses += 1
-                continue
-            candidate = short
+        if (
+            room < MIN_SECTION_TOKENS
+            or estimate_floor(text) > room
+            or (cost := count.part(text)) > room
+        ):
+            if keep_prefix:
+                return used, list(ranked[position:]), taken
+            return _fill_outlines_first(ranked, section, room + taken, count)
         used.append(candidate)
         room -= cost
         taken += cost
+    return used, [], taken
+
+
+def _fill_outlines_first(
+    ranked: Sequence[Ranked], section: _Section, room: int, count: TokenCounter
+) -> tuple[list[Ranked], list[Ranked], int]:
+    """Definitions first, then bodies: in the given order, each chunk's outline (`outline`)
+    while it fits; then, in the same order, each chunk whole in place of its outline (or,
+    for a chunk with no shorter outline, whole) while the difference fits the room left.
+    Each pass gives up after MAX_MISSES chunks in a row that did not fit (the rest rank
+    lower anyway). So the room holds the definitions of
+    as many chunks as it can, and the best chunks' bodies with what is left."""
+    start = room
+    choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
+    misses = 0
+    for position, candidate in enumerate(ranked):
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+            break
+        short = outline(candidate)
+        if short is None:
+            continue  # no shorter outline: considered whole with the bodies
+        text = section(short)
+        if estimate_floor(text) > room or (cost := count.part(text)) > room:
+            misses += 1
+            continue
+        choice[position] = (short, cost)
+        room -= cost
         misses = 0
-    return used, over, taken
+    misses = 0
+    for position, candidate in enumerate(ranked):
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+            break
+        held = choice[position]
+        held_cost = held[1] if held is not None else 0
+        text = section(candidate)
+        if estimate_floor(text) - held_cost > room or (cost := count.part(text)) - held_cost > room:
+            misses += held is None
+            continue
+        choice[position] = (candidate, cost)
+        room -= cost - held_cost
+        misses = 0
+    used = [held[0] for held in choice if held is not None]
+    over = [candidate for candidate, held in zip(ranked, choice, strict=True) if held is None]
+    return used, over, start - room

@@ -51,7 +51,13 @@ from cerebrum.retrieval.lexicon import (
     is_identifier_char,
     mentioned_file_names,
 )
-from cerebrum.retrieval.references import at_cursor, defined_names, module_of
+from cerebrum.retrieval.references import (
+    Cursor,
+    at_cursor,
+    defined_names,
+    fits_receiver,
+    module_of,
+)
 
 K1 = 1.2
 B = 0.75
@@ -64,6 +70,10 @@ WEIGHT_IMPORTS = 0.3
 WEIGHT_WANTED = 0.5
 WEIGHT_REPEATS = -1.0
 WEIGHT_NEW = 0.3
+WEIGHT_LISTED = 1.0
+WEIGHT_RECEIVER = 1.0
+WEIGHT_SAME_FILE = -0.3
+MEMBERS_FIT = 2  # names used on the receiver that a chunk defines for the full receiver part
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
@@ -87,6 +97,9 @@ class Weights:
     wanted: float = WEIGHT_WANTED
     repeats: float = WEIGHT_REPEATS
     new: float = WEIGHT_NEW
+    listed: float = WEIGHT_LISTED
+    receiver: float = WEIGHT_RECEIVER
+    same_file: float = WEIGHT_SAME_FILE
 
     @classmethod
     def only(cls, signal: str) -> Weights:
@@ -94,7 +107,10 @@ class Weights:
         return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
 
 
-LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0)
+LEXICAL = Weights(
+    module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0, listed=0.0, receiver=0.0,
+    same_file=0.0,
+)
 """The ranker before it read code: BM25, definitions of the request's symbols, file names
 mentioned, recency and language."""
 CODE_AWARE = Weights()
@@ -135,6 +151,12 @@ def rank_chunks(
     mentioned = mentioned_file_names(prompt)
     cursor = at_cursor(prompt, suffix)
     seen_lines = frozenset(normalize(prompt[-PROMPT_LINES_CHARS:]).split("\n"))
+    defined_all = [_defined(chunk, cache) for chunk in chunks]
+    listed_modules = {
+        module_of(chunk.path)
+        for chunk, defined in zip(chunks, defined_all, strict=True)
+        if chunk.path and cursor.listed and not cursor.listed.isdisjoint(defined)
+    }
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
@@ -154,7 +176,11 @@ def rank_chunks(
             signals.append(("module", 1.0))
         if module in cursor.imported:
             signals.append(("imports", 1.0))
-        defined = _defined(chunk, cache)
+        if module in listed_modules:
+            signals.append(("listed", 1.0))
+        defined = defined_all[position]
+        if cursor.receiver and (fit := _receiver_fit(defined, cursor)):
+            signals.append(("receiver", fit))
         if cursor.wanted and not cursor.wanted.isdisjoint(defined):
             signals.append(("wanted", 1.0))
         if not defined <= cursor.mentioned:
@@ -166,8 +192,41 @@ def rank_chunks(
             (name, weight * value) for name, value in signals if (weight := getattr(weights, name))
         )
         ranked.append(Ranked(chunk, sum(value for _, value in parts), parts))
-    ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
+    ranked.sort(key=_order)
+    if weights.same_file:
+        ranked = _spread(ranked, weights.same_file)
     return ranked
+
+
+def _order(ranked: Ranked) -> tuple[float, int, int]:
+    return (-ranked.score, -ranked.chunk.snippet_index, ranked.chunk.start_line)
+
+
+def _spread(ranked: list[Ranked], weight: float) -> list[Ranked]:
+    """Diminishing returns per file: each chunk loses `weight` for every chunk of its file
+    ranked above it (part `same_file`), so the room holds several files' definitions."""
+    before: Counter[str] = Counter()
+    spread: list[Ranked] = []
+    for entry in ranked:
+        path = entry.chunk.path or ""
+        if higher := before[path]:
+            part = weight * higher
+            entry = Ranked(entry.chunk, entry.score + part, (*entry.parts, ("same_file", part)))
+        before[path] += 1
+        spread.append(entry)
+    spread.sort(key=_order)
+    return spread
+
+
+def _receiver_fit(defined: frozenset[str], cursor: Cursor) -> float:
+    """How well the chunk fits the receiver at the cursor (0..1): 1 when it defines one of
+    the receiver's types or a class whose name fits the receiver's (`references.
+    fits_receiver`), else the share of MEMBERS_FIT names used on the receiver it defines."""
+    if not cursor.types.isdisjoint(defined) or any(
+        name[:1].isupper() and fits_receiver(cursor.receiver, name) for name in defined
+    ):
+        return 1.0
+    return min(1.0, len(cursor.members & defined) / MEMBERS_FIT)
 
 
 # --- query and terms --------------------------------------------------------------------

@@ -89,6 +89,10 @@ class Cursor:
     imported: frozenset[str]  # every module the prompt imports
     wanted: frozenset[str]  # names used just after the cursor, not mentioned before it
     mentioned: frozenset[str]  # names the end of the prompt mentions or imports
+    listed: frozenset[str] = frozenset()  # names the import statement at the cursor lists
+    receiver: str = ""  # the name just before the `.` at the cursor (`ctx` in `ctx.`)
+    types: frozenset[str] = frozenset()  # the receiver's types (annotated, constructed, bases)
+    members: frozenset[str] = frozenset()  # names used on the receiver (`ctx.obj` -> obj)
 
 
 def module_of(path: str) -> str:
@@ -164,6 +168,9 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
     before = prompt[max(line_start, len(prompt) - MAX_LINE_CHARS) :]
     after = (suffix or "")[:MAX_LINE_CHARS].split("\n", 1)[0]
     modules: set[str] = set()
+    receiver = ""
+    receiver_types: set[str] = set()
+    members: frozenset[str] = frozenset()
     qualifier = _QUALIFIER.search(before)
     if qualifier is not None:
         parts = re.split(r"[ \t]*(?:\.|::)[ \t]*", qualifier.group(1))
@@ -176,13 +183,26 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
             )
             for type_name in types:
                 modules.update(bound.get(type_name, ()))
+            if part == parts[-1]:
+                receiver_types = types
         modules.add(parts[-1])
+        receiver = parts[-1]
+        members = _members(receiver, prompt[-MAX_TYPE_CHARS:], (suffix or "")[:SUFFIX_CHARS])
     line = before + after
     statement = _PY_FROM.match(line.lstrip("\n")) or _open_import(prompt)
     if statement is not None and statement.group(1).strip("."):
         modules.add(_last(statement.group(1)))
     for pattern in (_JS_FROM, _JS_REQUIRE):
         for spec in pattern.findall(line):
+            modules.add(_spec_last(spec))
+    listed: set[str] = set()
+    if statement is not None:
+        listed.update(_listed_python(statement, suffix or ""))
+    braced = _open_braces(prompt, suffix or "")
+    if braced is not None:
+        names, spec = braced
+        listed.update(names)
+        if spec:
             modules.add(_spec_last(spec))
     seen = set(identifiers(prompt[-4 * SUFFIX_CHARS :])) | bound.keys()
     wanted = [n for n in identifiers((suffix or "")[:SUFFIX_CHARS]) if n not in seen]
@@ -191,7 +211,80 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(bound[""]),
         frozenset(wanted[:MAX_NAMES]),
         frozenset(seen),
+        frozenset(sorted(listed - _IMPORT_WORDS)[:MAX_NAMES]),
+        receiver,
+        frozenset(sorted(receiver_types)[:MAX_NAMES]),
+        members,
     )
+
+
+_IMPORT_WORDS = frozenset(("as", "type", "typeof", "from", "import", "export", "default"))
+_OPEN_BRACE_HEADS = frozenset(("import", "export", "import type", "export type"))
+
+
+def _listed_python(statement: re.Match[str], suffix: str) -> list[str]:
+    """The names a Python `from x import ...` at the cursor lists: those after `import` up to
+    the cursor and, when its parenthesis is still open, those of the suffix up to `)`
+    (within MAX_IMPORT_CHARS)."""
+    names = identifiers(statement.string[statement.start(2) :])
+    if "(" in statement.group(2):
+        window = suffix[:MAX_IMPORT_CHARS]
+        close = window.find(")")
+        names += identifiers(window[: close if close >= 0 else 0])
+    return names[: 2 * MAX_NAMES]
+
+
+def _open_braces(prompt: str, suffix: str) -> tuple[list[str], str] | None:
+    """A JavaScript/TypeScript `import {` or `export {` still open at the cursor (within
+    MAX_IMPORT_CHARS of it): the names it lists before the cursor and in the suffix up to
+    its `}`, and the module spec of the `from '...'` after that `}` ("" when none is read
+    within MAX_IMPORT_CHARS of the suffix)."""
+    tail = prompt[-MAX_IMPORT_CHARS:]
+    opening = tail.rfind("{")
+    if opening < 0 or "}" in tail[opening:]:
+        return None
+    line_start = tail.rfind("\n", 0, opening) + 1
+    if " ".join(tail[line_start:opening].split()) not in _OPEN_BRACE_HEADS:
+        return None
+    names = identifiers(tail[opening + 1 :])
+    window = suffix[:MAX_IMPORT_CHARS]
+    close = window.find("}")
+    if close < 0:
+        return names[: 2 * MAX_NAMES], ""
+    names += identifiers(window[:close])
+    spec = _FROM_AFTER_BRACE.match(window, close + 1)
+    return names[: 2 * MAX_NAMES], spec.group(1) if spec else ""
+
+
+_FROM_AFTER_BRACE = re.compile(r"""[ \t]*from[ \t]*['"]([^'"\n]{1,256})['"]""")
+
+
+def _members(receiver: str, before: str, after: str) -> frozenset[str]:
+    """The names used on `receiver` (`receiver.name`) in the text before and after the
+    cursor (each a bounded window), up to MAX_NAMES."""
+    pattern = re.compile(rf"{WORD_START}{re.escape(receiver)}[ \t]*\.[ \t]*({IDENTIFIER})")
+    found = dict.fromkeys(pattern.findall(before) + pattern.findall(after))
+    return frozenset(list(found)[:MAX_NAMES])
+
+
+def fits_receiver(receiver: str, name: str) -> bool:
+    """Whether a class name fits a variable's name: it ends with it (`formatter` ->
+    HelpFormatter) or holds its letters in order from its first one (`ctx` -> Context,
+    `ed` -> Editor); case and underscores aside, and only for receivers of 2+ letters."""
+    wanted = receiver.replace("_", "").lower()
+    have = name.replace("_", "").lower()
+    if len(wanted) < 2 or not have or wanted in _OWN:
+        return False
+    if have.endswith(wanted):
+        return True
+    if wanted[0] != have[0]:
+        return False
+    position = 0
+    for letter in wanted:
+        position = have.find(letter, position) + 1
+        if position == 0:
+            return False
+    return True
 
 
 def _bases(text: str) -> set[str]:

@@ -308,7 +308,7 @@ def test_an_incumbent_keeps_its_place_and_newcomers_get_the_room_left() -> None:
     tight = ModelProfile(section * 2 + 8, margin_tokens=0)
     higher = Ranked(FILES[2].chunk, 1.5, ())  # c, far above d (0.7)
     fresh = assemble("x", [FILES[0], higher, FILES[3]], tight, 0)
-    assert sorted(p or "" for p in _paths(fresh)) == ["a.py", "c.py"]
+    assert {"a.py", "c.py"} <= set(_paths(fresh))  # the best two (d at most as its outline)
     kept = assemble("x", [FILES[0], higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
     assert _paths(kept) == ["d.py", "c.py"]  # d stays first; the best newcomer takes the rest
     roomy = assemble("x", [FILES[0], higher, FILES[3]], PROFILE, 0, layout=[FILES[3].chunk.id])
