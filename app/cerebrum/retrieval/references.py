@@ -27,6 +27,7 @@ MAX_TYPE_CHARS before the cursor for a qualifier's type).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cerebrum.retrieval.lexicon import (
@@ -227,11 +228,22 @@ def _listed_python(statement: re.Match[str], suffix: str) -> list[str]:
     the cursor and, when its parenthesis is still open, those of the suffix up to `)`
     (within MAX_IMPORT_CHARS)."""
     names = identifiers(statement.string[statement.start(2) :])
-    if "(" in statement.group(2):
-        window = suffix[:MAX_IMPORT_CHARS]
-        close = window.find(")")
-        names += identifiers(window[: close if close >= 0 else 0])
+    if "(" in statement.group(2) and (rest := _names_until(suffix, ")")) is not None:
+        names += rest[0]
     return names[: 2 * MAX_NAMES]
+
+
+_NAME_LIST = re.compile(r"[\w \t\n,]*+")
+
+
+def _names_until(suffix: str, close: str) -> tuple[list[str], int] | None:
+    """The names the suffix lists before `close`, and where `close` is, when all the suffix
+    holds up to there is names, commas and blanks (the rest of an open import statement),
+    within MAX_IMPORT_CHARS; else None."""
+    window = suffix[:MAX_IMPORT_CHARS]
+    listing = _NAME_LIST.match(window)
+    end = listing.end() if listing else 0
+    return (identifiers(window[:end]), end) if window[end : end + 1] == close else None
 
 
 def _open_braces(prompt: str, suffix: str) -> tuple[list[str], str] | None:
@@ -247,13 +259,11 @@ def _open_braces(prompt: str, suffix: str) -> tuple[list[str], str] | None:
     if " ".join(tail[line_start:opening].split()) not in _OPEN_BRACE_HEADS:
         return None
     names = identifiers(tail[opening + 1 :])
-    window = suffix[:MAX_IMPORT_CHARS]
-    close = window.find("}")
-    if close < 0:
+    rest = _names_until(suffix, "}")
+    if rest is None:
         return names[: 2 * MAX_NAMES], ""
-    names += identifiers(window[:close])
-    spec = _FROM_AFTER_BRACE.match(window, close + 1)
-    return names[: 2 * MAX_NAMES], spec.group(1) if spec else ""
+    spec = _FROM_AFTER_BRACE.match(suffix, rest[1] + 1)
+    return (names + rest[0])[: 2 * MAX_NAMES], spec.group(1) if spec else ""
 
 
 _FROM_AFTER_BRACE = re.compile(r"""[ \t]*from[ \t]*['"]([^'"\n]{1,256})['"]""")
@@ -318,23 +328,39 @@ def _open_import(prompt: str) -> re.Match[str] | None:
     return _PY_FROM.match(tail, line_start)
 
 
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";")  # a line comment or a block's inner line
+MAX_INDENT_CHARS = 256  # a line's indent read for a comment mark
+
+
+def _definitions(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line start, line end, name) of each line that defines a name, in order, the first
+    definition of a line only; comment lines (`#`, `//`, `*` ... after the indent) left out.
+    One pass: each line start is looked for only between the previous match and this one."""
+    line_start = 0
+    last_end = -1
+    searched = 0
+    for match in _DEFINITION.finditer(text):
+        if match.start() <= last_end:
+            continue  # a second definition on a line already taken (or left out)
+        newline = text.rfind("\n", searched, match.start())
+        if newline >= 0:
+            line_start = newline + 1
+        searched = match.start()
+        end = text.find("\n", match.end())
+        last_end = len(text) if end < 0 else end
+        head = text[line_start : min(line_start + MAX_INDENT_CHARS, last_end)].lstrip(" \t")
+        if not head.startswith(_COMMENT_STARTS):
+            yield line_start, last_end, match.group(1) or match.group(2)
+
+
 def definition_lines(text: str) -> str:
     """The lines of `text` that define a name (as `defined_names` reads them), in order,
     each ending in a newline: a chunk's outline."""
-    lines: list[str] = []
-    last = -1
-    for match in _DEFINITION.finditer(text):
-        start = text.rfind("\n", 0, match.start()) + 1
-        if start <= last:
-            continue  # a second definition on a line already taken
-        end = text.find("\n", match.end())
-        end = len(text) if end < 0 else end
-        lines.append(text[start:end] + "\n")
-        last = end
-    return "".join(lines)
+    return "".join(text[start:end] + "\n" for start, end, _ in _definitions(text))
 
 
 def defined_names(text: str) -> frozenset[str]:
     """The names `text` defines: after a definition or declaration keyword, or assigned at
-    a line's start (`NAME = ...`, `NAME: type = ...`)."""
-    return frozenset(a or b for a, b in _DEFINITION.findall(text))
+    a line's start (`NAME = ...`, `NAME: type = ...`), outside comment lines (the first
+    definition of a line only)."""
+    return frozenset(name for _, _, name in _definitions(text))
