@@ -51,13 +51,7 @@ from cerebrum.retrieval.lexicon import (
     is_identifier_char,
     mentioned_file_names,
 )
-from cerebrum.retrieval.references import (
-    Cursor,
-    at_cursor,
-    defined_names,
-    fits_receiver,
-    module_of,
-)
+from cerebrum.retrieval.references import at_cursor, defined_names, module_of
 
 K1 = 1.2
 B = 0.75
@@ -71,9 +65,7 @@ WEIGHT_WANTED = 0.5
 WEIGHT_REPEATS = -1.0
 WEIGHT_NEW = 0.3
 WEIGHT_LISTED = 1.0
-WEIGHT_RECEIVER = 1.0
 WEIGHT_SAME_FILE = -0.3
-MEMBERS_FIT = 2  # names used on the receiver that a chunk defines for the full receiver part
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
@@ -98,7 +90,6 @@ class Weights:
     repeats: float = WEIGHT_REPEATS
     new: float = WEIGHT_NEW
     listed: float = WEIGHT_LISTED
-    receiver: float = WEIGHT_RECEIVER
     same_file: float = WEIGHT_SAME_FILE
 
     @classmethod
@@ -108,7 +99,7 @@ class Weights:
 
 
 LEXICAL = Weights(
-    module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0, listed=0.0, receiver=0.0,
+    module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0, listed=0.0,
     same_file=0.0,
 )
 """The ranker before it read code: BM25, definitions of the request's symbols, file names
@@ -152,11 +143,7 @@ def rank_chunks(
     cursor = at_cursor(prompt, suffix)
     seen_lines = frozenset(normalize(prompt[-PROMPT_LINES_CHARS:]).split("\n"))
     defined_all = [_defined(chunk, cache) for chunk in chunks]
-    listed_modules = {
-        module_of(chunk.path)
-        for chunk, defined in zip(chunks, defined_all, strict=True)
-        if chunk.path and cursor.listed and not cursor.listed.isdisjoint(defined)
-    }
+    listed_modules = _files_defining(chunks, defined_all, cursor.listed)
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
@@ -179,8 +166,6 @@ def rank_chunks(
         if module in listed_modules:
             signals.append(("listed", 1.0))
         defined = defined_all[position]
-        if cursor.receiver and (fit := _receiver_fit(defined, cursor)):
-            signals.append(("receiver", fit))
         if cursor.wanted and not cursor.wanted.isdisjoint(defined):
             signals.append(("wanted", 1.0))
         if not defined <= cursor.mentioned:
@@ -218,15 +203,17 @@ def _spread(ranked: list[Ranked], weight: float) -> list[Ranked]:
     return spread
 
 
-def _receiver_fit(defined: frozenset[str], cursor: Cursor) -> float:
-    """How well the chunk fits the receiver at the cursor (0..1): 1 when it defines one of
-    the receiver's types or a class whose name fits the receiver's (`references.
-    fits_receiver`), else the share of MEMBERS_FIT names used on the receiver it defines."""
-    if not cursor.types.isdisjoint(defined) or any(
-        name[:1].isupper() and fits_receiver(cursor.receiver, name) for name in defined
-    ):
-        return 1.0
-    return min(1.0, len(cursor.members & defined) / MEMBERS_FIT)
+def _files_defining(
+    chunks: Sequence[Chunk], defined: Sequence[frozenset[str]], names: frozenset[str]
+) -> set[str]:
+    """The modules (`module_of`) of the files some chunk of which defines one of `names`."""
+    if not names:
+        return set()
+    return {
+        module_of(chunk.path)
+        for chunk, names_of in zip(chunks, defined, strict=True)
+        if chunk.path and not names.isdisjoint(names_of)
+    }
 
 
 # --- query and terms --------------------------------------------------------------------

@@ -91,9 +91,6 @@ class Cursor:
     wanted: frozenset[str]  # names used just after the cursor, not mentioned before it
     mentioned: frozenset[str]  # names the end of the prompt mentions or imports
     listed: frozenset[str] = frozenset()  # names the import statement at the cursor lists
-    receiver: str = ""  # the name just before the `.` at the cursor (`ctx` in `ctx.`)
-    types: frozenset[str] = frozenset()  # the receiver's types (annotated, constructed, bases)
-    members: frozenset[str] = frozenset()  # names used on the receiver (`ctx.obj` -> obj)
 
 
 def module_of(path: str) -> str:
@@ -169,9 +166,6 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
     before = prompt[max(line_start, len(prompt) - MAX_LINE_CHARS) :]
     after = (suffix or "")[:MAX_LINE_CHARS].split("\n", 1)[0]
     modules: set[str] = set()
-    receiver = ""
-    receiver_types: set[str] = set()
-    members: frozenset[str] = frozenset()
     qualifier = _QUALIFIER.search(before)
     if qualifier is not None:
         parts = re.split(r"[ \t]*(?:\.|::)[ \t]*", qualifier.group(1))
@@ -184,11 +178,7 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
             )
             for type_name in types:
                 modules.update(bound.get(type_name, ()))
-            if part == parts[-1]:
-                receiver_types = types
         modules.add(parts[-1])
-        receiver = parts[-1]
-        members = _members(receiver, prompt[-MAX_TYPE_CHARS:], (suffix or "")[:SUFFIX_CHARS])
     line = before + after
     statement = _PY_FROM.match(line.lstrip("\n")) or _open_import(prompt)
     if statement is not None and statement.group(1).strip("."):
@@ -213,9 +203,6 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(wanted[:MAX_NAMES]),
         frozenset(seen),
         frozenset(sorted(listed - _IMPORT_WORDS)[:MAX_NAMES]),
-        receiver,
-        frozenset(sorted(receiver_types)[:MAX_NAMES]),
-        members,
     )
 
 
@@ -267,34 +254,6 @@ def _open_braces(prompt: str, suffix: str) -> tuple[list[str], str] | None:
 
 
 _FROM_AFTER_BRACE = re.compile(r"""[ \t]*from[ \t]*['"]([^'"\n]{1,256})['"]""")
-
-
-def _members(receiver: str, before: str, after: str) -> frozenset[str]:
-    """The names used on `receiver` (`receiver.name`) in the text before and after the
-    cursor (each a bounded window), up to MAX_NAMES."""
-    pattern = re.compile(rf"{WORD_START}{re.escape(receiver)}[ \t]*\.[ \t]*({IDENTIFIER})")
-    found = dict.fromkeys(pattern.findall(before) + pattern.findall(after))
-    return frozenset(list(found)[:MAX_NAMES])
-
-
-def fits_receiver(receiver: str, name: str) -> bool:
-    """Whether a class name fits a variable's name: it ends with it (`formatter` ->
-    HelpFormatter) or holds its letters in order from its first one (`ctx` -> Context,
-    `ed` -> Editor); case and underscores aside, and only for receivers of 2+ letters."""
-    wanted = receiver.replace("_", "").lower()
-    have = name.replace("_", "").lower()
-    if len(wanted) < 2 or not have or wanted in _OWN:
-        return False
-    if have.endswith(wanted):
-        return True
-    if wanted[0] != have[0]:
-        return False
-    position = 0
-    for letter in wanted:
-        position = have.find(letter, position) + 1
-        if position == 0:
-            return False
-    return True
 
 
 def _bases(text: str) -> set[str]:
