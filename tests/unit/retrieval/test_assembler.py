@@ -383,3 +383,30 @@ def test_a_chunk_that_fits_goes_in_whole() -> None:
     assert result.used == (chunk,)
     assert result.prompt is not None
     assert chunk.chunk.text in result.prompt
+
+
+def test_definitions_of_every_chunk_go_in_first_then_the_best_bodies() -> None:
+    names = ("first", "second", "third")
+    chunks = [_ranked(_long_body(name), 0.9 - i / 10, f"{name}.py") for i, name in enumerate(names)]
+    whole = estimate_tokens(chunks[0].chunk.text)
+    profile = ModelProfile(context_size=whole * 3 // 2 + 64, margin_tokens=0)
+    result = assemble("x = ", chunks, profile, max_tokens=64)
+    assert result.prompt is not None
+    for name in names:  # room for one body: every chunk's definition line is in
+        assert f"def {name}(value_0):\n" in result.prompt
+    assert chunks[0].chunk.text in result.prompt  # the best one whole
+    assert [r.parts[-1] == (OUTLINE_PART, 0.0) for r in result.used] == [False, True, True]
+    assert result.prompt_tokens <= result.budget_tokens
+
+
+def test_a_body_that_would_leave_no_room_for_the_others_definitions_stays_out() -> None:
+    names = ("first", "second", "third")
+    chunks = [_ranked(_long_body(name), 0.9 - i / 10, f"{name}.py") for i, name in enumerate(names)]
+    whole = estimate_tokens(f"# path: first.py\n{chunks[0].chunk.text}\n\n")
+    line = estimate_tokens("# path: second.py\ndef second(value_0):\n\n\n")
+    profile = ModelProfile(context_size=whole + line + 64 + estimate_tokens("x = "), margin_tokens=0)
+    result = assemble("x = ", chunks, profile, max_tokens=64)
+    assert result.prompt is not None
+    for name in names:  # the best body alone would fit, but then one definition would not
+        assert f"def {name}(value_0):\n" in result.prompt
+    assert "value_1 = compute" not in result.prompt
