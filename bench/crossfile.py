@@ -337,9 +337,8 @@ def _whole(case: Case, plan: PromptPlan, profile: ModelProfile) -> bool:
     from cerebrum.retrieval.assembler import OUTLINE_PART
     from cerebrum.retrieval.chunker import chunk_snippets
 
-    defining = {
-        chunk.id for chunk in chunk_snippets([case.defining]) if case.definition.strip() in chunk.text
-    }
+    chunks = chunk_snippets([case.defining])
+    defining = {chunk.id for chunk in chunks if case.definition.strip() in chunk.text}
     return recalled(case, plan, profile) and any(
         report.id in defining and OUTLINE_PART not in dict(report.score_parts)
         for report in plan.chunks_used

@@ -27,7 +27,7 @@ Formats:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, replace
 
 from cerebrum.retrieval.chunker import chunk_id, normalize
@@ -40,6 +40,7 @@ from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
 TURN_OVERHEAD = 8  # tokens a chat template adds around one message (role, start/end marks)
 MIN_SECTION_TOKENS = 8  # below this much room left, stop trying further chunks
+OUTLINE_SHARE = 1.0  # of the room the first pass of outlines may take (`_fill_outlines_first`)
 MAX_MISSES = 32  # chunks in a row that did not fit, before the rest are left out
 CHAT_CONTEXT_INTRO = "Relevant code from the user's workspace:\n\n"
 
@@ -186,7 +187,7 @@ def _assemble_text(
     staying, others = _incumbents_first(ranked, layout)
     room = budget - base - reserve
     used, over, cost = _fill(staying, section, room, count, keep_prefix=True)
-    more, over_too, more_cost = _fill(others, section, room - cost, count)
+    more, over_too, more_cost = _fill(others, section, room - cost, count, seen=_lines(prompt))
     used, over, cost = used + more, over + over_too, cost + more_cost
     sections = "".join(section(r) for r in _in_layout(used, layout))
     head, tail = _frame(fim)
@@ -328,7 +329,7 @@ def _assemble_chat(
     def section(chunk: Ranked) -> str:
         return _fenced_section(chunk, language)
 
-    used, over, _ = _fill(ranked, section, budget - base - wrapper, count)
+    used, over, _ = _fill(ranked, section, budget - base - wrapper, count, seen=_lines(prompt))
     while True:
         messages = _chat_messages(
             system_text, [section(r) for r in reversed(used)], kept_turns, user
@@ -374,17 +375,33 @@ def _message_cost(message: Message, count: TokenCounter) -> int:
 OUTLINE_PART = "outline"  # the score part that marks a chunk written as its outline
 
 
-def outline(ranked: Ranked) -> Ranked | None:
+def outline(ranked: Ranked, taken: Container[str] = frozenset()) -> Ranked | None:
     """The chunk cut to the lines that define its names (`references.definition_lines`),
-    same path, lines and score, marked by an OUTLINE_PART of 0; None when that is all of
-    the chunk or nothing."""
+    but for those in `taken` (already in the prompt), same path, lines and score, marked by
+    an OUTLINE_PART of 0; None when that is all of the chunk or nothing."""
     chunk = ranked.chunk
-    text = definition_lines(chunk.text)
+    lines = definition_lines(chunk.text).splitlines(keepends=True)
+    text = "".join(line for line in lines if line not in taken)
     if not text or len(text) >= len(chunk.text) or ranked.parts[-1:] == ((OUTLINE_PART, 0.0),):
         return None
     normalized = normalize(text)
     short = replace(chunk, id=chunk_id(chunk.path, normalized), text=text, normalized=normalized)
     return Ranked(short, ranked.score, (*ranked.parts, (OUTLINE_PART, 0.0)))
+
+
+def _lines(text: str) -> frozenset[str]:
+    """The lines of the text, each with its newline (as outlines hold them)."""
+    return frozenset(line if line.endswith("\n") else line + "\n" for line in text.splitlines())
+
+
+class _Either:
+    """Lines in one of two collections."""
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, line: object) -> bool:
+        return line in self.first or line in self.second
 
 
 def _fill(
@@ -393,6 +410,7 @@ def _fill(
     room: int,
     count: TokenCounter,
     keep_prefix: bool = False,
+    seen: frozenset[str] = frozenset(),
 ) -> tuple[list[Ranked], list[Ranked], int]:
     """All the chunks whole when they fit the room; else, with `keep_prefix` (the incumbents,
     whose text must not change), whole up to the first that does not fit (the chunks taken
@@ -409,7 +427,7 @@ def _fill(
         ):
             if keep_prefix:
                 return used, list(ranked[position:]), taken
-            return _fill_outlines_first(ranked, section, room + taken, count)
+            return _fill_outlines_first(ranked, section, room + taken, count, seen)
         used.append(candidate)
         room -= cost
         taken += cost
@@ -417,30 +435,49 @@ def _fill(
 
 
 def _fill_outlines_first(
-    ranked: Sequence[Ranked], section: _Section, room: int, count: TokenCounter
+    ranked: Sequence[Ranked],
+    section: _Section,
+    room: int,
+    count: TokenCounter,
+    seen: frozenset[str] = frozenset(),
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Definitions first, then bodies: in the given order, each chunk's outline (`outline`)
-    while it fits; then, in the same order, each chunk whole in place of its outline (or,
-    for a chunk with no shorter outline, whole) while the difference fits the room left.
-    Each pass gives up after MAX_MISSES chunks in a row that did not fit (the rest rank
-    lower anyway). So the room holds the definitions of
-    as many chunks as it can, and the best chunks' bodies with what is left."""
+    """Definitions first, then bodies, then more definitions, each pass in the given order:
+    each chunk's outline (`outline`) while the outlines take at most OUTLINE_SHARE of the
+    room; then each chunk whole, in place of its outline or (for a chunk with no shorter
+    outline, or none taken) on its own, while the difference fits the room left; then the
+    outlines of the chunks still out, while they fit. Each pass gives up after MAX_MISSES
+    chunks in a row that did not fit (the rest rank lower anyway). So the room holds the
+    definitions of many chunks and the best chunks' bodies."""
     start = room
     choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
-    misses = 0
-    for position, candidate in enumerate(ranked):
-        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
-            break
-        short = outline(candidate)
-        if short is None:
-            continue  # no shorter outline: considered whole with the bodies
-        text = section(short)
-        if estimate_floor(text) > room or (cost := count.part(text)) > room:
-            misses += 1
-            continue
-        choice[position] = (short, cost)
-        room -= cost
+    taken: dict[str | None, set[str]] = {}  # path -> the lines of it already taken
+
+    def take(position: int, entry: Ranked, cost: int) -> None:
+        choice[position] = (entry, cost)
+        taken.setdefault(entry.chunk.path, set()).update(entry.chunk.text.splitlines(True))
+
+    def outlines_within(limit: int) -> None:
+        nonlocal room
         misses = 0
+        for position, candidate in enumerate(ranked):
+            if min(room, limit) < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+                break
+            if choice[position] is not None:
+                continue
+            short = outline(candidate, _Either(seen, taken.get(candidate.chunk.path, frozenset())))
+            if short is None:
+                continue  # no shorter outline: considered whole with the bodies
+            text = section(short)
+            fits = min(room, limit)
+            if estimate_floor(text) > fits or (cost := count.part(text)) > fits:
+                misses += 1
+                continue
+            take(position, short, cost)
+            room -= cost
+            limit -= cost
+            misses = 0
+
+    outlines_within(int(OUTLINE_SHARE * room))
     misses = 0
     for position, candidate in enumerate(ranked):
         if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
@@ -451,9 +488,10 @@ def _fill_outlines_first(
         if estimate_floor(text) - held_cost > room or (cost := count.part(text)) - held_cost > room:
             misses += held is None
             continue
-        choice[position] = (candidate, cost)
+        take(position, candidate, cost)
         room -= cost - held_cost
         misses = 0
+    outlines_within(room)
     used = [held[0] for held in choice if held is not None]
     over = [candidate for candidate, held in zip(ranked, choice, strict=True) if held is None]
     return used, over, start - room

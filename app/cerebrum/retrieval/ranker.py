@@ -99,7 +99,12 @@ class Weights:
 
 
 LEXICAL = Weights(
-    module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0, listed=0.0,
+    module=0.0,
+    imports=0.0,
+    wanted=0.0,
+    repeats=0.0,
+    new=0.0,
+    listed=0.0,
     same_file=0.0,
 )
 """The ranker before it read code: BM25, definitions of the request's symbols, file names

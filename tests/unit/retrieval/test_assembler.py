@@ -8,7 +8,13 @@ from dataclasses import replace
 
 import pytest
 from cerebrum.retrieval import FimTokens, Message, ModelProfile, PromptTooLarge, estimate_tokens
-from cerebrum.retrieval.assembler import OUTLINE_PART, TURN_OVERHEAD, Assembly, assemble
+from cerebrum.retrieval.assembler import (
+    OUTLINE_PART,
+    TURN_OVERHEAD,
+    Assembly,
+    assemble,
+    outline,
+)
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import Ranked
 from cerebrum.retrieval.tokens import TokenCounter
@@ -404,9 +410,24 @@ def test_a_body_that_would_leave_no_room_for_the_others_definitions_stays_out() 
     chunks = [_ranked(_long_body(name), 0.9 - i / 10, f"{name}.py") for i, name in enumerate(names)]
     whole = estimate_tokens(f"# path: first.py\n{chunks[0].chunk.text}\n\n")
     line = estimate_tokens("# path: second.py\ndef second(value_0):\n\n\n")
-    profile = ModelProfile(context_size=whole + line + 64 + estimate_tokens("x = "), margin_tokens=0)
+    room = whole + line + estimate_tokens("x = ")
+    profile = ModelProfile(context_size=room + 64, margin_tokens=0)
     result = assemble("x = ", chunks, profile, max_tokens=64)
     assert result.prompt is not None
     for name in names:  # the best body alone would fit, but then one definition would not
         assert f"def {name}(value_0):\n" in result.prompt
     assert "value_1 = compute" not in result.prompt
+
+
+def test_an_outline_leaves_out_the_lines_the_prompt_already_holds() -> None:
+    chunk = _ranked(_long_body("first") + "\n" + _long_body("other"), 0.9, "a.py")
+    short = outline(chunk, {"def first(value_0):\n"})
+    assert short is not None
+    assert short.chunk.text == "def other(value_0):\n"
+    assert outline(chunk, {"def first(value_0):\n", "def other(value_0):\n"}) is None
+    whole = estimate_tokens(chunk.chunk.text)
+    profile = ModelProfile(context_size=whole // 2 + 64, margin_tokens=0)
+    result = assemble("def first(value_0):\n    pass\nx = ", [chunk], profile, max_tokens=64)
+    assert result.prompt is not None
+    assert result.prompt.count("def first(value_0):") == 1  # the prompt's own
+    assert "def other(value_0):\n" in result.prompt

@@ -212,9 +212,10 @@ def test_a_chunk_defining_names_the_prompt_never_mentions_gets_the_new_part() ->
 
 
 def test_every_chunk_of_a_file_defining_a_name_the_open_import_lists_gets_the_listed_part() -> None:
-    head = _chunk("export type Action = {\n  type: string\n}\n", 0, "src/types/actions.ts", "ts")
-    rest = _chunk("export interface UnknownAction {\n  x: unknown\n}\n", 1, "src/types/actions.ts", "ts")
-    other = _chunk("export interface Store {\n  x: unknown\n}\n", 2, "src/types/store.ts", "ts")
+    actions, store = "src/types/actions.ts", "src/types/store.ts"
+    head = _chunk("export type Action = {\n  type: string\n}\n", 0, actions, "ts")
+    rest = _chunk("export interface UnknownAction {\n  x: unknown\n}\n", 1, actions, "ts")
+    other = _chunk("export interface Store {\n  x: unknown\n}\n", 2, store, "ts")
     ranked = rank_chunks([head, rest, other], "import { Action, ", language="ts")
     parts = {r.chunk.id: dict(r.parts) for r in ranked}
     assert parts[head.id]["listed"] == parts[rest.id]["listed"] == WEIGHT_LISTED

@@ -117,6 +117,7 @@ def test_the_suffix_counts_only_while_it_lists_names_up_to_the_close() -> None:
 
 
 def test_definitions_on_comment_lines_do_not_count() -> None:
-    text = "/**\n * the type of the action\n */\n// class Fake\n# def fake\nexport type Action = {\n"
+    text = "/**\n * the type of the action\n */\n// class Fake\n# def fake\n"
+    text += "export type Action = {\n"
     assert defined_names(text) == {"Action"}
     assert definition_lines(text) == "export type Action = {\n"
