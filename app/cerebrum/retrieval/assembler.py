@@ -2,12 +2,13 @@
 
 budget = context_size - max_tokens - margin_tokens. The request's own text (prompt, pinned
 system turns, the chat history that fits, the FIM suffix that fits) is placed first; the
-ranked chunks then go in best first while their cost fits what is left, and a chunk too
-large for what is left goes in as its outline (the lines that define its names) if that
-fits, so that the room holds several files' definitions rather than one file's body. Costs are the
-estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's tokenizer has
-counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is the sum of its
-parts, so the result never exceeds the budget.
+ranked chunks then go in whole when they all fit what is left; else definitions first: each
+chunk's outline (the lines that define its names, less those the prompt or the chunks taken
+already hold), best first, then the best chunks whole in place of their outlines while the
+room allows, so that the room holds many files' definitions rather than one file's body.
+Costs are the estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's
+tokenizer has counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is
+the sum of its parts, so the result never exceeds the budget.
 
 Where the chunks go is kept stable for the backend's prompt cache: the chunks of the
 session's previous prompt (`layout`) keep their order, new ones follow in the order of the

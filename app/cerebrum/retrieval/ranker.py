@@ -15,10 +15,17 @@ score = the sum of the weighted signals, where
 - imports (0.3): the prompt imports the chunk's file;
 - wanted (0.5): the chunk defines a name the suffix uses and the prompt never mentions;
 - repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds;
-- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports.
+- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports;
+- listed (1.0): the chunk's file defines (in one of the request's chunks) a name the import
+  statement at the cursor lists (`import { Action, |`, `from attr import (NOTHING, |`):
+  what the cursor imports next most likely comes from the same file;
+- same_file (-0.3 x n): n chunks of the same file rank above this one (diminishing returns
+  per file, so the room holds several files' definitions rather than one file's).
 
 `Weights` sets each weight (0 leaves the signal out, of the score and of its explanation):
 `CODE_AWARE` is the default, `LEXICAL` the ranker before it read code (the first five).
+The parts but same_file are computed per chunk; same_file after a first sort, then the
+chunks are sorted again.
 
 Linear in the request: every scan is one pass over the text, an identifier counts with at
 most MAX_WORD_CHARS characters, and a definition header is looked for within

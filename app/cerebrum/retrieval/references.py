@@ -11,17 +11,22 @@
   module imported (Python `import`/`from`, JavaScript and TypeScript `import ... from`/
   `require`, Go `import "path"`, Rust `use a::b`), as the module names files are matched by
   (`module_of`);
+- `Cursor.listed`: the names the import statement at the cursor lists, before the cursor and,
+  while the statement is open (`from x import (`, `import {`, `export {`), in the suffix
+  up to its close when the suffix holds only names there; the `from '...'` after a
+  JavaScript close gives the module too;
 - `Cursor.wanted`: names used just after the cursor (the suffix's start) that the text
   before it never mentions: what the code needs and the file does not define or import;
   `Cursor.mentioned`: the names the end of the prompt mentions or imports;
 - `defined_names`: the names a chunk defines (`lexicon.DEFINERS`/`DECLARERS`, `name = ...`
-  at a line's start), and `definition_lines`, the lines that define them (the outline the
-  assembler fits when the whole chunk does not).
+  at a line's start; comment lines left out), and `definition_lines`, the lines that define
+  them (the outline the assembler fits when the whole chunk does not).
 
 Linear in the text: each pattern is a single pass (a match starts at a line's start or a
 word's start and consumes no more than its line), and the cursor's context is read from
 bounded windows (MAX_LINE_CHARS of the current line, SUFFIX_CHARS of the suffix,
-MAX_TYPE_CHARS before the cursor for a qualifier's type).
+MAX_TYPE_CHARS before the cursor for a qualifier's type, MAX_IMPORT_CHARS on either side for
+an open import statement; at most 2 x MAX_NAMES names listed).
 """
 
 from __future__ import annotations
