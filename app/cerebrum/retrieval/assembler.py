@@ -448,7 +448,9 @@ def _fill_outlines_first(
     outline, or none taken) on its own, while the difference fits the room left; then the
     outlines of the chunks still out, while they fit. Each pass gives up after MAX_MISSES
     chunks in a row that did not fit (the rest rank lower anyway). So the room holds the
-    definitions of many chunks and the best chunks' bodies."""
+    definitions of many chunks and the best chunks' bodies. An outline leaves out the lines
+    `seen` (the prompt's) and the chunks taken of its file hold: the lines taken are kept
+    per path, no more text than the room holds."""
     start = room
     choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
     taken: dict[str | None, set[str]] = {}  # path -> the lines of it already taken
