@@ -41,7 +41,7 @@ from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
 TURN_OVERHEAD = 8  # tokens a chat template adds around one message (role, start/end marks)
 MIN_SECTION_TOKENS = 8  # below this much room left, stop trying further chunks
-OUTLINE_SHARE = 1.0  # of the room the first pass of outlines may take (`_fill_outlines_first`)
+MAX_OUTLINES = 32  # the best chunks whose outlines are tried (each outline is a pass over it)
 MAX_MISSES = 32  # chunks in a row that did not fit, before the rest are left out
 CHAT_CONTEXT_INTRO = "Relevant code from the user's workspace:\n\n"
 
@@ -442,45 +442,33 @@ def _fill_outlines_first(
     count: TokenCounter,
     seen: frozenset[str] = frozenset(),
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Definitions first, then bodies, then more definitions, each pass in the given order:
-    each chunk's outline (`outline`) while the outlines take at most OUTLINE_SHARE of the
-    room; then each chunk whole, in place of its outline or (for a chunk with no shorter
-    outline, or none taken) on its own, while the difference fits the room left; then the
-    outlines of the chunks still out, while they fit. Each pass gives up after MAX_MISSES
-    chunks in a row that did not fit (the rest rank lower anyway). So the room holds the
-    definitions of many chunks and the best chunks' bodies. An outline leaves out the lines
-    `seen` (the prompt's) and the chunks taken of its file hold: the lines taken are kept
-    per path, no more text than the room holds."""
+    """Definitions first, then bodies, each pass in the given order: the outlines
+    (`outline`) of the best MAX_OUTLINES chunks while they fit; then each chunk whole, in
+    place of its outline or (for a chunk with no shorter outline, or none taken) on its own,
+    while the difference fits the room left. Each pass gives up after MAX_MISSES chunks in
+    a row that did not fit (the rest rank lower anyway). So the room holds the definitions
+    of many chunks and the best chunks' bodies. An outline leaves out the lines `seen` (the
+    prompt's) and the outlines taken of its file hold: those are kept per path, no more
+    text than the room holds."""
     start = room
     choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
-    taken: dict[str | None, set[str]] = {}  # path -> the lines of it already taken
-
-    def take(position: int, entry: Ranked, cost: int) -> None:
-        choice[position] = (entry, cost)
-        taken.setdefault(entry.chunk.path, set()).update(entry.chunk.text.splitlines(True))
-
-    def outlines_within(limit: int) -> None:
-        nonlocal room
+    taken: dict[str | None, set[str]] = {}  # path -> the outline lines of it taken
+    misses = 0
+    for position, candidate in enumerate(ranked[:MAX_OUTLINES]):
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+            break
+        lines = taken.setdefault(candidate.chunk.path, set())
+        short = outline(candidate, _Either(seen, lines))
+        if short is None:
+            continue  # no shorter outline: considered whole with the bodies
+        text = section(short)
+        if estimate_floor(text) > room or (cost := count.part(text)) > room:
+            misses += 1
+            continue
+        choice[position] = (short, cost)
+        lines.update(short.chunk.text.splitlines(keepends=True))
+        room -= cost
         misses = 0
-        for position, candidate in enumerate(ranked):
-            if min(room, limit) < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
-                break
-            if choice[position] is not None:
-                continue
-            short = outline(candidate, _Either(seen, taken.get(candidate.chunk.path, frozenset())))
-            if short is None:
-                continue  # no shorter outline: considered whole with the bodies
-            text = section(short)
-            fits = min(room, limit)
-            if estimate_floor(text) > fits or (cost := count.part(text)) > fits:
-                misses += 1
-                continue
-            take(position, short, cost)
-            room -= cost
-            limit -= cost
-            misses = 0
-
-    outlines_within(int(OUTLINE_SHARE * room))
     misses = 0
     for position, candidate in enumerate(ranked):
         if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
@@ -491,10 +479,9 @@ def _fill_outlines_first(
         if estimate_floor(text) - held_cost > room or (cost := count.part(text)) - held_cost > room:
             misses += held is None
             continue
-        take(position, candidate, cost)
+        choice[position] = (candidate, cost)
         room -= cost - held_cost
         misses = 0
-    outlines_within(room)
     used = [held[0] for held in choice if held is not None]
     over = [candidate for candidate, held in zip(ranked, choice, strict=True) if held is None]
     return used, over, start - room
