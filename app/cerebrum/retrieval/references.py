@@ -292,7 +292,7 @@ def _open_import(prompt: str) -> re.Match[str] | None:
     return _PY_FROM.match(tail, line_start)
 
 
-_COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";")  # a line comment or a block's inner line
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--")  # a line comment or a block's inner line
 MAX_INDENT_CHARS = 256  # a line's indent read for a comment mark
 
 
