@@ -2,10 +2,11 @@
 
 budget = context_size - max_tokens - margin_tokens. The request's own text (prompt, pinned
 system turns, the chat history that fits, the FIM suffix that fits) is placed first; the
-ranked chunks then go in whole when they all fit what is left; else definitions first: each
-chunk's outline (the lines that define its names, less those the prompt or the chunks taken
-already hold), best first, then the best chunks whole in place of their outlines while the
-room allows, so that the room holds many files' definitions rather than one file's body.
+ranked chunks then go in whole when they all fit what is left; else definitions first: the
+best chunk whole if it takes at most half the room, each chunk's outline (the lines that
+define its names, less those the prompt or the chunks taken already hold), best first,
+then the best chunks whole in place of their outlines while the room allows, so that the
+room holds many files' definitions rather than one file's body.
 Costs are the estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's
 tokenizer has counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is
 the sum of its parts, so the result never exceeds the budget.
@@ -41,6 +42,7 @@ from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
 TURN_OVERHEAD = 8  # tokens a chat template adds around one message (role, start/end marks)
 MIN_SECTION_TOKENS = 8  # below this much room left, stop trying further chunks
+BEST_SHARE = 0.5  # of the room the best chunk may take whole before the others' outlines
 MAX_OUTLINES = 32  # the best chunks whose outlines are tried (each outline is a pass over it)
 MAX_MISSES = 32  # chunks in a row that did not fit, before the rest are left out
 CHAT_CONTEXT_INTRO = "Relevant code from the user's workspace:\n\n"
@@ -442,21 +444,28 @@ def _fill_outlines_first(
     count: TokenCounter,
     seen: frozenset[str] = frozenset(),
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Definitions first, then bodies, each pass in the given order: the outlines
-    (`outline`) of the best MAX_OUTLINES chunks while they fit; then each chunk whole, in
-    place of its outline or (for a chunk with no shorter outline, or none taken) on its own,
-    while the difference fits the room left. Each pass gives up after MAX_MISSES chunks in
-    a row that did not fit (the rest rank lower anyway). So the room holds the definitions
-    of many chunks and the best chunks' bodies. An outline leaves out the lines `seen` (the
-    prompt's) and the outlines taken of its file hold: those are kept per path, no more
-    text than the room holds."""
+    """Definitions first, then bodies, each pass in the given order: the best chunk whole if
+    it takes at most BEST_SHARE of the room; the outlines (`outline`) of the best
+    MAX_OUTLINES chunks while they fit; then each chunk whole, in place of its outline or
+    (for a chunk with no shorter outline, or none taken) on its own, while the difference
+    fits the room left. Each pass gives up after MAX_MISSES chunks in a row that did not fit
+    (the rest rank lower anyway). So the room holds the definitions of many chunks and the
+    best chunks' bodies. An outline leaves out the lines `seen` (the prompt's) and the
+    chunks taken of its file hold: those are kept per path, no more text than the room
+    holds."""
     start = room
     choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
-    taken: dict[str | None, set[str]] = {}  # path -> the outline lines of it taken
+    taken: dict[str | None, set[str]] = {}  # path -> the lines of it taken
+    if ranked and (cost := count.part(text := section(ranked[0]))) <= BEST_SHARE * room:
+        choice[0] = (ranked[0], cost)  # the best chunk whole, while it leaves room for others
+        taken[ranked[0].chunk.path] = set(ranked[0].chunk.text.splitlines(keepends=True))
+        room -= cost
     misses = 0
     for position, candidate in enumerate(ranked[:MAX_OUTLINES]):
         if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
             break
+        if choice[position] is not None:
+            continue
         lines = taken.setdefault(candidate.chunk.path, set())
         short = outline(candidate, _Either(seen, lines))
         if short is None:

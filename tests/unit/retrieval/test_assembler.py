@@ -431,3 +431,19 @@ def test_an_outline_leaves_out_the_lines_the_prompt_already_holds() -> None:
     assert result.prompt is not None
     assert result.prompt.count("def first(value_0):") == 1  # the prompt's own
     assert "def other(value_0):\n" in result.prompt
+
+
+def _many_definitions(name: str) -> str:
+    return "".join(f"def {name}_{n}(x):\n    return x\n" for n in range(40))
+
+
+def test_the_best_chunk_goes_in_whole_first_when_it_takes_at_most_half_the_room() -> None:
+    best = _ranked(_long_body("best"), 0.9, "best.py")
+    others = [_ranked(_many_definitions(f"o{i}"), 0.5 - i / 100, f"o{i}.py") for i in range(10)]
+    whole = estimate_tokens(f"# path: best.py\n{best.chunk.text}\n\n")
+    profile = ModelProfile(context_size=whole * 9 // 4 + 64 + 8, margin_tokens=0)
+    result = assemble("x = ", [best, *others], profile, max_tokens=64)
+    assert result.prompt is not None
+    assert best.chunk.text in result.prompt  # whole, though the others' outlines fill the rest
+    assert any(r.parts[-1] == (OUTLINE_PART, 0.0) for r in result.used)
+    assert result.prompt_tokens <= result.budget_tokens
