@@ -27,10 +27,11 @@ tuning set and a held-out set of different packages). The rule that makes a case
   (ModelProfile.margin_tokens) and the share of prompt and suffix (trim_prompt) as it does
   for /infill.
 
-Recall: the defining line is in the context part of the prompt `build_prompt` assembles.
+Recall: the defining line is in the context part of the prompt `build_prompt` assembles,
+in a chunk written whole or as its outline ("of which whole": the defining chunk whole).
 Choosers, each the real pipeline with the ranker's weights (`ranker.Weights`) set so: ring
-order (recency only: what llama.vim sends, newest first), BM25 top-k (BM25 only), today's
-ranker (`ranker.LEXICAL`), the code-aware ranker (`ranker.CODE_AWARE`, the default).
+order (recency only: what llama.vim sends, newest first), BM25 top-k (BM25 only), the
+lexical ranker (`ranker.LEXICAL`), the code-aware ranker (`ranker.CODE_AWARE`, the default).
 With --model, exact match of the identifier from the lab model (llama-server from the
 harness) for MODEL_CASES cases: no context, the defining chunk alone (oracle), the ring.
 
@@ -85,7 +86,7 @@ SEED = 27
 CHOOSERS: dict[str, Weights] = {
     "ring order": Weights.only("recency"),
     "BM25 top-k": Weights.only("bm25"),
-    "today's ranker": LEXICAL,
+    "lexical ranker": LEXICAL,
     "code-aware ranker": CODE_AWARE,
 }
 
@@ -405,7 +406,7 @@ def _matches(answer: str, name: str) -> bool:
 
 
 def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, float]]:
-    """build_prompt's time per request (ms, p50 and p99), today's weights beside the
+    """build_prompt's time per request (ms, p50 and p99), the lexical weights beside the
     code-aware ones: on the rings (16 chunks, no cache: every chunk new), and on
     bench.pipeline's 1 MB request (its profile), cold (a new PipelineCache each run) and warm
     (one shared, the prompt's last line changed each run), TIMING_RUNS runs each."""
@@ -418,7 +419,7 @@ def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, 
     ]  # fmt: skip
     megabyte = [request(1 << 20, run) for run in range(TIMING_RUNS + 1)]
     rows: dict[str, dict[str, float]] = {}
-    for name, weights in (("today's", LEXICAL), ("code-aware", CODE_AWARE)):
+    for name, weights in (("lexical", LEXICAL), ("code-aware", CODE_AWARE)):
         rows[f"16 chunks, {name}"] = _timed(rings, profile, weights, shared=False)
         rows[f"1 MB cold, {name}"] = _timed(megabyte[1:], PROFILE, weights, shared=False)
         rows[f"1 MB warm, {name}"] = _timed(megabyte, PROFILE, weights, shared=True)
