@@ -92,6 +92,10 @@ ENTRIES: dict[str, Entry] = {
         lambda t: PromptRequest(t, None, (Snippet(t, "a.py"), Snippet(t))),
         lambda r: build_prompt(r, LARGE_CONTEXT),
     ),
+    "build_prompt, context over a small budget (outlines)": Entry(
+        lambda t: PromptRequest("x", None, (Snippet(t, "a.py"), Snippet(t, "b.ts"))),
+        lambda r: build_prompt(r, ModelProfile(context_size=2048)),
+    ),
     "build_prompt, fim with text as suffix": Entry(
         lambda t: PromptRequest("x", None, (Snippet(t, "a.c"),), suffix=t),
         lambda r: build_prompt(r, FIM),
