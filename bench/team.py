@@ -18,6 +18,10 @@ Clients:
 - ``ideal``: each typist's bodies straight to llama-server's /infill, pinned to a slot of its
   own (typist i on backend i // 2 mod 2, slot i mod 2: past 4 typists, slots are shared).
 
+Each in both FIM orders (``--orders``): ``psm`` (prefix, suffix, middle: llama-server's
+/infill, the CM4's default) and ``spm`` (suffix first: the model's ``fim.order`` on the CM4,
+``--spm-infill`` on llama-server for the ideal).
+
 Per client and team size: answers by status (409 ``superseded`` between documents: the
 target is 0), median and p90 request time, the prompt tokens each keystroke re-processed
 (``timings/prompt_n``) over the warm keystrokes (all but each typist's first), and the CM4's
@@ -50,6 +54,7 @@ MODEL = "smollm2-135m"  # the FIM-marked lab model (harness.assets), llama-serve
 SLOT = 2048
 RESULTS = Path(__file__).resolve().parent / "results"
 CLIENTS = ("shared-key", "own-key", "loopback", "ideal")
+ORDERS = ("psm", "spm")
 TYPED = "    result = self.handle(request, timeout=deadline)"
 CUTS = (8, 14, 20, 26, 32, 38)  # characters typed at each keystroke
 PREFIX_LINES = 40  # llama.vim sends up to 256 (n_prefix); fewer keep the lab's runs short
@@ -107,6 +112,7 @@ class Answer:
 class Run:
     client: str
     typists: int
+    order: str
     answers: list[Answer] = field(default_factory=list)
     documents: dict[str, Any] | None = None  # the CM4's /v1/stats "documents"
 
@@ -120,6 +126,7 @@ class Run:
         return {
             "client": self.client,
             "typists": self.typists,
+            "order": self.order,
             "keystrokes": len(self.answers),
             "statuses": statuses,
             "superseded_409": statuses.get("409", 0),
@@ -182,12 +189,15 @@ def type_along(typist: Typist, http: httpx.Client, model: str, slot: int | None)
     return answers
 
 
-def run(client: str, typists: list[Typist], servers: list[LlamaServer], workdir: Path) -> Run:
-    """Every typist at once against fresh backends (nothing cached)."""
+def run(
+    client: str, order: str, typists: list[Typist], servers: list[LlamaServer], workdir: Path
+) -> Run:
+    """Every typist at once against fresh backends (nothing cached), in FIM ``order``."""
     for server in servers:
         server.stop()
+        server.extra_args = ("--spm-infill",) if client == "ideal" and order == "spm" else ()
         server.start()
-    result = Run(client, len(typists))
+    result = Run(client, len(typists), order)
     keys = [f"typist-{typist.number}-key" for typist in typists]
     with ExitStack() as stack:
         if client == "ideal":
@@ -202,7 +212,8 @@ def run(client: str, typists: list[Typist], servers: list[LlamaServer], workdir:
                 settings["client_keys"] = None
             port = free_port()
             env = orchestrator_env(
-                ",".join(s.url for s in servers), servers[0].api_key, port, lab_models(SLOT),
+                ",".join(s.url for s in servers), servers[0].api_key, port,
+                lab_models(SLOT, fim_order=order),
                 max_in_flight=len(typists), **settings,
             )  # fmt: skip
             (workdir / client).mkdir(parents=True, exist_ok=True)
@@ -256,20 +267,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.team", description=__doc__)
     parser.add_argument("--typists", default="4,8,16", help="team sizes, comma-separated")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="which clients to run")
+    parser.add_argument("--orders", default=",".join(ORDERS), help="FIM orders: psm, spm")
     parser.add_argument("--out", type=Path, default=RESULTS / "team.json", help="JSON results")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.typists.split(",")]
     clients = [name for name in args.clients.split(",") if name]
+    orders = [name for name in args.orders.split(",") if name]
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-team-") as tmp:
         workdir = Path(tmp)
         backends = list(servers(workdir, secrets.token_urlsafe(32)))
         try:
             for size in sizes:
-                for client in clients:
-                    runs.append(run(client, team(size), backends, workdir / f"{client}-{size}"))
-                    print_row(runs[-1].summary(), flush=True)
-                    save(runs, args.out)  # after each run: a long run keeps what it measured
+                for order in orders:
+                    for client in clients:
+                        where = workdir / f"{client}-{order}-{size}"
+                        runs.append(run(client, order, team(size), backends, where))
+                        print_row(runs[-1].summary(), flush=True)
+                        save(runs, args.out)  # after each run: a long run keeps its figures
         finally:
             for server in backends:
                 server.stop()
@@ -291,7 +306,7 @@ def save(runs: list[Run], out: Path) -> None:
 def print_row(summary: dict[str, Any], flush: bool = False) -> None:
     documents = summary["documents"] or {}
     print(
-        f"{summary['typists']:>3} typists  {summary['client']:<10}  "
+        f"{summary['typists']:>3} typists  {summary['order']}  {summary['client']:<10}  "
         f"keystrokes {summary['keystrokes']:>3}  statuses {summary['statuses']}  "
         f"409 {summary['superseded_409']:>3}  median {summary['median_s']} s  "
         f"p90 {summary['p90_s']} s  re-processed median {summary['reprocessed_median']} "

@@ -35,6 +35,7 @@ class LlamaServer(ServiceProcess):
     ctx_size: int = 4096
     threads: int = 2
     cache_reuse: int | None = None  # --cache-reuse; None: the llama_cpp role's default
+    extra_args: tuple[str, ...] = ()  # more options, e.g. ("--spm-infill",)
 
     name = "llama-server"
 
@@ -60,7 +61,7 @@ class LlamaServer(ServiceProcess):
             "--metrics", "--slots",
             "--parallel", str(self.parallel), "--ctx-size", str(self.ctx_size),
             "--cache-reuse", str(self._cache_reuse()),
-            "--threads", str(self.threads),
+            "--threads", str(self.threads), *self.extra_args,
         ]  # fmt: skip
 
     def _cache_reuse(self) -> int:

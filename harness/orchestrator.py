@@ -33,9 +33,11 @@ def lab_models(
     context_size: int,
     aliases: Mapping[str, str] = LAB_ALIASES,
     fim_aliases: Mapping[str, str] = LAB_FIM_ALIASES,
+    fim_order: str = "psm",
 ) -> list[dict[str, object]]:
     """CEREBRUM_MODELS entries for lab models under `aliases` (alias -> router id), each
-    with `context_size` tokens and its prompt format, then `fim_aliases` with format fim."""
+    with `context_size` tokens and its prompt format, then `fim_aliases` with format fim,
+    prompted in `fim_order` (psm, spm)."""
     by_id = {model.id: model for model in MODELS}
     entries: list[dict[str, object]] = [
         {"alias": alias, "model": model, "context_size": context_size,
@@ -48,7 +50,7 @@ def lab_models(
             raise ValueError(f"lab model {model} has no FIM tokens")
         entries.append(
             {"alias": alias, "model": model, "context_size": context_size, "format": "fim",
-             "fim": marks.spelling}
+             "fim": marks.spelling | {"order": fim_order}}
         )  # fmt: skip
     return entries
 

@@ -37,6 +37,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from cerebrum.core.generation import prompt_count
+from cerebrum.core.usage import RecentError, Row
 
 MAX_TOKENS = 4096
 MAX_PROMPT_CHARS = 200_000
@@ -188,36 +189,10 @@ class UsageQuery(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=64, description="One alias.")
 
 
-class UsageRow(Open):
-    day: str = Field(description="UTC day, YYYY-MM-DD.")
-    key: str = Field(description="The client key's name (loopback: keyless local clients).")
-    model: str = Field(description="Model alias; - for a request that reached none (shed).")
-    requests: int
-    prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int
-    superseded: int
-    errors: int
-    shed: int = Field(description="Refused by the key's own limit or by load shedding.")
-    shown: int = Field(description="Suggestions judged by the session's next request.")
-    accepted_whole: int
-    accepted_line: int
-    ignored: int
-    ttft_p50_ms: float | None
-    ttft_p90_ms: float | None
-
-
-class RecentError(Open):
-    time: str = Field(description="UTC, ISO 8601.")
-    key: str
-    model: str
-    error: str = Field(description="The error type, or the HTTP status before any model.")
-
-
 class UsageResponse(Open):
     since: str = Field(description="The first day included (UTC).")
     usage: UsageHealth
-    rows: list[UsageRow]
+    rows: list[Row]
     recent_errors: list[RecentError] = Field(
         description="The last errors since start (in memory, oldest first, at most 50)."
     )

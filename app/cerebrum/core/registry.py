@@ -64,7 +64,8 @@ class ModelSpec(BaseModel):
         default=None,
         description=(
             'FIM tokens as the tokenizer spells them, {"prefix", "suffix", "middle"} and '
-            'optionally "file_separator" and "repo_name"; required for format fim.'
+            'optionally "file_separator" and "repo_name"; required for format fim. "order": '
+            '"psm" (default) or "spm" (suffix first, for models trained so).'
         ),
     )
     backends: tuple[BackendUrl, ...] = Field(

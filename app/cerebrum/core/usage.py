@@ -35,6 +35,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 log = logging.getLogger("cerebrum.usage")
 
@@ -127,19 +130,24 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One day of one key with one model, as stored (and as the CLI and /v1/usage show it)."""
+    """One day of one key with one model, as stored (and as the CLI and /v1/usage show it;
+    the descriptions are /v1/usage's documentation)."""
 
-    day: str
-    key: str
-    model: str
+    day: Annotated[str, Field(description="UTC day, YYYY-MM-DD.")]
+    key: Annotated[
+        str, Field(description="The client key's name (loopback: keyless local clients).")
+    ]
+    model: Annotated[
+        str, Field(description="Model alias; - for a request that reached none (shed).")
+    ]
     requests: int
     prompt_tokens: int
     cached_tokens: int
     completion_tokens: int
     superseded: int
     errors: int
-    shed: int
-    shown: int
+    shed: Annotated[int, Field(description="Refused by the key's own limit or by load shedding.")]
+    shown: Annotated[int, Field(description="Suggestions judged by the session's next request.")]
     accepted_whole: int
     accepted_line: int
     ignored: int
@@ -152,10 +160,10 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class RecentError:
-    time: str  # UTC, ISO 8601
+    time: Annotated[str, Field(description="UTC, ISO 8601.")]
     key: str
     model: str
-    error: str  # the error kind, or the HTTP status of a request refused before any model
+    error: Annotated[str, Field(description="The error type, or the HTTP status before any model.")]
 
 
 class KeyTotals:

@@ -197,9 +197,9 @@ def _assemble_text(
     if fim is None:
         text = sections + prompt
     elif fim.file_separator:
-        text = f"{head}{sections}{tail}{fim.prefix}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
+        text = f"{head}{sections}{tail}{fim.around(prompt, suffix_text)}"
     else:
-        text = f"{fim.prefix}{sections}{prompt}{fim.suffix}{suffix_text}{fim.middle}"
+        text = fim.around(sections + prompt, suffix_text)
     return Assembly(
         prompt=text,
         messages=None,

@@ -12,7 +12,9 @@ character, so the tokenizer reads it as text, and the model sees the text almost
 What is broken: the model's FIM tokens (``FimTokens``, as configured), and any text spelled
 like a special token of the common vocabularies, ``<|name|>`` (Qwen, ChatML, Llama 3, ...)
 and the same with DeepSeek's full-width bars (U+FF5C), a name being 1 to 64 characters
-without blanks, bars or angle brackets (so Haskell's ``<|>`` stays as it is). Which text:
+without blanks, bars or angle brackets (so Haskell's ``<|>`` stays as it is), and the
+control tokens of vocabularies spelled otherwise that a model would read as structure
+(``NAMED``: Gemma's turn and sequence markers). Which text:
 every text of the client the orchestrator places into a structure of its own
 (``defused``).
 
@@ -33,6 +35,7 @@ from cerebrum.retrieval.request import FimTokens, ModelProfile, PromptRequest, S
 BREAK = "\u200b"  # ZERO WIDTH SPACE: no tokenizer merges it into a control token
 # <|name|>, and the same with full-width bars (re reads the \uff5c escapes)
 SPECIAL_LIKE = r"<\|[^\s<>|]{1,64}\|>|<\uff5c[^\s<>\uff5c]{1,64}\uff5c>"
+NAMED = ("<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>")  # Gemma's
 
 
 def control_strings(fim: FimTokens | None) -> tuple[str, ...]:
@@ -48,7 +51,8 @@ def control_strings(fim: FimTokens | None) -> tuple[str, ...]:
 def _pattern(fim: FimTokens | None) -> re.Pattern[str]:
     # A zero-width look-ahead then one character: every position where a control string
     # starts is found, overlapping ones too, and its first character is the one consumed.
-    alternatives = [re.escape(token) for token in control_strings(fim) if len(token) > 1]
+    tokens = sorted({*control_strings(fim), *NAMED}, key=len, reverse=True)
+    alternatives = [re.escape(token) for token in tokens if len(token) > 1]
     return re.compile(f"(?=(?:{'|'.join([*alternatives, SPECIAL_LIKE])}))(.)", re.DOTALL)
 
 

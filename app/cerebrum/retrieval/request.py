@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 PromptFormat = Literal["completion", "chat", "fim"]
+FimOrder = Literal["psm", "spm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,12 @@ class FimTokens:
     file before the prefix token, as llama-server's /infill does; without it the context is
     written as commented sections inside the prefix. No token is empty. Settings validate
     ``CEREBRUM_MODELS[].fim`` straight into this type.
+
+    `order` is the order the model was trained to read: "psm" (prefix, suffix, middle: the
+    default, and llama-server's /infill) or "spm" (suffix first, then the prefix, as
+    llama-server's ``--spm-infill``; for models trained so, e.g. Code Llama, StarCoder,
+    Codestral). Suffix first, the text a keystroke changes is the prompt's end, so an editor's
+    next keystroke re-processes only the few tokens typed instead of the whole suffix.
     """
 
     prefix: str  # "<|fim_prefix|>"
@@ -40,12 +47,22 @@ class FimTokens:
     middle: str  # "<|fim_middle|>"
     file_separator: str | None = None  # "<|file_sep|>"
     repo_name: str | None = None  # "<|repo_name|>", opens the context as llama-server does
+    order: FimOrder = "psm"
 
     def __post_init__(self) -> None:
         for name in ("prefix", "suffix", "middle", "file_separator", "repo_name"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"FIM token {name!r} must be a non-empty string")
+        if self.order not in ("psm", "spm"):
+            raise ValueError(f"FIM order must be psm or spm, got {self.order!r}")
+
+    def around(self, prefix: str, suffix: str) -> str:
+        """The prefix and suffix with the FIM tokens, in the model's order, ending where the
+        model writes the middle."""
+        if self.order == "spm":
+            return f"{self.suffix}{suffix}{self.prefix}{prefix}{self.middle}"
+        return f"{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
 
 
 @dataclass(frozen=True, slots=True)

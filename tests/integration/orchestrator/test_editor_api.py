@@ -16,6 +16,7 @@ import pytest
 from cerebrum.sse_reader import iter_events
 
 from harness.llama_server import LlamaServer
+from harness.orchestrator import lab_models
 from harness.ports import wait_until
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "editors"
@@ -319,6 +320,30 @@ def test_documents_keep_their_backend_and_slot_across_keystrokes(
     assert documents["remembered"] == 3
     assert documents["slots_held"] == 3
     assert documents["evictions"] == 0
+
+
+@pytest.mark.parametrize("order", ["psm", "spm"])
+def test_suffix_first_a_keystroke_re_processes_what_was_typed_not_the_suffix(
+    start_orchestrator, order
+):
+    """llama.vim's default 64 lines after the cursor: prefix first (llama-server's /infill
+    layout), every keystroke re-processes that whole suffix; suffix first (a model of
+    ``fim.order`` spm), only what was typed."""
+    root = Path(__file__).parents[3] / "app" / "cerebrum"
+    suffix = "".join((root / FILES[0]).read_text().splitlines(keepends=True)[41:105])
+    models = lab_models(SLOT, fim_order=order)
+    instance = start_orchestrator(models=json.dumps(models))
+    with instance.client(timeout=300) as client:
+        seen = [
+            typed(client, FILES[0], text, input_suffix=suffix)
+            for text in ("    x", "    x =", "    x = 1")
+        ]
+    processed = [answer["timings/prompt_n"] for answer in seen]
+    print(order, "processed:", processed)
+    if order == "spm":
+        assert max(processed[1:]) <= 8, processed
+    else:
+        assert min(processed[1:]) > 200, processed  # the suffix: ~400 tokens
 
 
 def test_the_least_recently_typed_document_loses_its_slot_first(start_orchestrator):

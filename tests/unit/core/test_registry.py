@@ -70,3 +70,16 @@ def test_the_profile_is_derived_once_and_its_rules_checked_as_the_spec_is_valida
     assert qwen.profile is qwen.profile
     with pytest.raises(ValidationError, match="model 'q': format 'fim' needs the model's FIM"):
         ModelSpec(alias="q", model="q", format="fim")
+
+
+def test_the_fim_order_is_read_from_the_settings_and_a_wrong_one_is_named():
+    tokens = {"prefix": "<P>", "suffix": "<S>", "middle": "<M>"}
+    spm = ModelSpec.model_validate(
+        {"alias": "c", "model": "c", "format": "fim", "fim": tokens | {"order": "spm"}}
+    )
+    assert spm.profile.fim is not None
+    assert spm.profile.fim.order == "spm"
+    with pytest.raises(ValidationError, match=r"fim\.order\n  Input should be 'psm' or 'spm'"):
+        ModelSpec.model_validate(
+            {"alias": "c", "model": "c", "format": "fim", "fim": tokens | {"order": "sm"}}
+        )

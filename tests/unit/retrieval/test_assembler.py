@@ -309,6 +309,35 @@ def test_consecutive_keystrokes_share_the_prompt_up_to_the_cursor() -> None:
     assert second.prompt[:shared] == first.prompt[:shared]
 
 
+def test_suffix_first_keeps_the_context_first_and_the_prefix_last() -> None:
+    spm = ModelProfile(2048, format="fim", fim=replace(QWEN_REPO_FIM, order="spm"))
+    result = assemble("x = ", [BEST], spm, 64, "python", suffix="\nprint(x)")
+    assert result.prompt == (  # as llama-server's /infill writes it with --spm-infill
+        "<|file_sep|>best.py\ndef best():\n    return 'best'\n"
+        "<|file_sep|>filename\n<|fim_suffix|>\nprint(x)<|fim_prefix|>x = <|fim_middle|>"
+    )
+    plain = assemble("x = ", [BEST], replace(spm, fim=replace(QWEN_FIM, order="spm")), 64)
+    assert plain.prompt == (  # no file separator: the context is the prefix's start
+        "<|fim_suffix|><|fim_prefix|># path: best.py\ndef best():\n    return 'best'\n\n"
+        "x = <|fim_middle|>"
+    )
+
+
+def test_suffix_first_keystrokes_differ_only_in_what_was_typed() -> None:
+    """Suffix first, consecutive keystrokes share everything up to the cursor: what the
+    backend re-processes is what was typed, however long the suffix."""
+    spm = replace(PROFILE, fim=replace(PROFILE.fim, order="spm"))
+    suffix = "".join(f"\n    line_{i} = {i}" for i in range(40))
+    first = assemble("def f(x):\n    ret", FILES, spm, 64, suffix=suffix)
+    layout = [r.chunk.id for r in first.used]
+    second = assemble("def f(x):\n    retur", FILES, spm, 64, suffix=suffix, layout=layout)
+    assert first.prompt is not None
+    assert second.prompt is not None
+    shared = len(first.prompt) - len("<|fim_middle|>")
+    assert second.prompt[:shared] == first.prompt[:shared]
+    assert second.prompt[shared:] == "ur<|fim_middle|>"
+
+
 def test_an_incumbent_keeps_its_place_and_newcomers_get_the_room_left() -> None:
     section = estimate_tokens(f"# path: a.py\n{FILES[0].chunk.text}\n\n")
     tight = ModelProfile(section * 2 + 8, margin_tokens=0)

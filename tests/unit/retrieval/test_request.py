@@ -38,3 +38,17 @@ def test_an_empty_fim_token_is_refused_by_name(name):
     tokens = {"prefix": "<P>", "suffix": "<S>", "middle": "<M>", name: ""}
     with pytest.raises(ValueError, match=f"FIM token '{name}'"):
         FimTokens(**tokens)
+
+
+def test_an_unknown_fim_order_is_refused_by_name():
+    with pytest.raises(ValueError, match="FIM order must be psm or spm, got 'sp'"):
+        FimTokens("<P>", "<S>", "<M>", order="sp")  # type: ignore[arg-type]
+
+
+def test_prefix_suffix_middle_is_the_default_order():
+    assert TOKENS.around("def f(", "):") == "<P>def f(<S>):<M>"
+
+
+def test_suffix_first_puts_the_prefix_last_before_the_middle():
+    spm = FimTokens("<P>", "<S>", "<M>", order="spm")
+    assert spm.around("def f(", "):") == "<S>):<P>def f(<M>"

@@ -154,3 +154,41 @@ def test_preflight_refuses_a_keyless_orchestrator_beyond_loopback_or_behind_a_pr
     keyed = {**paths, **keyless, "cerebrum_client_keys": ["a-client-key"]}
     result = run(tmp_path, PREFLIGHT_PLAY, {"out": str(out), **keyed})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("backends", "slots"),
+    [({"vps-a": {"llama_cpp_parallel": 4}, "vps-b": {"llama_cpp_parallel": 3}}, "3"),
+     ({"vps-a": {}}, "2"), ({}, "2")],
+    ids=["smallest-parallel", "llama_cpp-default", "no-vps"],
+)  # fmt: skip
+def test_the_backend_slots_follow_the_backends_parallel_slots(
+    tmp_path: Path, backends: dict[str, Any], slots: str
+) -> None:
+    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local"}},
+                         "children": {"vps": {"hosts": backends}}}}  # fmt: skip
+    (tmp_path / "hosts.json").write_text(json.dumps(inventory))
+    paths = {"cerebrum_app_src": str(ROOT / "app"),
+             "cerebrum_repl_launcher": str(ROOT / "scripts" / "cerebrum_repl.sh"),
+             "out": str(tmp_path / "out"),
+             "ansible_python_interpreter": sys.executable}  # fmt: skip
+    play = PREFLIGHT_PLAY.replace(
+        "tasks_from: preflight", "tasks_from: preflight\n        public: true"
+    )
+    play = play.replace("content: passed", 'content: "{{ cerebrum_backend_slots }}"')
+    result = run_playbook(tmp_path, play, "-i", "hosts.json", "-e", json.dumps(paths))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "out").read_text() == slots
+
+
+def test_preflight_refuses_backend_slots_that_are_not_a_number_of_slots(tmp_path: Path) -> None:
+    paths = {"cerebrum_app_src": str(ROOT / "app"),
+             "cerebrum_repl_launcher": str(ROOT / "scripts" / "cerebrum_repl.sh")}  # fmt: skip
+    out = tmp_path / "out"
+    extra = {"out": str(out), "cerebrum_backend_slots": 0, **paths}
+    task, message = failure(run(tmp_path, PREFLIGHT_PLAY, extra))
+    assert "cerebrum_backend_slots is a number of slots" in task, task
+    assert (
+        "cerebrum_backend_slots must be 1-256, the backends' llama_cpp_parallel; got '0'" in message
+    )
+    assert not out.exists()

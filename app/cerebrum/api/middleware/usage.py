@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cerebrum.core import usage
 from cerebrum.core.acceptance import Acceptance
-from cerebrum.core.errors import CerebrumError
+from cerebrum.core.errors import CerebrumError, SupersededError
 from cerebrum.core.usage import NO_MODEL, KeyTotals, Outcome, Record, UsageStore
 
 CLIENT_CLOSED = 499
@@ -34,8 +34,11 @@ JUDGED_PATHS = frozenset({"/infill"})  # bodies whose text before the cursor is 
 _COUNTED = {"whole": "accepted_whole", "line": "accepted_line", "ignored": "ignored"}
 
 
-def record_of(client: str, outcome: Outcome, status: int | None) -> Record:
-    """The usage record of a finished request."""
+def record_of(
+    client: str, outcome: Outcome, status: int | None, failure: str | None = None
+) -> Record:
+    """The usage record of a finished request; ``failure``: the error kind its answer
+    carried, when no generation said (superseded while its prompt was built)."""
     record = Record(key=client, model=outcome.model or NO_MODEL)
     if outcome.shed:
         record.shed = 1
@@ -45,7 +48,7 @@ def record_of(client: str, outcome: Outcome, status: int | None) -> Record:
     record.cached_tokens = outcome.cached_tokens
     record.completion_tokens = outcome.completion_tokens
     record.ttft = outcome.ttft
-    if outcome.error == "superseded":
+    if (outcome.error or failure) == SupersededError.kind:
         record.superseded = 1
     elif outcome.error is not None:
         record.errors = 1
@@ -131,7 +134,7 @@ class UsageMiddleware:
                 raise
             finally:
                 client = str(scope.get("state", {}).get("client", NO_MODEL))
-                records = [record_of(client, outcome, status)]
+                records = [record_of(client, outcome, status, failure)]
                 if body is not None and scope["path"] in JUDGED_PATHS:
                     records += self._judge(records[0], outcome, status, body)
                 error = outcome.error or failure or (f"HTTP {status}" if status else "no answer")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import anyio
@@ -18,7 +17,7 @@ from starlette.responses import Response
 from cerebrum.api.errors import error_response
 from cerebrum.api.responses import JSONResponse
 from cerebrum.api.routes.health import usage_health
-from cerebrum.api.schemas import RecentError, UsageQuery, UsageResponse, UsageRow
+from cerebrum.api.schemas import UsageQuery, UsageResponse
 from cerebrum.api.services import services
 from cerebrum.core.clients import LOOPBACK
 from cerebrum.core.usage import Row, read_rows, reading, today
@@ -48,8 +47,8 @@ async def usage(request: Request) -> Response:
     body = UsageResponse(
         since=since,
         usage=usage_health(svc),
-        rows=[UsageRow(**row.as_dict()) for row in rows],  # type: ignore[arg-type]
-        recent_errors=[RecentError(**asdict(error)) for error in svc.key_totals.recent_errors],
+        rows=rows,
+        recent_errors=list(svc.key_totals.recent_errors),
     )
     return JSONResponse(body.model_dump(exclude_none=False))
 

@@ -117,3 +117,24 @@ async def test_an_accepted_infill_suggestion_is_counted_for_its_key_and_model(
     row = found["alice", "fim"]
     assert (row.shown, row.accepted_whole, row.accepted_line, row.ignored) == (1, 1, 0, 0)
     assert row.requests == 3
+
+
+async def test_a_request_superseded_while_its_prompt_is_built_counts_as_superseded(
+    app_client, tmp_path, monkeypatch
+):
+    """Superseded before any generation (no tracker to say so): the answer's error kind
+    tells, and it is not an error."""
+    from cerebrum.api import prompting
+    from cerebrum.core.errors import SupersededError
+
+    async def superseded(*args: object) -> None:
+        raise SupersededError()
+
+    monkeypatch.setattr(prompting, "build", superseded)
+    path = tmp_path / "usage.sqlite3"
+    async with app_client(client_keys=KEYS, usage_db=str(path)) as http:
+        response = await http.post("/v1/complete", json=BODY, headers=auth("k-bob"))
+        found = usage_rows(http, path)
+    assert response.status_code == 409
+    row = next(row for (key, _), row in found.items() if key == "bob")
+    assert (row.superseded, row.errors) == (1, 0)
