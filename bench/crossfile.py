@@ -27,14 +27,20 @@ tuning set and a held-out set of different packages). The rule that makes a case
   (ModelProfile.margin_tokens) and the share of prompt and suffix (trim_prompt) as it does
   for /infill.
 
-Recall: the defining line is in the context part of the prompt `build_prompt` assembles.
+Recall: the defining line is in the context part of the prompt `build_prompt` assembles,
+in a chunk written whole or as its outline ("of which whole": the defining chunk whole).
 Choosers, each the real pipeline with the ranker's weights (`ranker.Weights`) set so: ring
-order (recency only: what llama.vim sends, newest first), BM25 top-k (BM25 only), today's
-ranker (`ranker.LEXICAL`), the code-aware ranker (`ranker.CODE_AWARE`, the default).
+order (recency only: what llama.vim sends, newest first), BM25 top-k (BM25 only), the
+lexical ranker (`ranker.LEXICAL`), the code-aware ranker (`ranker.CODE_AWARE`, the default).
 With --model, exact match of the identifier from the lab model (llama-server from the
 harness) for MODEL_CASES cases: no context, the defining chunk alone (oracle), the ring.
 
+With --misses, each tuning case the code-aware ranker misses, with the plan's report of the
+chunks ranked above the defining one and of the defining one (the held-out set's misses are
+not printed: it is not tuned on).
+
     .venv/bin/python -m bench.crossfile [--model gemma|smol-fim] [--cases N] [--seed S] [--timing]
+                                        [--misses]
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ SEED = 27
 CHOOSERS: dict[str, Weights] = {
     "ring order": Weights.only("recency"),
     "BM25 top-k": Weights.only("bm25"),
-    "today's ranker": LEXICAL,
+    "lexical ranker": LEXICAL,
     "code-aware ranker": CODE_AWARE,
 }
 
@@ -319,10 +325,25 @@ def recall_table(sets: Mapping[str, Sequence[Case]], profile: ModelProfile) -> d
         for chooser, weights in CHOOSERS.items():
             hits = sum(recalled(c, plan_for(c, profile, c.ring, weights), profile) for c in cases)
             row[chooser] = hits
+        row["whole"] = sum(_whole(c, plan_for(c, profile, c.ring), profile) for c in cases)
         room = [_room(plan_for(c, profile, c.ring)) for c in cases]
         row["room_tokens_p50"] = sorted(room)[len(room) // 2] if room else 0
         rows[set_name] = row
     return rows
+
+
+def _whole(case: Case, plan: PromptPlan, profile: ModelProfile) -> bool:
+    """Whether the defining line is in the prompt's context inside a whole chunk (not an
+    outline: the chunk's report has no OUTLINE_PART)."""
+    from cerebrum.retrieval.assembler import OUTLINE_PART
+    from cerebrum.retrieval.chunker import chunk_snippets
+
+    chunks = chunk_snippets([case.defining])
+    defining = {chunk.id for chunk in chunks if case.definition.strip() in chunk.text}
+    return recalled(case, plan, profile) and any(
+        report.id in defining and OUTLINE_PART not in dict(report.score_parts)
+        for report in plan.chunks_used
+    )
 
 
 def _room(plan: PromptPlan) -> int:
@@ -385,7 +406,7 @@ def _matches(answer: str, name: str) -> bool:
 
 
 def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, float]]:
-    """build_prompt's time per request (ms, p50 and p99), today's weights beside the
+    """build_prompt's time per request (ms, p50 and p99), the lexical weights beside the
     code-aware ones: on the rings (16 chunks, no cache: every chunk new), and on
     bench.pipeline's 1 MB request (its profile), cold (a new PipelineCache each run) and warm
     (one shared, the prompt's last line changed each run), TIMING_RUNS runs each."""
@@ -398,7 +419,7 @@ def timing(cases: Sequence[Case], profile: ModelProfile) -> dict[str, dict[str, 
     ]  # fmt: skip
     megabyte = [request(1 << 20, run) for run in range(TIMING_RUNS + 1)]
     rows: dict[str, dict[str, float]] = {}
-    for name, weights in (("today's", LEXICAL), ("code-aware", CODE_AWARE)):
+    for name, weights in (("lexical", LEXICAL), ("code-aware", CODE_AWARE)):
         rows[f"16 chunks, {name}"] = _timed(rings, profile, weights, shared=False)
         rows[f"1 MB cold, {name}"] = _timed(megabyte[1:], PROFILE, weights, shared=False)
         rows[f"1 MB warm, {name}"] = _timed(megabyte, PROFILE, weights, shared=True)
@@ -441,14 +462,41 @@ def all_cases(seed: int) -> dict[str, list[Case]]:
     }
 
 
+def print_misses(cases: Sequence[Case], profile: ModelProfile, shown: int = 4) -> None:
+    """Each case the code-aware ranker misses: where the cursor is, what defines the name,
+    and the report (score and parts) of the `shown` best chunks and of the defining one."""
+    from cerebrum.retrieval.chunker import chunk_snippets
+
+    for number, case in enumerate(cases):
+        plan = plan_for(case, profile, case.ring)
+        if recalled(case, plan, profile):
+            continue
+        defining = {
+            chunk.id
+            for chunk in chunk_snippets([case.defining])
+            if case.definition.strip() in chunk.text
+        }
+        reports = sorted((*plan.chunks_used, *plan.chunks_dropped), key=lambda r: -r.score)
+        line = case.prefix.rsplit("\n", 1)[-1].strip()
+        print(f"\n#{number} {case.package} {case.path}: {line!r} -> {case.name}"
+              f" (defined in {case.defined_in}; room {_room(plan)} tokens)")  # fmt: skip
+        for rank, report in enumerate(reports, 1):
+            if rank <= shown or report.id in defining:
+                mark = "*" if report.id in defining else " "
+                parts = ", ".join(f"{name} {value:.2f}" for name, value in report.score_parts)
+                print(f"  {mark}{rank:>2} {report.score:5.2f} {report.path}:{report.start_line}-"
+                      f"{report.end_line} {report.reason or 'used'}: {parts}")  # fmt: skip
+
+
 def _print_recall(rows: Mapping[str, object]) -> None:
-    header = ["set", "cases", *CHOOSERS, "room (tokens, p50)"]
+    header = ["set", "cases", *CHOOSERS, "of which whole", "room (tokens, p50)"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for set_name, row in rows.items():
         assert isinstance(row, dict)
         cells = [set_name, str(row["cases"])]
         cells += [f"{100 * row[c] / max(row['cases'], 1):.0f} % ({row[c]})" for c in CHOOSERS]
+        cells.append(f"{100 * row['whole'] / max(row['cases'], 1):.0f} % ({row['whole']})")
         cells.append(str(row["room_tokens_p50"]))
         print("| " + " | ".join(cells) + " |")
 
@@ -459,12 +507,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=MODEL_CASES, help="cases for the model")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--timing", action="store_true", help="time build_prompt per request")
+    parser.add_argument("--misses", action="store_true", help="print the tuning set's misses")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sets = all_cases(args.seed)
     profile = lab_profile()
     print(f"recall of the defining chunk within the budget ({CONTEXT_SIZE}-token slot, /infill)")
     _print_recall(recall_table(sets, profile))
+    if args.misses:
+        print_misses(sets["tuning"], profile)
     if args.timing:
         print("\nbuild_prompt per request (ms)\n| context | p50 | p99 |\n|---|---|---|")
         every = [case for cases in sets.values() for case in cases]

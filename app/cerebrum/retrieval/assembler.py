@@ -2,12 +2,14 @@
 
 budget = context_size - max_tokens - margin_tokens. The request's own text (prompt, pinned
 system turns, the chat history that fits, the FIM suffix that fits) is placed first; the
-ranked chunks then go in best first while their cost fits what is left, and a chunk too
-large for what is left goes in as its outline (the lines that define its names) if that
-fits, so that the room holds several files' definitions rather than one file's body. Costs are the
-estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's tokenizer has
-counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is the sum of its
-parts, so the result never exceeds the budget.
+ranked chunks then go in whole when they all fit what is left; else definitions first: the
+best chunk whole if it takes at most half the room, each chunk's outline (the lines that
+define its names, less those the prompt or the chunks taken already hold), best first,
+then the best chunks whole in place of their outlines while the room allows, so that the
+room holds many files' definitions rather than one file's body.
+Costs are the estimate (`estimate_tokens`, an upper bound) or, for the parts the backend's
+tokenizer has counted (`PromptRequest.token_counts`), the exact count; the prompt's cost is
+the sum of its parts, so the result never exceeds the budget.
 
 Where the chunks go is kept stable for the backend's prompt cache: the chunks of the
 session's previous prompt (`layout`) keep their order, new ones follow in the order of the
@@ -27,7 +29,7 @@ Formats:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, replace
 
 from cerebrum.retrieval.chunker import chunk_id, normalize
@@ -40,6 +42,8 @@ from cerebrum.retrieval.tokens import TokenCounter, estimate_floor
 
 TURN_OVERHEAD = 8  # tokens a chat template adds around one message (role, start/end marks)
 MIN_SECTION_TOKENS = 8  # below this much room left, stop trying further chunks
+BEST_SHARE = 0.5  # of the room the best chunk may take whole before the others' outlines
+MAX_OUTLINES = 32  # the best chunks whose outlines are tried (each outline is a pass over it)
 MAX_MISSES = 32  # chunks in a row that did not fit, before the rest are left out
 CHAT_CONTEXT_INTRO = "Relevant code from the user's workspace:\n\n"
 
@@ -186,7 +190,7 @@ def _assemble_text(
     staying, others = _incumbents_first(ranked, layout)
     room = budget - base - reserve
     used, over, cost = _fill(staying, section, room, count, keep_prefix=True)
-    more, over_too, more_cost = _fill(others, section, room - cost, count)
+    more, over_too, more_cost = _fill(others, section, room - cost, count, seen=_lines(prompt))
     used, over, cost = used + more, over + over_too, cost + more_cost
     sections = "".join(section(r) for r in _in_layout(used, layout))
     head, tail = _frame(fim)
@@ -328,7 +332,7 @@ def _assemble_chat(
     def section(chunk: Ranked) -> str:
         return _fenced_section(chunk, language)
 
-    used, over, _ = _fill(ranked, section, budget - base - wrapper, count)
+    used, over, _ = _fill(ranked, section, budget - base - wrapper, count, seen=_lines(prompt))
     while True:
         messages = _chat_messages(
             system_text, [section(r) for r in reversed(used)], kept_turns, user
@@ -374,17 +378,33 @@ def _message_cost(message: Message, count: TokenCounter) -> int:
 OUTLINE_PART = "outline"  # the score part that marks a chunk written as its outline
 
 
-def outline(ranked: Ranked) -> Ranked | None:
+def outline(ranked: Ranked, taken: Container[str] = frozenset()) -> Ranked | None:
     """The chunk cut to the lines that define its names (`references.definition_lines`),
-    same path, lines and score, marked by an OUTLINE_PART of 0; None when that is all of
-    the chunk or nothing."""
+    but for those in `taken` (already in the prompt), same path, lines and score, marked by
+    an OUTLINE_PART of 0; None when that is all of the chunk or nothing."""
     chunk = ranked.chunk
-    text = definition_lines(chunk.text)
+    lines = definition_lines(chunk.text).splitlines(keepends=True)
+    text = "".join(line for line in lines if line not in taken)
     if not text or len(text) >= len(chunk.text) or ranked.parts[-1:] == ((OUTLINE_PART, 0.0),):
         return None
     normalized = normalize(text)
     short = replace(chunk, id=chunk_id(chunk.path, normalized), text=text, normalized=normalized)
     return Ranked(short, ranked.score, (*ranked.parts, (OUTLINE_PART, 0.0)))
+
+
+def _lines(text: str) -> frozenset[str]:
+    """The lines of the text, each with its newline (as outlines hold them)."""
+    return frozenset(line if line.endswith("\n") else line + "\n" for line in text.splitlines())
+
+
+class _Either:
+    """Lines in one of two collections."""
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, line: object) -> bool:
+        return line in self.first or line in self.second
 
 
 def _fill(
@@ -393,30 +413,84 @@ def _fill(
     room: int,
     count: TokenCounter,
     keep_prefix: bool = False,
+    seen: frozenset[str] = frozenset(),
 ) -> tuple[list[Ranked], list[Ranked], int]:
-    """Greedy in the given order: take each chunk whose section still fits the room left,
-    else (but for incumbents, whose text must not change) its outline (`outline`) if that
-    fits; give up after MAX_MISSES chunks in a row did not fit (the rest rank lower anyway), or,
-    with `keep_prefix`, at the first one (the chunks taken stay a prefix of the order).
-    Returns the chunks taken, those left out, and the tokens taken."""
+    """All the chunks whole when they fit the room; else, with `keep_prefix` (the incumbents,
+    whose text must not change), whole up to the first that does not fit (the chunks taken
+    stay a prefix of the order), and otherwise definitions first (`_fill_outlines_first`).
+    Returns the chunks taken (in the given order), those left out, and the tokens taken."""
     used: list[Ranked] = []
-    over: list[Ranked] = []
     taken = 0
-    misses = 0
     for position, candidate in enumerate(ranked):
-        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES or (keep_prefix and misses):
-            over.extend(ranked[position:])
-            break
         text = section(candidate)
-        if estimate_floor(text) > room or (cost := count.part(text)) > room:
-            short = None if keep_prefix else outline(candidate)
-            if short is None or (cost := count.part(text := section(short))) > room:
-                over.append(candidate)
-                misses += 1
-                continue
-            candidate = short
+        if (
+            room < MIN_SECTION_TOKENS
+            or estimate_floor(text) > room
+            or (cost := count.part(text)) > room
+        ):
+            if keep_prefix:
+                return used, list(ranked[position:]), taken
+            return _fill_outlines_first(ranked, section, room + taken, count, seen)
         used.append(candidate)
         room -= cost
         taken += cost
+    return used, [], taken
+
+
+def _fill_outlines_first(
+    ranked: Sequence[Ranked],
+    section: _Section,
+    room: int,
+    count: TokenCounter,
+    seen: frozenset[str] = frozenset(),
+) -> tuple[list[Ranked], list[Ranked], int]:
+    """Definitions first, then bodies, each pass in the given order: the best chunk whole if
+    it takes at most BEST_SHARE of the room; the outlines (`outline`) of the best
+    MAX_OUTLINES chunks while they fit; then each chunk whole, in place of its outline or
+    (for a chunk with no shorter outline, or none taken) on its own, while the difference
+    fits the room left. Each pass gives up after MAX_MISSES chunks in a row that did not fit
+    (the rest rank lower anyway). So the room holds the definitions of many chunks and the
+    best chunks' bodies. An outline leaves out the lines `seen` (the prompt's) and the
+    chunks taken of its file hold: those are kept per path, no more text than the room
+    holds."""
+    start = room
+    choice: list[tuple[Ranked, int] | None] = [None] * len(ranked)  # (entry taken, its cost)
+    taken: dict[str | None, set[str]] = {}  # path -> the lines of it taken
+    if ranked and (cost := count.part(text := section(ranked[0]))) <= BEST_SHARE * room:
+        choice[0] = (ranked[0], cost)  # the best chunk whole, while it leaves room for others
+        taken[ranked[0].chunk.path] = set(ranked[0].chunk.text.splitlines(keepends=True))
+        room -= cost
+    misses = 0
+    for position, candidate in enumerate(ranked[:MAX_OUTLINES]):
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+            break
+        if choice[position] is not None:
+            continue
+        lines = taken.setdefault(candidate.chunk.path, set())
+        short = outline(candidate, _Either(seen, lines))
+        if short is None:
+            continue  # no shorter outline: considered whole with the bodies
+        text = section(short)
+        if estimate_floor(text) > room or (cost := count.part(text)) > room:
+            misses += 1
+            continue
+        choice[position] = (short, cost)
+        lines.update(short.chunk.text.splitlines(keepends=True))
+        room -= cost
         misses = 0
-    return used, over, taken
+    misses = 0
+    for position, candidate in enumerate(ranked):
+        if room < MIN_SECTION_TOKENS or misses >= MAX_MISSES:
+            break
+        held = choice[position]
+        held_cost = held[1] if held is not None else 0
+        text = section(candidate)
+        if estimate_floor(text) - held_cost > room or (cost := count.part(text)) - held_cost > room:
+            misses += held is None
+            continue
+        choice[position] = (candidate, cost)
+        room -= cost - held_cost
+        misses = 0
+    used = [held[0] for held in choice if held is not None]
+    over = [candidate for candidate, held in zip(ranked, choice, strict=True) if held is None]
+    return used, over, start - room

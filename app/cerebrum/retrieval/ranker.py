@@ -15,10 +15,17 @@ score = the sum of the weighted signals, where
 - imports (0.3): the prompt imports the chunk's file;
 - wanted (0.5): the chunk defines a name the suffix uses and the prompt never mentions;
 - repeats (-1.0 x share): the share of the chunk's lines the end of the prompt already holds;
-- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports.
+- new (0.3): the chunk defines a name the end of the prompt neither mentions nor imports;
+- listed (1.0): the chunk's file defines (in one of the request's chunks) a name the import
+  statement at the cursor lists (`import { Action, |`, `from attr import (NOTHING, |`):
+  what the cursor imports next most likely comes from the same file;
+- same_file (-0.3 x n): n chunks of the same file rank above this one (diminishing returns
+  per file, so the room holds several files' definitions rather than one file's).
 
 `Weights` sets each weight (0 leaves the signal out, of the score and of its explanation):
 `CODE_AWARE` is the default, `LEXICAL` the ranker before it read code (the first five).
+The parts but same_file are computed per chunk; same_file after a first sort, then the
+chunks are sorted again.
 
 Linear in the request: every scan is one pass over the text, an identifier counts with at
 most MAX_WORD_CHARS characters, and a definition header is looked for within
@@ -64,6 +71,8 @@ WEIGHT_IMPORTS = 0.3
 WEIGHT_WANTED = 0.5
 WEIGHT_REPEATS = -1.0
 WEIGHT_NEW = 0.3
+WEIGHT_LISTED = 1.0
+WEIGHT_SAME_FILE = -0.3
 SYMBOL_WEIGHT = 2.0
 QUERY_TAIL_CHARS = 2000  # how much of the prompt's end (and the suffix's start) is the query
 MAX_QUERY_TERMS = 64
@@ -87,6 +96,8 @@ class Weights:
     wanted: float = WEIGHT_WANTED
     repeats: float = WEIGHT_REPEATS
     new: float = WEIGHT_NEW
+    listed: float = WEIGHT_LISTED
+    same_file: float = WEIGHT_SAME_FILE
 
     @classmethod
     def only(cls, signal: str) -> Weights:
@@ -94,7 +105,15 @@ class Weights:
         return cls(**{name: float(name == signal) for name in cls.__dataclass_fields__})
 
 
-LEXICAL = Weights(module=0.0, imports=0.0, wanted=0.0, repeats=0.0, new=0.0)
+LEXICAL = Weights(
+    module=0.0,
+    imports=0.0,
+    wanted=0.0,
+    repeats=0.0,
+    new=0.0,
+    listed=0.0,
+    same_file=0.0,
+)
 """The ranker before it read code: BM25, definitions of the request's symbols, file names
 mentioned, recency and language."""
 CODE_AWARE = Weights()
@@ -135,6 +154,8 @@ def rank_chunks(
     mentioned = mentioned_file_names(prompt)
     cursor = at_cursor(prompt, suffix)
     seen_lines = frozenset(normalize(prompt[-PROMPT_LINES_CHARS:]).split("\n"))
+    defined_all = [_defined(chunk, cache) for chunk in chunks]
+    listed_modules = _files_defining(chunks, defined_all, cursor.listed)
     ranked: list[Ranked] = []
     for position, (chunk, document, relevance) in enumerate(
         zip(chunks, documents, bm25, strict=True)
@@ -154,7 +175,9 @@ def rank_chunks(
             signals.append(("module", 1.0))
         if module in cursor.imported:
             signals.append(("imports", 1.0))
-        defined = _defined(chunk, cache)
+        if module in listed_modules:
+            signals.append(("listed", 1.0))
+        defined = defined_all[position]
         if cursor.wanted and not cursor.wanted.isdisjoint(defined):
             signals.append(("wanted", 1.0))
         if not defined <= cursor.mentioned:
@@ -166,8 +189,43 @@ def rank_chunks(
             (name, weight * value) for name, value in signals if (weight := getattr(weights, name))
         )
         ranked.append(Ranked(chunk, sum(value for _, value in parts), parts))
-    ranked.sort(key=lambda r: (-r.score, -r.chunk.snippet_index, r.chunk.start_line))
+    ranked.sort(key=_order)
+    if weights.same_file:
+        ranked = _spread(ranked, weights.same_file)
     return ranked
+
+
+def _order(ranked: Ranked) -> tuple[float, int, int]:
+    return (-ranked.score, -ranked.chunk.snippet_index, ranked.chunk.start_line)
+
+
+def _spread(ranked: list[Ranked], weight: float) -> list[Ranked]:
+    """Diminishing returns per file: each chunk loses `weight` for every chunk of its file
+    ranked above it (part `same_file`), so the room holds several files' definitions."""
+    before: Counter[str] = Counter()
+    spread: list[Ranked] = []
+    for entry in ranked:
+        path = entry.chunk.path or ""
+        if higher := before[path]:
+            part = weight * higher
+            entry = Ranked(entry.chunk, entry.score + part, (*entry.parts, ("same_file", part)))
+        before[path] += 1
+        spread.append(entry)
+    spread.sort(key=_order)
+    return spread
+
+
+def _files_defining(
+    chunks: Sequence[Chunk], defined: Sequence[frozenset[str]], names: frozenset[str]
+) -> set[str]:
+    """The modules (`module_of`) of the files some chunk of which defines one of `names`."""
+    if not names:
+        return set()
+    return {
+        module_of(chunk.path)
+        for chunk, names_of in zip(chunks, defined, strict=True)
+        if chunk.path and not names.isdisjoint(names_of)
+    }
 
 
 # --- query and terms --------------------------------------------------------------------

@@ -11,22 +11,28 @@
   module imported (Python `import`/`from`, JavaScript and TypeScript `import ... from`/
   `require`, Go `import "path"`, Rust `use a::b`), as the module names files are matched by
   (`module_of`);
+- `Cursor.listed`: the names the import statement at the cursor lists, before the cursor and,
+  while the statement is open (`from x import (`, `import {`, `export {`), in the suffix
+  up to its close when the suffix holds only names there; the `from '...'` after a
+  JavaScript close gives the module too;
 - `Cursor.wanted`: names used just after the cursor (the suffix's start) that the text
   before it never mentions: what the code needs and the file does not define or import;
   `Cursor.mentioned`: the names the end of the prompt mentions or imports;
 - `defined_names`: the names a chunk defines (`lexicon.DEFINERS`/`DECLARERS`, `name = ...`
-  at a line's start), and `definition_lines`, the lines that define them (the outline the
-  assembler fits when the whole chunk does not).
+  at a line's start; comment lines left out), and `definition_lines`, the lines that define
+  them (the outline the assembler fits when the whole chunk does not).
 
 Linear in the text: each pattern is a single pass (a match starts at a line's start or a
 word's start and consumes no more than its line), and the cursor's context is read from
 bounded windows (MAX_LINE_CHARS of the current line, SUFFIX_CHARS of the suffix,
-MAX_TYPE_CHARS before the cursor for a qualifier's type).
+MAX_TYPE_CHARS before the cursor for a qualifier's type, MAX_IMPORT_CHARS on either side for
+an open import statement; at most 2 x MAX_NAMES names listed).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cerebrum.retrieval.lexicon import (
@@ -89,6 +95,7 @@ class Cursor:
     imported: frozenset[str]  # every module the prompt imports
     wanted: frozenset[str]  # names used just after the cursor, not mentioned before it
     mentioned: frozenset[str]  # names the end of the prompt mentions or imports
+    listed: frozenset[str] = frozenset()  # names the import statement at the cursor lists
 
 
 def module_of(path: str) -> str:
@@ -184,6 +191,15 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
     for pattern in (_JS_FROM, _JS_REQUIRE):
         for spec in pattern.findall(line):
             modules.add(_spec_last(spec))
+    listed: set[str] = set()
+    if statement is not None:
+        listed.update(_listed_python(statement, suffix or ""))
+    braced = _open_braces(prompt, suffix or "")
+    if braced is not None:
+        names, spec = braced
+        listed.update(names)
+        if spec:
+            modules.add(_spec_last(spec))
     seen = set(identifiers(prompt[-4 * SUFFIX_CHARS :])) | bound.keys()
     wanted = [n for n in identifiers((suffix or "")[:SUFFIX_CHARS]) if n not in seen]
     return Cursor(
@@ -191,7 +207,58 @@ def at_cursor(prompt: str, suffix: str | None) -> Cursor:
         frozenset(bound[""]),
         frozenset(wanted[:MAX_NAMES]),
         frozenset(seen),
+        frozenset(sorted(listed - _IMPORT_WORDS)[:MAX_NAMES]),
     )
+
+
+_IMPORT_WORDS = frozenset(("as", "type", "typeof", "from", "import", "export", "default"))
+_OPEN_BRACE_HEADS = frozenset(("import", "export", "import type", "export type"))
+
+
+def _listed_python(statement: re.Match[str], suffix: str) -> list[str]:
+    """The names a Python `from x import ...` at the cursor lists: those after `import` up to
+    the cursor and, when its parenthesis is still open, those of the suffix up to `)`
+    (within MAX_IMPORT_CHARS)."""
+    names = identifiers(statement.string[statement.start(2) :])
+    if "(" in statement.group(2) and (rest := _names_until(suffix, ")")) is not None:
+        names += rest[0]
+    return names[: 2 * MAX_NAMES]
+
+
+_NAME_LIST = re.compile(r"[\w \t\n,]*+")
+
+
+def _names_until(suffix: str, close: str) -> tuple[list[str], int] | None:
+    """The names the suffix lists before `close`, and where `close` is, when all the suffix
+    holds up to there is names, commas and blanks (the rest of an open import statement),
+    within MAX_IMPORT_CHARS; else None."""
+    window = suffix[:MAX_IMPORT_CHARS]
+    listing = _NAME_LIST.match(window)
+    end = listing.end() if listing else 0
+    return (identifiers(window[:end]), end) if window[end : end + 1] == close else None
+
+
+def _open_braces(prompt: str, suffix: str) -> tuple[list[str], str] | None:
+    """A JavaScript/TypeScript `import {` or `export {` still open at the cursor (within
+    MAX_IMPORT_CHARS of it): the names it lists before the cursor and in the suffix up to
+    its `}`, and the module spec of the `from '...'` after that `}` ("" when none is read
+    within MAX_IMPORT_CHARS of the suffix)."""
+    tail = prompt[-MAX_IMPORT_CHARS:]
+    opening = tail.rfind("{")
+    if opening < 0 or "}" in tail[opening:]:
+        return None
+    line_start = tail.rfind("\n", 0, opening) + 1
+    if " ".join(tail[line_start:opening].split()) not in _OPEN_BRACE_HEADS:
+        return None
+    names = identifiers(tail[opening + 1 :])
+    rest = _names_until(suffix, "}")
+    if rest is None:
+        return names[: 2 * MAX_NAMES], ""
+    spec = _FROM_AFTER_BRACE.match(suffix, rest[1] + 1)
+    return (names + rest[0])[: 2 * MAX_NAMES], spec.group(1) if spec else ""
+
+
+_FROM_AFTER_BRACE = re.compile(r"""[ \t]*from[ \t]*['"]([^'"\n]{1,256})['"]""")
 
 
 def _bases(text: str) -> set[str]:
@@ -225,23 +292,39 @@ def _open_import(prompt: str) -> re.Match[str] | None:
     return _PY_FROM.match(tail, line_start)
 
 
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--")  # a line comment or a block's inner line
+MAX_INDENT_CHARS = 256  # a line's indent read for a comment mark
+
+
+def _definitions(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line start, line end, name) of each line that defines a name, in order, the first
+    definition of a line only; comment lines (`#`, `//`, `*` ... after the indent) left out.
+    One pass: each line start is looked for only between the previous match and this one."""
+    line_start = 0
+    last_end = -1
+    searched = 0
+    for match in _DEFINITION.finditer(text):
+        if match.start() <= last_end:
+            continue  # a second definition on a line already taken (or left out)
+        newline = text.rfind("\n", searched, match.start())
+        if newline >= 0:
+            line_start = newline + 1
+        searched = match.start()
+        end = text.find("\n", match.end())
+        last_end = len(text) if end < 0 else end
+        head = text[line_start : min(line_start + MAX_INDENT_CHARS, last_end)].lstrip(" \t")
+        if not head.startswith(_COMMENT_STARTS):
+            yield line_start, last_end, match.group(1) or match.group(2)
+
+
 def definition_lines(text: str) -> str:
     """The lines of `text` that define a name (as `defined_names` reads them), in order,
     each ending in a newline: a chunk's outline."""
-    lines: list[str] = []
-    last = -1
-    for match in _DEFINITION.finditer(text):
-        start = text.rfind("\n", 0, match.start()) + 1
-        if start <= last:
-            continue  # a second definition on a line already taken
-        end = text.find("\n", match.end())
-        end = len(text) if end < 0 else end
-        lines.append(text[start:end] + "\n")
-        last = end
-    return "".join(lines)
+    return "".join(text[start:end] + "\n" for start, end, _ in _definitions(text))
 
 
 def defined_names(text: str) -> frozenset[str]:
     """The names `text` defines: after a definition or declaration keyword, or assigned at
-    a line's start (`NAME = ...`, `NAME: type = ...`)."""
-    return frozenset(a or b for a, b in _DEFINITION.findall(text))
+    a line's start (`NAME = ...`, `NAME: type = ...`), outside comment lines (the first
+    definition of a line only)."""
+    return frozenset(name for _, _, name in _definitions(text))

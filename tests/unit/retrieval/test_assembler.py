@@ -8,7 +8,13 @@ from dataclasses import replace
 
 import pytest
 from cerebrum.retrieval import FimTokens, Message, ModelProfile, PromptTooLarge, estimate_tokens
-from cerebrum.retrieval.assembler import OUTLINE_PART, TURN_OVERHEAD, Assembly, assemble
+from cerebrum.retrieval.assembler import (
+    OUTLINE_PART,
+    TURN_OVERHEAD,
+    Assembly,
+    assemble,
+    outline,
+)
 from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import Ranked
 from cerebrum.retrieval.tokens import TokenCounter
@@ -337,7 +343,7 @@ def test_an_incumbent_keeps_its_place_and_newcomers_get_the_room_left() -> None:
     tight = ModelProfile(section * 2 + 8, margin_tokens=0)
     higher = Ranked(FILES[2].chunk, 1.5, ())  # c, far above d (0.7)
     fresh = assemble("x", [FILES[0], higher, FILES[3]], tight, 0)
-    assert sorted(p or "" for p in _paths(fresh)) == ["a.py", "c.py"]
+    assert {"a.py", "c.py"} <= set(_paths(fresh))  # the best two (d at most as its outline)
     kept = assemble("x", [FILES[0], higher, FILES[3]], tight, 0, layout=[FILES[3].chunk.id])
     assert _paths(kept) == ["d.py", "c.py"]  # d stays first; the best newcomer takes the rest
     roomy = assemble("x", [FILES[0], higher, FILES[3]], PROFILE, 0, layout=[FILES[3].chunk.id])
@@ -412,3 +418,61 @@ def test_a_chunk_that_fits_goes_in_whole() -> None:
     assert result.used == (chunk,)
     assert result.prompt is not None
     assert chunk.chunk.text in result.prompt
+
+
+def test_definitions_of_every_chunk_go_in_first_then_the_best_bodies() -> None:
+    names = ("first", "second", "third")
+    chunks = [_ranked(_long_body(name), 0.9 - i / 10, f"{name}.py") for i, name in enumerate(names)]
+    whole = estimate_tokens(chunks[0].chunk.text)
+    profile = ModelProfile(context_size=whole * 3 // 2 + 64, margin_tokens=0)
+    result = assemble("x = ", chunks, profile, max_tokens=64)
+    assert result.prompt is not None
+    for name in names:  # room for one body: every chunk's definition line is in
+        assert f"def {name}(value_0):\n" in result.prompt
+    assert chunks[0].chunk.text in result.prompt  # the best one whole
+    assert [r.parts[-1] == (OUTLINE_PART, 0.0) for r in result.used] == [False, True, True]
+    assert result.prompt_tokens <= result.budget_tokens
+
+
+def test_a_body_that_would_leave_no_room_for_the_others_definitions_stays_out() -> None:
+    names = ("first", "second", "third")
+    chunks = [_ranked(_long_body(name), 0.9 - i / 10, f"{name}.py") for i, name in enumerate(names)]
+    whole = estimate_tokens(f"# path: first.py\n{chunks[0].chunk.text}\n\n")
+    line = estimate_tokens("# path: second.py\ndef second(value_0):\n\n\n")
+    room = whole + line + estimate_tokens("x = ")
+    profile = ModelProfile(context_size=room + 64, margin_tokens=0)
+    result = assemble("x = ", chunks, profile, max_tokens=64)
+    assert result.prompt is not None
+    for name in names:  # the best body alone would fit, but then one definition would not
+        assert f"def {name}(value_0):\n" in result.prompt
+    assert "value_1 = compute" not in result.prompt
+
+
+def test_an_outline_leaves_out_the_lines_the_prompt_already_holds() -> None:
+    chunk = _ranked(_long_body("first") + "\n" + _long_body("other"), 0.9, "a.py")
+    short = outline(chunk, {"def first(value_0):\n"})
+    assert short is not None
+    assert short.chunk.text == "def other(value_0):\n"
+    assert outline(chunk, {"def first(value_0):\n", "def other(value_0):\n"}) is None
+    whole = estimate_tokens(chunk.chunk.text)
+    profile = ModelProfile(context_size=whole // 2 + 64, margin_tokens=0)
+    result = assemble("def first(value_0):\n    pass\nx = ", [chunk], profile, max_tokens=64)
+    assert result.prompt is not None
+    assert result.prompt.count("def first(value_0):") == 1  # the prompt's own
+    assert "def other(value_0):\n" in result.prompt
+
+
+def _many_definitions(name: str) -> str:
+    return "".join(f"def {name}_{n}(x):\n    return x\n" for n in range(40))
+
+
+def test_the_best_chunk_goes_in_whole_first_when_it_takes_at_most_half_the_room() -> None:
+    best = _ranked(_long_body("best"), 0.9, "best.py")
+    others = [_ranked(_many_definitions(f"o{i}"), 0.5 - i / 100, f"o{i}.py") for i in range(10)]
+    whole = estimate_tokens(f"# path: best.py\n{best.chunk.text}\n\n")
+    profile = ModelProfile(context_size=whole * 9 // 4 + 64 + 8, margin_tokens=0)
+    result = assemble("x = ", [best, *others], profile, max_tokens=64)
+    assert result.prompt is not None
+    assert best.chunk.text in result.prompt  # whole, though the others' outlines fill the rest
+    assert any(r.parts[-1] == (OUTLINE_PART, 0.0) for r in result.used)
+    assert result.prompt_tokens <= result.budget_tokens

@@ -78,6 +78,11 @@ ENTRIES: dict[str, Entry] = {
     "dedup": Entry(_chunks_and_symbols, lambda a: deduplicate(a[0], a[1])),
     "rank": Entry(_chunks_and_symbols, lambda a: rank_chunks(a[0], a[1], a[2], "c", a[1])),
     "references at the cursor": Entry(lambda t: t, lambda t: at_cursor(t, t)),
+    "references in an open import": Entry(
+        lambda t: ("export {\n" + t.replace("}", ""), t.replace("}", "") + "}"),
+        lambda a: at_cursor(*a),
+        small=1_000,
+    ),
     "imports of the prompt": Entry(lambda t: t, imports),
     "names a chunk defines": Entry(lambda t: t, defined_names),
     "a chunk's outline": Entry(lambda t: t, definition_lines),
@@ -86,6 +91,10 @@ ENTRIES: dict[str, Entry] = {
     "build_prompt, text as prompt and context": Entry(
         lambda t: PromptRequest(t, None, (Snippet(t, "a.py"), Snippet(t))),
         lambda r: build_prompt(r, LARGE_CONTEXT),
+    ),
+    "build_prompt, context over a small budget (outlines)": Entry(
+        lambda t: PromptRequest("x", None, (Snippet(t, "a.py"), Snippet(t, "b.ts"))),
+        lambda r: build_prompt(r, ModelProfile(context_size=2048)),
     ),
     "build_prompt, fim with text as suffix": Entry(
         lambda t: PromptRequest("x", None, (Snippet(t, "a.c"),), suffix=t),

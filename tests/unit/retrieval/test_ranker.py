@@ -8,8 +8,10 @@ from cerebrum.retrieval.chunker import Chunk, chunk_id, normalize
 from cerebrum.retrieval.ranker import (
     LEXICAL,
     WEIGHT_IMPORTS,
+    WEIGHT_LISTED,
     WEIGHT_NEW,
     WEIGHT_REPEATS,
+    WEIGHT_SAME_FILE,
     WEIGHT_WANTED,
     Ranked,
     Weights,
@@ -207,3 +209,28 @@ def test_a_chunk_defining_names_the_prompt_never_mentions_gets_the_new_part() ->
         "a.py",
         "b.py",
     ]
+
+
+def test_every_chunk_of_a_file_defining_a_name_the_open_import_lists_gets_the_listed_part() -> None:
+    actions, store = "src/types/actions.ts", "src/types/store.ts"
+    head = _chunk("export type Action = {\n  type: string\n}\n", 0, actions, "ts")
+    rest = _chunk("export interface UnknownAction {\n  x: unknown\n}\n", 1, actions, "ts")
+    other = _chunk("export interface Store {\n  x: unknown\n}\n", 2, store, "ts")
+    ranked = rank_chunks([head, rest, other], "import { Action, ", language="ts")
+    parts = {r.chunk.id: dict(r.parts) for r in ranked}
+    assert parts[head.id]["listed"] == parts[rest.id]["listed"] == WEIGHT_LISTED
+    assert "listed" not in parts[other.id]
+    assert _order(ranked)[-1] == "src/types/store.ts"  # the most recent, but not listed
+
+
+def test_each_further_chunk_of_a_file_loses_the_same_file_part() -> None:
+    chunks = [_chunk(f"def helper_{i}(value):\n    return value\n", i, "a.py") for i in range(3)]
+    chunks.append(_chunk("def helper_9(value):\n    return value\n", 0, "b.py"))
+    ranked = rank_chunks(chunks, "x = helper(", language="python")
+    same = [dict(r.parts).get("same_file", 0.0) for r in ranked if r.chunk.path == "a.py"]
+    assert same == [0.0, WEIGHT_SAME_FILE, 2 * WEIGHT_SAME_FILE]
+    assert _order(ranked)[:2] == ["a.py", "b.py"]  # the second file before the file's second
+    for entry in ranked:
+        assert entry.score == pytest.approx(sum(value for _, value in entry.parts))
+    unspread = rank_chunks(chunks, "x = helper(", language="python", weights=Weights(same_file=0))
+    assert _order(unspread)[:3] == ["a.py"] * 3

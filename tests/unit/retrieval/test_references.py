@@ -90,3 +90,34 @@ def test_self_at_the_cursor_stands_for_the_modules_of_the_enclosing_class_bases(
     assert "component" in at_cursor(script, "").modules
     plain = "from .base import Base\n\nclass A:\n    def f(self):\n        self."
     assert "base" not in at_cursor(plain, "").modules
+
+
+def test_an_open_import_lists_its_names_before_and_after_the_cursor() -> None:
+    script = at_cursor("export {\n  Dispatch,\n  ", "\n  Store,\n  StoreCreator\n} from './x'\n")
+    assert {"Dispatch", "Store", "StoreCreator"} <= script.listed
+    python = at_cursor("from attr import (\n    NOTHING,\n    ", "\n    Factory,\n)\nx = 1\n")
+    assert {"NOTHING", "Factory"} <= python.listed
+    assert at_cursor("import { Action, ", "\n\n/* docs */\n").listed == {"Action"}
+    assert at_cursor("x = {\n  a: 1,\n  ", "\n}\n").listed == frozenset()  # not an import
+
+
+def test_an_open_export_brace_takes_its_module_from_the_from_after_its_close() -> None:
+    cursor = at_cursor("// store\nexport {\n  Dispatch,\n  ", "\n  Store\n} from './types/store'\n")
+    assert "store" in cursor.modules
+    assert "store" in at_cursor("import {\n  ", "\n} from './types/store'\n").modules
+
+
+def test_the_suffix_counts_only_while_it_lists_names_up_to_the_close() -> None:
+    code_after = "\nconst y = 1\nexport { Other } from './other'\n"
+    cursor = at_cursor("import { Action, ", code_after)
+    assert cursor.listed == {"Action"}
+    assert "other" not in cursor.modules
+    python = at_cursor("from x import (\n    a,\n    ", "\n    f(b)\n)\n")
+    assert "b" not in python.listed
+
+
+def test_definitions_on_comment_lines_do_not_count() -> None:
+    text = "/**\n * the type of the action\n */\n// class Fake\n# def fake\n"
+    text += "export type Action = {\n"
+    assert defined_names(text) == {"Action"}
+    assert definition_lines(text) == "export type Action = {\n"
