@@ -368,8 +368,9 @@ def exact_match(
         server = LlamaServer.with_lab_models(Path(workdir), ctx_size=2 * CONTEXT_SIZE)
         server.start()
         try:
+            headers = {**server.headers, "Connection": "close"}  # its router drops reused ones
             with httpx.Client(
-                base_url=server.url, headers=server.headers, timeout=MODEL_TIMEOUT
+                base_url=server.url, headers=headers, timeout=MODEL_TIMEOUT
             ) as client:
                 for number, case in enumerate(cases, 1):
                     print(
