@@ -14,9 +14,10 @@ docs/benchmarks.md); pydantic documents and validates them just like the models.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Self
 
 import orjson
 from pydantic import (
@@ -31,8 +32,10 @@ from pydantic import (
     WithJsonSchema,
     create_model,
     field_validator,
+    model_validator,
     with_config,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
@@ -754,10 +757,52 @@ def options_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _names(field: FieldInfo) -> list[str]:
+    """The names a field is read under (``n_cmpl`` and ``n``); none for a field without aliases."""
+    choices = field.validation_alias
+    if not isinstance(choices, AliasChoices):
+        return []
+    return [choice for choice in choices.choices if isinstance(choice, str)]
+
+
+def _document_aliases(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Each other name a field is read under (``n`` for ``n_cmpl``, ``max_tokens`` for
+    ``n_predict``, as llama-server reads them) as a property of its own in the JSON schema,
+    with the field's schema, and at most one of a field's names in a body (``Native``
+    refuses two): the OpenAPI document says what the app checks."""
+    properties = schema.get("properties", {})
+    for name, field in model.model_fields.items():
+        names = _names(field)
+        if name not in properties or len(names) < 2:
+            continue
+        for alias in names[1:]:
+            properties[alias] = properties[name] | {"description": f"The same as {name}."}
+        schema.setdefault("allOf", []).extend(
+            {"not": {"required": list(pair)}} for pair in itertools.combinations(names, 2)
+        )
+
+
 class Native(BaseModel):
     """The fields of llama.cpp's routes that the orchestrator decides itself."""
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(
+        strict=True, extra="allow", frozen=True, json_schema_extra=_document_aliases
+    )
+
+    @model_validator(mode="after")
+    def _one_name_each(self) -> Self:
+        """A field given under two of its names (``n_cmpl`` and ``n``) is refused, 422 naming
+        the one left over (validation reads the first present and leaves the other among
+        the extra fields): which of the two should count would be a guess."""
+        extra = self.model_extra or {}
+        for field in type(self).model_fields.values():
+            names = _names(field)
+            for name in names:
+                if name in extra:
+                    others = " or ".join(n for n in names if n != name)
+                    message = f"{name} is another name of {others}: send one of them"
+                    raise field_error(type(self), name, "one_name", message)
+        return self
 
     model: str | None = Field(
         default=None,

@@ -153,6 +153,13 @@ NUMBERS: list[tuple[str, dict[str, object], bool]] = [
     ("/v1/completions", {"prompt": "x", "n": 2}, False),
     ("/v1/chat/completions", {"messages": CHAT, "max_completion_tokens": 4.0}, True),
     ("/v1/chat/completions", {"messages": CHAT, "max_tokens": False}, False),
+    # llama.cpp's routes read a field under its other names too, and document them
+    ("/completion", {"prompt": "x", "n": 1, "max_tokens": 4}, True),
+    ("/completion", {"prompt": "x", "n": [], "n_predict": 4}, False),
+    ("/completion", {"prompt": "x", "logprobs": 2.5, "n_predict": 4}, False),
+    ("/infill", {"prompt": "x", "max_completion_tokens": "4"}, False),
+    ("/completion", {"prompt": "x", "n": 1, "n_cmpl": 1}, False),  # one field, named twice
+    ("/infill", {"prompt": "x", "max_tokens": 4, "n_predict": 4}, False),
 ]
 
 
