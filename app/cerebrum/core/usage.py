@@ -403,6 +403,9 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
+_HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'"
+
+
 @contextmanager
 def reading(path: Path) -> Iterator[sqlite3.Connection]:
     """The database opened read-only (the CLI, /v1/usage): never creates or changes it."""
@@ -416,7 +419,11 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
 def read_rows(
     db: sqlite3.Connection, since: str, key: str | None = None, model: str | None = None
 ) -> list[Row]:
-    """The rows from day ``since`` on (optionally one key, one model), by day, key, model."""
+    """The rows from day ``since`` on (optionally one key, one model), by day, key, model;
+    none while the writer is still creating the database (the file is there, its table not
+    yet committed)."""
+    if db.execute(_HAS_TABLE).fetchone() is None:
+        return []
     query = f"SELECT day, key_name, model, {', '.join(COUNTS)}, ttft_histogram FROM usage "
     query += "WHERE day >= ?"
     arguments: list[str] = [since]

@@ -144,6 +144,17 @@ def test_reading_never_creates_the_database(tmp_path):
     assert not (tmp_path / "absent.db").exists()
 
 
+def test_a_database_the_writer_is_still_creating_reads_as_no_rows(tmp_path):
+    path = tmp_path / "u.db"  # the file is there, in WAL mode, its table not yet committed
+    sqlite3.connect(path).execute("PRAGMA journal_mode = WAL").fetchone()
+    assert rows(path) == []
+    store = store_at(path)
+    store.record(Record(key="alice", model="m1", requests=1))
+    store.drain()
+    store.flush()
+    assert [row["key"] for row in rows(path)] == ["alice"]
+
+
 def test_the_database_is_in_wal_mode_with_full_sync(tmp_path):
     store = store_at(tmp_path / "u.db")
     store.flush()
