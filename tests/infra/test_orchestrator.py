@@ -9,6 +9,8 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ testinfra_hosts = ["ansible://cm4"]
 
 PROMPT = "def fibonacci(n):"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "editors"
+READ_CODE = Path(__file__).with_name("read_code.py")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,20 @@ def test_host_has_the_architecture_the_lab_was_asked_for(host: Any) -> None:
     )
     print(f"CM4_ARCH={wanted}: uname -m {machine}, the venv's python {python}")
     assert machine == python == MACHINE[wanted]
+
+
+def test_the_hosts_python_reads_code_as_the_development_python_does(host: Any) -> None:
+    """The prompt pipeline's regular expressions on the venv's Python there give what they
+    give here (Debian 12's Python 3.11.2 matched possessive groups wrongly and lost the
+    module at the cursor: tests/unit/retrieval/test_patterns.py)."""
+    script = READ_CODE.read_text()
+    python = f"{role_var(host, 'cerebrum', 'cerebrum_home')}/.venv/bin/python"
+    there = host.check_output(f"{python} -B -c {shlex.quote(script)}")
+    here = subprocess.run(
+        [sys.executable, "-B", "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    print(host.check_output(f"{python} -V"), there)
+    assert json.loads(there) == json.loads(here)
 
 
 def test_service_runs_as_dedicated_user(

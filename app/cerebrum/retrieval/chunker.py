@@ -368,8 +368,8 @@ def _strings_and_comments(unclosed: str) -> re.Pattern[str]:
     Every alternative is possessive, and a quote that no later quote closes is matched with
     the rest of its line (groups 1 and 2): one failed scan instead of one per later quote.
     """
-    parts = [rf"{q}(?:[^{q}\\]++|\\.)*+{q}" for q in "\"'" if q not in unclosed]
-    parts += [r"//.*+", r"/\*(?:[^*]++|\*(?!/))*+(?:\*/)?"]
+    parts = [rf"{q}(?>(?:[^{q}\\]++|\\.)*){q}" for q in "\"'" if q not in unclosed]
+    parts += [r"//.*+", r"/\*(?>(?:[^*]++|\*(?!/))*)(?:\*/)?"]
     still_open = "".join(q for q in "\"'" if q not in unclosed)
     if still_open:
         parts.append(rf"([{still_open}])(.*+)")

@@ -154,7 +154,7 @@ _CUES: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
         ("python", r"^[ \t]*+class[ \t]++\w++(?:\([^)\n]*+\))?[ \t]*+:", 3),
         (
             "python",
-            r"^[ \t]*+(?:from[ \t]++[\w.]++[ \t]++)?import[ \t]++\w++[ \t]*+(?:,[ \t]*+\w++)*+$",
+            r"^[ \t]*+(?:from[ \t]++[\w.]++[ \t]++)?import[ \t]++\w++[ \t]*+(?>(?:,[ \t]*+\w++)*)$",
             2,
         ),
         ("python", r"^[ \t]*+(?:for|while|if|elif|with|try|else)\b[^{};\n]*:[ \t]*+$", 2),

@@ -51,7 +51,7 @@ MAX_IMPORT_CHARS = 4096  # how far back an open `from x import (` is looked for
 MAX_TYPE_CHARS = 8192  # how far back a qualifier's type (annotation, constructor) is looked for
 INDEX_NAMES = ("__init__", "index", "mod", "lib", "main")  # a folder's module file
 
-_DOTTED = rf"{IDENTIFIER}(?:[ \t]*(?:\.|::)[ \t]*{IDENTIFIER})*+"
+_DOTTED = rf"{IDENTIFIER}(?>(?:[ \t]*(?:\.|::)[ \t]*{IDENTIFIER})*)"
 _QUALIFIER = re.compile(rf"({_DOTTED})[ \t]*(?:\.|::|->)[ \t]*\Z")
 _PY_FROM = re.compile(r"^[ \t]*from[ \t]+([.\w]++)[ \t]+import\b([^\n]*)", re.MULTILINE)
 _PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]++)$", re.MULTILINE)
@@ -70,7 +70,7 @@ _GO_IMPORT = re.compile(
     rf"^[ \t]*(?:import[ \t]+)?(?:({IDENTIFIER})[ \t]+)?\"([\w./-]+)\"", re.MULTILINE
 )
 _RUST_USE = re.compile(
-    r"^[ \t]*(?:pub[ \t]+)?use[ \t]+(\w+(?:::\w+)*+)(?:::\{([^}\n]*)\})?", re.MULTILINE
+    r"^[ \t]*(?:pub[ \t]+)?use[ \t]+(\w+(?>(?:::\w+)*))(?:::\{([^}\n]*)\})?", re.MULTILINE
 )
 _AS = re.compile(rf"({IDENTIFIER})(?:[ \t]+as[ \t]+({IDENTIFIER}))?")
 _OWN = frozenset(("self", "this", "cls", "super"))  # the enclosing class's own members
@@ -140,7 +140,7 @@ def imports(prompt: str) -> dict[str, set[str]]:
     for match in _PY_IMPORT.finditer(prompt):
         for name, alias in _AS.findall(match.group(1)):
             bind(alias or name, name)
-        for dotted in re.findall(rf"{IDENTIFIER}(?:\.{IDENTIFIER})++", match.group(1)):
+        for dotted in re.findall(rf"{IDENTIFIER}(?>(?:\.{IDENTIFIER})+)", match.group(1)):
             bind(dotted.split(".", 1)[0], _last(dotted))
     for match in _JS_IMPORTED.finditer(prompt):
         module = _spec_last(match.group(2))
