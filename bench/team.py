@@ -113,6 +113,7 @@ class Run:
     client: str
     typists: int
     order: str
+    max_suffix_tokens: int | None = None  # the CM4's fim.max_suffix_tokens (None: no cap)
     answers: list[Answer] = field(default_factory=list)
     documents: dict[str, Any] | None = None  # the CM4's /v1/stats "documents"
 
@@ -127,6 +128,7 @@ class Run:
             "client": self.client,
             "typists": self.typists,
             "order": self.order,
+            "max_suffix_tokens": self.max_suffix_tokens,
             "keystrokes": len(self.answers),
             "statuses": statuses,
             "superseded_409": statuses.get("409", 0),
@@ -190,14 +192,21 @@ def type_along(typist: Typist, http: httpx.Client, model: str, slot: int | None)
 
 
 def run(
-    client: str, order: str, typists: list[Typist], servers: list[LlamaServer], workdir: Path
+    client: str,
+    order: str,
+    typists: list[Typist],
+    servers: list[LlamaServer],
+    workdir: Path,
+    max_suffix_tokens: int | None = None,
 ) -> Run:
-    """Every typist at once against fresh backends (nothing cached), in FIM ``order``."""
+    """Every typist at once against fresh backends (nothing cached), in FIM ``order``, the
+    CM4 keeping at most ``max_suffix_tokens`` of the suffix (the ideal all of it)."""
     for server in servers:
         server.stop()
         server.extra_args = ("--spm-infill",) if client == "ideal" and order == "spm" else ()
         server.start()
-    result = Run(client, len(typists), order)
+    cap = None if client == "ideal" else max_suffix_tokens
+    result = Run(client, len(typists), order, cap)
     keys = [f"typist-{typist.number}-key" for typist in typists]
     with ExitStack() as stack:
         if client == "ideal":
@@ -213,7 +222,7 @@ def run(
             port = free_port()
             env = orchestrator_env(
                 ",".join(s.url for s in servers), servers[0].api_key, port,
-                lab_models(SLOT, fim_order=order),
+                lab_models(SLOT, fim_order=order, max_suffix_tokens=cap),
                 max_in_flight=len(typists), **settings,
             )  # fmt: skip
             (workdir / client).mkdir(parents=True, exist_ok=True)
@@ -268,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--typists", default="4,8,16", help="team sizes, comma-separated")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="which clients to run")
     parser.add_argument("--orders", default=",".join(ORDERS), help="FIM orders: psm, spm")
+    parser.add_argument(
+        "--max-suffix-tokens", type=int, help="the CM4's fim.max_suffix_tokens (default: none)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "team.json", help="JSON results")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.typists.split(",")]
@@ -282,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
                 for order in orders:
                     for client in clients:
                         where = workdir / f"{client}-{order}-{size}"
-                        runs.append(run(client, order, team(size), backends, where))
+                        runs.append(
+                            run(client, order, team(size), backends, where, args.max_suffix_tokens)
+                        )
                         print_row(runs[-1].summary(), flush=True)
                         save(runs, args.out)  # after each run: a long run keeps its figures
         finally:
@@ -307,6 +321,7 @@ def print_row(summary: dict[str, Any], flush: bool = False) -> None:
     documents = summary["documents"] or {}
     print(
         f"{summary['typists']:>3} typists  {summary['order']}  {summary['client']:<10}  "
+        f"suffix cap {summary.get('max_suffix_tokens')}  "
         f"keystrokes {summary['keystrokes']:>3}  statuses {summary['statuses']}  "
         f"409 {summary['superseded_409']:>3}  median {summary['median_s']} s  "
         f"p90 {summary['p90_s']} s  re-processed median {summary['reprocessed_median']} "

@@ -34,10 +34,11 @@ def lab_models(
     aliases: Mapping[str, str] = LAB_ALIASES,
     fim_aliases: Mapping[str, str] = LAB_FIM_ALIASES,
     fim_order: str = "psm",
+    max_suffix_tokens: int | None = None,
 ) -> list[dict[str, object]]:
     """CEREBRUM_MODELS entries for lab models under `aliases` (alias -> router id), each
     with `context_size` tokens and its prompt format, then `fim_aliases` with format fim,
-    prompted in `fim_order` (psm, spm)."""
+    prompted in `fim_order` (psm, spm), the suffix capped at `max_suffix_tokens` if given."""
     by_id = {model.id: model for model in MODELS}
     entries: list[dict[str, object]] = [
         {"alias": alias, "model": model, "context_size": context_size,
@@ -50,7 +51,7 @@ def lab_models(
             raise ValueError(f"lab model {model} has no FIM tokens")
         entries.append(
             {"alias": alias, "model": model, "context_size": context_size, "format": "fim",
-             "fim": marks.spelling | {"order": fim_order}}
+             "fim": marks.spelling | {"order": fim_order, "max_suffix_tokens": max_suffix_tokens}}
         )  # fmt: skip
     return entries
 

@@ -115,6 +115,14 @@ def test_model_specs_carry_the_prompt_profile_and_default_backends(env):
     [
         ({"prefix": "", "suffix": "<S>", "middle": "<M>"}, "FIM token 'prefix'"),
         ({"prefix": "<P>", "suffix": "<S>", "middle": "<M>", "extra": "x"}, "fim.extra"),
+        (
+            {"prefix": "<P>", "suffix": "<S>", "middle": "<M>", "max_suffix_tokens": -1},
+            "FIM max_suffix_tokens must be a whole number >= 0, got -1",
+        ),
+        (
+            {"prefix": "<P>", "suffix": "<S>", "middle": "<M>", "max_suffix_tokens": "many"},
+            "fim.max_suffix_tokens",
+        ),
     ],
 )
 def test_fim_tokens_are_validated_once(env, fim, expected):

@@ -65,7 +65,9 @@ class ModelSpec(BaseModel):
         description=(
             'FIM tokens as the tokenizer spells them, {"prefix", "suffix", "middle"} and '
             'optionally "file_separator" and "repo_name"; required for format fim. "order": '
-            '"psm" (default) or "spm" (suffix first, for models trained so).'
+            '"psm" (default) or "spm" (suffix first, for models trained so). '
+            '"max_suffix_tokens": keep at most this many tokens of the suffix (prefix first, '
+            "each keystroke re-reads it)."
         ),
     )
     backends: tuple[BackendUrl, ...] = Field(

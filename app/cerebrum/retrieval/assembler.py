@@ -24,7 +24,8 @@ Formats:
 - "fim": as llama-server's /infill writes it: with a file separator, the repo-name token and
   `myproject`, each chunk as `<file_sep>path` and its text, `<file_sep>filename`, then prefix
   token, prompt, suffix token, suffix, middle token; without one, the chunks as commented
-  sections after the prefix token. The suffix is cut from its far end when short of room.
+  sections after the prefix token. The suffix is cut from its far end when short of room
+  (or beyond the model's `max_suffix_tokens`).
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ def _assemble_text(
         suffix_room = room - prompt_cost
         if trim:
             suffix_room = min(suffix_room, int(room * SUFFIX_SHARE))
+        if fim.max_suffix_tokens is not None:
+            suffix_room = min(suffix_room, fim.max_suffix_tokens)
         suffix_text = _fit_suffix(suffix, suffix_room, count)
         suffix_truncated = suffix_text != suffix
     base = frame + prompt_cost + count.part(suffix_text)

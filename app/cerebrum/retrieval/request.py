@@ -40,6 +40,10 @@ class FimTokens:
     llama-server's ``--spm-infill``; for models trained so, e.g. Code Llama, StarCoder,
     Codestral). Suffix first, the text a keystroke changes is the prompt's end, so an editor's
     next keystroke re-processes only the few tokens typed instead of the whole suffix.
+
+    `max_suffix_tokens` keeps at most that many tokens of the suffix (its first whole lines;
+    None: all that fits). Prefix first, every keystroke re-reads the suffix, so this bounds
+    what a keystroke costs the backend, at the price of the code further after the cursor.
     """
 
     prefix: str  # "<|fim_prefix|>"
@@ -48,6 +52,7 @@ class FimTokens:
     file_separator: str | None = None  # "<|file_sep|>"
     repo_name: str | None = None  # "<|repo_name|>", opens the context as llama-server does
     order: FimOrder = "psm"
+    max_suffix_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("prefix", "suffix", "middle", "file_separator", "repo_name"):
@@ -56,6 +61,9 @@ class FimTokens:
                 raise ValueError(f"FIM token {name!r} must be a non-empty string")
         if self.order not in ("psm", "spm"):
             raise ValueError(f"FIM order must be psm or spm, got {self.order!r}")
+        cap = self.max_suffix_tokens
+        if cap is not None and (type(cap) is not int or cap < 0):
+            raise ValueError(f"FIM max_suffix_tokens must be a whole number >= 0, got {cap!r}")
 
     def around(self, prefix: str, suffix: str) -> str:
         """The prefix and suffix with the FIM tokens, in the model's order, ending where the

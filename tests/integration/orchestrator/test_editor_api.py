@@ -322,16 +322,17 @@ def test_documents_keep_their_backend_and_slot_across_keystrokes(
     assert documents["evictions"] == 0
 
 
-@pytest.mark.parametrize("order", ["psm", "spm"])
+@pytest.mark.parametrize(("order", "cap"), [("psm", None), ("spm", None), ("psm", 48)])
 def test_suffix_first_a_keystroke_re_processes_what_was_typed_not_the_suffix(
-    start_orchestrator, order
+    start_orchestrator, order, cap
 ):
     """llama.vim's default 64 lines after the cursor: prefix first (llama-server's /infill
-    layout), every keystroke re-processes that whole suffix; suffix first (a model of
-    ``fim.order`` spm), only what was typed."""
+    layout), every keystroke re-processes that whole suffix, or its first lines within
+    ``fim.max_suffix_tokens``; suffix first (a model of ``fim.order`` spm), only what was
+    typed."""
     root = Path(__file__).parents[3] / "app" / "cerebrum"
     suffix = "".join((root / FILES[0]).read_text().splitlines(keepends=True)[41:105])
-    models = lab_models(SLOT, fim_order=order)
+    models = lab_models(SLOT, fim_order=order, max_suffix_tokens=cap)
     instance = start_orchestrator(models=json.dumps(models))
     with instance.client(timeout=300) as client:
         seen = [
@@ -339,9 +340,11 @@ def test_suffix_first_a_keystroke_re_processes_what_was_typed_not_the_suffix(
             for text in ("    x", "    x =", "    x = 1")
         ]
     processed = [answer["timings/prompt_n"] for answer in seen]
-    print(order, "processed:", processed)
+    print(order, cap, "processed:", processed)
     if order == "spm":
         assert max(processed[1:]) <= 8, processed
+    elif cap is not None:  # the cap counts safe upper-bound estimates: fewer real tokens
+        assert 8 < max(processed[1:]) <= cap + 8, processed
     else:
         assert min(processed[1:]) > 200, processed  # the suffix: ~400 tokens
 

@@ -44,12 +44,16 @@ def test_lab_models_name_every_fetched_model_with_its_prompt_format():
     assert formats == {"gemma": "completion", "smol": "chat", "smol-fim": "fim"}
     fim = entries[-1]["fim"]
     assert isinstance(fim, dict)
-    assert set(fim) == {"prefix", "suffix", "middle", "file_separator", "repo_name", "order"}
-    assert fim["order"] == "psm"
+    spelled = {"prefix", "suffix", "middle", "file_separator", "repo_name"}
+    assert set(fim) == spelled | {"order", "max_suffix_tokens"}
+    assert (fim["order"], fim["max_suffix_tokens"]) == ("psm", None)
     assert json.loads(json.dumps(entries)) == entries  # what CEREBRUM_MODELS carries
     suffix_first = lab_models(1024, fim_order="spm")[-1]["fim"]
     assert isinstance(suffix_first, dict)
     assert suffix_first == fim | {"order": "spm"}
+    capped = lab_models(1024, max_suffix_tokens=48)[-1]["fim"]
+    assert isinstance(capped, dict)
+    assert capped == fim | {"max_suffix_tokens": 48}
 
 
 def test_settings_can_replace_the_backend_and_its_key():

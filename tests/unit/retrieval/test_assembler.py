@@ -338,6 +338,30 @@ def test_suffix_first_keystrokes_differ_only_in_what_was_typed() -> None:
     assert second.prompt[shared:] == "ur<|fim_middle|>"
 
 
+def test_prefix_first_a_suffix_cap_bounds_what_a_keystroke_re_reads() -> None:
+    """Prefix first, a keystroke re-reads everything after what was typed: the suffix. With
+    `max_suffix_tokens` that is its first whole lines within the cap, the same each time."""
+    suffix = "".join(f"\n    line_{i} = {i}" for i in range(40))
+    capped = replace(PROFILE, fim=replace(PROFILE.fim, max_suffix_tokens=24))
+    re_read = {}
+    for name, profile in (("whole", PROFILE), ("capped", capped)):
+        first = assemble("def f(x):\n    ret", FILES, profile, 64, suffix=suffix)
+        layout = [r.chunk.id for r in first.used]
+        second = assemble("def f(x):\n    retur", FILES, profile, 64, suffix=suffix, layout=layout)
+        assert first.prompt is not None
+        assert second.prompt is not None
+        shared = second.prompt.index("<|fim_prefix|>") + len("<|fim_prefix|>def f(x):\n    ret")
+        assert second.prompt[:shared] == first.prompt[:shared]
+        re_read[name] = estimate_tokens(second.prompt[shared:])
+        assert second.suffix_truncated is (name == "capped")
+    kept = second.prompt.split("<|fim_suffix|>")[1].removesuffix("<|fim_middle|>")
+    assert suffix.startswith(kept)
+    assert kept.count("\n") == len(kept.splitlines())  # whole lines
+    assert 0 < estimate_tokens(kept) <= 24
+    assert re_read["capped"] <= 24 + estimate_tokens("ur<|fim_suffix|><|fim_middle|>")
+    assert re_read["whole"] > 4 * re_read["capped"]
+
+
 def test_an_incumbent_keeps_its_place_and_newcomers_get_the_room_left() -> None:
     section = estimate_tokens(f"# path: a.py\n{FILES[0].chunk.text}\n\n")
     tight = ModelProfile(section * 2 + 8, margin_tokens=0)
