@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CEREBRUM_CACHE ?= $(HOME)/.cache/cerebrum
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps venv dev run assets llama-server lint test test-unit test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-crossfile bench-team bench-deploy bench-appliance clean
+.PHONY: help deps venv dev run assets llama-server lint test test-unit test-unit-debian test-integration test-molecule lab lab-up lab-status lab-down verify bench-deps bench bench-quick bench-editor bench-sse bench-crossfile bench-team bench-deploy bench-appliance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ lint: venv ## ruff, mypy (app, strict) and ansible-lint
 
 test-unit: venv ## fast tests of single modules
 	$(BIN)/pytest tests/unit -q
+
+test-unit-debian: venv ## the unit tests on Debian 12's and 13's own Pythons (root: chroots of the lab's root file systems; ~6 min each, not in CI)
+	SUITE=bookworm tests/lab/lab.sh unit
+	SUITE=trixie tests/lab/lab.sh unit
 
 test-integration: llama-server ## real llama-server + orchestrator under uvicorn
 	$(BIN)/pytest tests/integration -q

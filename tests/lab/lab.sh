@@ -9,6 +9,8 @@
 #   lab.sh status          one line per host; exit 0 all up, 3 down, 1 partial
 #   lab.sh down            stop the hosts; remove the bridge, the nftables table, the copies
 #   lab.sh ssh HOST [CMD]  ssh to a host as root with the lab key
+#   lab.sh unit [ARGS]     the unit tests (or pytest ARGS) on the release's own Python, as
+#                          the CM4's venv has it, in a chroot of the cached root file system
 #
 # CM4_ARCH=arm64 makes `cm4` an arm64 host run by qemu-user (binfmt_misc); the default is
 # this machine's architecture. SUITE (trixie, bookworm) picks the Debian release of every
@@ -921,6 +923,72 @@ cmd_ssh() {
   exec ssh "${SSH_OPTS[@]}" "root@${HOST_ADDR[$name]}" "$@"
 }
 
+# The unit tests on SUITE's python3 (Debian 12: 3.11.2, 13: 3.13): the checkout's files
+# (tracked and new) copied into a fresh copy of the cached root file system, a venv there
+# from wheels this machine downloads for that Python (kept in $LAB_CACHE/wheels-SUITE-ARCH).
+cmd_unit() {
+  local tarball dir version machine wheels t0 rc=0
+  require_root
+  check_suite
+  mkdir -p "$LAB_DIR" "$LAB_CACHE/debs"
+  tarball=$(rootfs_tarball "$NATIVE_ARCH")
+  if [[ ! -f $tarball ]]; then
+    take_lock # a build removes other builds' leftovers: one at a time, as `up` does
+    [[ -f $tarball ]] || { pick_sources && build_rootfs_tarball "$NATIVE_ARCH" "$tarball"; }
+    flock -u 9
+  fi
+  dir=$(mktemp -d "$LAB_DIR/unit-$SUITE.XXXXXX")
+  # shellcheck disable=SC2064 # the path, now: `dir` is gone when the trap runs
+  trap "remove_tree '$dir'" EXIT
+  trap 'exit 130' INT TERM
+  tar -C "$dir" --numeric-owner -xzf "$tarball"
+  version=$(chroot "$dir" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  machine=$(uname -m)
+  wheels=$LAB_CACHE/wheels-$SUITE-$NATIVE_ARCH
+  log "$SUITE: $(chroot "$dir" python3 -V); wheels for it in $wheels"
+  mkdir -p "$wheels" "$dir/root/src" "$dir/root/wheels"
+  "$REPO/.venv/bin/python" - "$REPO" >"$dir/root/requirements.txt" <<'PY'
+import sys, tomllib
+from pathlib import Path
+repo = Path(sys.argv[1])
+project = tomllib.loads((repo / "app/pyproject.toml").read_text())["project"]
+lines = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+for line in (repo / "requirements-dev.txt").read_text().splitlines():
+    line = line.split("#", 1)[0].strip()
+    if line and not line.startswith("-e"):
+        lines.append(line)
+print("\n".join(lines))
+PY
+  t0=$(now_us)
+  "$REPO/.venv/bin/pip" download --quiet --disable-pip-version-check -d "$wheels" \
+    --only-binary=:all: --implementation cp --python-version "$version" \
+    --abi "cp${version/./}" --abi abi3 --abi none --platform any \
+    --platform "manylinux2014_$machine" --platform "manylinux_2_17_$machine" \
+    --platform "manylinux_2_28_$machine" --platform "linux_$machine" \
+    -r "$dir/root/requirements.txt" pip setuptools 2>&1 |
+    { grep -v "^WARNING: Location" || true; } | indent || die "no wheels for $SUITE's Python"
+  log "wheels ready ($(since "$t0"))"
+  git -C "$REPO" ls-files -z --cached --others --exclude-standard |
+    tar -C "$REPO" --null -T - -c | tar -C "$dir/root/src" -x
+  mount --bind /dev "$dir/dev"
+  mount -t proc proc "$dir/proc"
+  mount --bind -o ro "$wheels" "$dir/root/wheels"
+  t0=$(now_us)
+  chroot "$dir" env -i PATH=/usr/bin:/bin HOME=/root PYTHONWARNINGS=ignore sh -ec '
+    python3 -m venv --without-pip /root/venv
+    pip=$(ls /root/wheels/pip-*.whl | sort -V | tail -n 1)
+    /root/venv/bin/python "$pip/pip" install --quiet --no-index --find-links /root/wheels pip setuptools
+    cd /root/src
+    /root/venv/bin/pip install --quiet --no-index --find-links /root/wheels \
+      --no-build-isolation -r /root/requirements.txt -e "./app[test]"' 2>&1 |
+    { grep -v "^WARNING: Location" || true; } | indent || die "the venv on $SUITE's Python was not made"
+  log "venv made ($(since "$t0")); the unit tests:"
+  chroot "$dir" env -i PATH=/root/venv/bin:/usr/bin:/bin HOME=/root PYTHONDONTWRITEBYTECODE=1 \
+    sh -c 'cd /root/src && exec python -m pytest -p no:cacheprovider -q "$@"' \
+    pytest "${@:-tests/unit}" || rc=$?
+  return "$rc"
+}
+
 usage() {
   sed -n '/^#   lab.sh/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
@@ -935,6 +1003,7 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     ssh) cmd_ssh "$@" ;;
+    unit) cmd_unit "$@" ;;
     boot-loop) (($# == 1)) || usage 2; cmd_boot_loop "$1" ;; # internal: see start_host
     -h | --help | help) usage 0 ;;
     *) warn "unknown command '$cmd'"; usage 2 ;;
