@@ -969,7 +969,7 @@ PY
     { grep -v "^WARNING: Location" || true; } | indent || die "no wheels for $SUITE's Python"
   log "wheels ready ($(since "$t0"))"
   git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-    tar -C "$REPO" --null -T - -c | tar -C "$dir/root/src" -x
+    tar -C "$REPO" --null --ignore-failed-read -T - -c | tar -C "$dir/root/src" -x
   mount --bind /dev "$dir/dev"
   mount -t proc proc "$dir/proc"
   mount --bind -o ro "$wheels" "$dir/root/wheels"
