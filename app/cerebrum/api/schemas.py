@@ -14,6 +14,7 @@ docs/benchmarks.md); pydantic documents and validates them just like the models.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -757,12 +758,20 @@ def options_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _names(field: FieldInfo) -> list[str]:
+def _names(field: FieldInfo) -> tuple[str, ...]:
     """The names a field is read under (``n_cmpl`` and ``n``); none for a field without aliases."""
     choices = field.validation_alias
     if not isinstance(choices, AliasChoices):
-        return []
-    return [choice for choice in choices.choices if isinstance(choice, str)]
+        return ()
+    return tuple(choice for choice in choices.choices if isinstance(choice, str))
+
+
+@functools.cache
+def _aliased(model: type[BaseModel]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each field of `model` read under several names, with those names: worked out once
+    per model, as every request's validation asks."""
+    named = ((name, _names(field)) for name, field in model.model_fields.items())
+    return tuple((name, names) for name, names in named if len(names) >= 2)
 
 
 def _document_aliases(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -771,9 +780,8 @@ def _document_aliases(schema: dict[str, Any], model: type[BaseModel]) -> None:
     with the field's schema, and at most one of a field's names in a body (``Native``
     refuses two): the OpenAPI document says what the app checks."""
     properties = schema.get("properties", {})
-    for name, field in model.model_fields.items():
-        names = _names(field)
-        if name not in properties or len(names) < 2:
+    for name, names in _aliased(model):
+        if name not in properties:
             continue
         for alias in names[1:]:
             properties[alias] = properties[name] | {"description": f"The same as {name}."}
@@ -794,9 +802,10 @@ class Native(BaseModel):
         """A field given under two of its names (``n_cmpl`` and ``n``) is refused, 422 naming
         the one left over (validation reads the first present and leaves the other among
         the extra fields): which of the two should count would be a guess."""
-        extra = self.model_extra or {}
-        for field in type(self).model_fields.values():
-            names = _names(field)
+        extra = self.model_extra
+        if not extra:
+            return self
+        for _, names in _aliased(type(self)):
             for name in names:
                 if name in extra:
                     others = " or ".join(n for n in names if n != name)
