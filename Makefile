@@ -43,7 +43,7 @@ lint: venv ## ruff, mypy (app, strict) and ansible-lint
 test-unit: venv ## fast tests of single modules
 	$(BIN)/pytest tests/unit -q
 
-test-unit-debian: venv ## the unit tests on Debian 12's and 13's own Pythons (root: chroots of the lab's root file systems; ~6 min each, not in CI)
+test-unit-debian: venv ## the unit tests on Debian 12's and 13's own Pythons (root: chroots of the lab's root file systems; ~5 min each, not in CI)
 	SUITE=bookworm tests/lab/lab.sh unit
 	SUITE=trixie tests/lab/lab.sh unit
 

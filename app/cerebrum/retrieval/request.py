@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 PromptFormat = Literal["completion", "chat", "fim"]
 FimOrder = Literal["psm", "spm"]
@@ -59,8 +59,9 @@ class FimTokens:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"FIM token {name!r} must be a non-empty string")
-        if self.order not in ("psm", "spm"):
-            raise ValueError(f"FIM order must be psm or spm, got {self.order!r}")
+        if self.order not in get_args(FimOrder):
+            orders = " or ".join(get_args(FimOrder))
+            raise ValueError(f"FIM order must be {orders}, got {self.order!r}")
         cap = self.max_suffix_tokens
         if cap is not None and (type(cap) is not int or cap < 0):
             raise ValueError(f"FIM max_suffix_tokens must be a whole number >= 0, got {cap!r}")
